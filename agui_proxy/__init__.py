@@ -1,0 +1,22 @@
+"""agui-proxy: put an LLM provider behind an AG-UI frontend.
+
+The public API: :func:`create_app` (the standalone ASGI app), :class:`AGUIProxyMiddleware` (the
+same routes in front of an existing ASGI app) and :func:`load_config`.
+"""
+
+from .config import Config, load_config
+from .errors import AGUIProxyError, ConfigError, InboundError, UpstreamError
+from .server.app import AGUIProxyMiddleware, create_app
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AGUIProxyError",
+    "AGUIProxyMiddleware",
+    "Config",
+    "ConfigError",
+    "InboundError",
+    "UpstreamError",
+    "create_app",
+    "load_config",
+]

@@ -1,0 +1,210 @@
+"""The configuration: one validated object, built once from YAML.
+
+``${VAR}`` and ``${VAR:-default}`` in any string value are taken from the environment before
+validation; a variable that is not set and has no default is an error naming it.  Every error
+names the file, the field and what is wrong (``config.yaml: upstreams.openai.base_url: ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .providers import PROVIDERS
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+REPLAY = "replay"
+BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class AuthConfig(_Strict):
+    bearer_tokens: list[str] = Field(default_factory=list)
+
+    @field_validator("bearer_tokens")
+    @classmethod
+    def _no_empty_tokens(cls, tokens: list[str]) -> list[str]:
+        for i, token in enumerate(tokens):
+            if not token.strip():
+                raise ValueError(f"token {i} is empty (is its environment variable set to an empty string?)")
+        return tokens
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
+    max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+
+
+class UpstreamConfig(_Strict):
+    provider: str
+    base_url: str | None = None
+    api_key: str | None = Field(None, repr=False)
+    model: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # provider: replay
+    format: str = "openai-chat"
+    file: str | None = None
+    chunk_size: int = Field(64, ge=1)
+    interval: float = Field(0.02, ge=0)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, name: str) -> str:
+        if name != REPLAY and name not in PROVIDERS:
+            raise ValueError(f"unknown provider {name!r} (one of: {', '.join(sorted([*PROVIDERS, REPLAY]))})")
+        return name
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, name: str) -> str:
+        if name not in PROVIDERS:
+            raise ValueError(f"unknown recording format {name!r} (one of: {', '.join(sorted(PROVIDERS))})")
+        return name
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> UpstreamConfig:
+        if self.provider != REPLAY:
+            if not self.base_url:
+                raise ValueError("base_url is required")
+            if not re.match(r"^https?://[^/\s]+", self.base_url):
+                raise ValueError(f"base_url must be an http:// or https:// URL, not {self.base_url!r}")
+            if not self.model:
+                raise ValueError("model is required")
+        return self
+
+
+class RouteConfig(_Strict):
+    path: str
+    upstream: str
+    done: Literal["auto", "always", "never"] = "auto"
+    event_lines: bool = False
+    reasoning: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"a route path starts with '/', not {path!r}")
+        return path
+
+
+class Config(_Strict):
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()
+    upstreams: dict[str, UpstreamConfig]
+    routes: list[RouteConfig] = Field(min_length=1)
+    # Where relative paths in the config (replay files) are resolved from.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _routes_name_upstreams(self) -> Config:
+        seen: set[str] = set()
+        for i, route in enumerate(self.routes):
+            if route.upstream not in self.upstreams:
+                names = ", ".join(sorted(self.upstreams)) or "none are configured"
+                raise ValueError(f"routes[{i}].upstream: no upstream named {route.upstream!r} ({names})")
+            if route.path in seen:
+                raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
+            seen.add(route.path)
+        return self
+
+    def replay_file(self, upstream: UpstreamConfig) -> Path:
+        if upstream.file is None:
+            return BUILTIN_RECORDING
+        path = Path(upstream.file)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML document."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set (and ${{{name}}} has no :-default)",
+                          field=path)
+
+    return _VAR.sub(substitute, value)
+
+
+def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
+                     base_dir: Path | None = None) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a YAML mapping (server, auth, upstreams, routes)", path=source)
+    try:
+        data = interpolate(data, os.environ if env is None else env)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, path=source, field=exc.field) from None
+    try:
+        return Config(**data, base_dir=base_dir or Path.cwd())
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown option (see config.example.yaml for the options)"
+        elif error["type"] == "missing":
+            message = "is required"
+        raise ConfigError(message, path=source, field=field or None) from None
+
+
+def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a YAML config file; raises :class:`ConfigError`."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", path=str(source)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the file is not UTF-8 text", path=str(source)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", path=str(source)) from None
+    return config_from_dict(data, source=str(source), env=env, base_dir=source.resolve().parent)
+
+
+def default_config(host: str = "127.0.0.1", port: int = 8000) -> Config:
+    """The embedded default: ``POST /api/agent`` answered by the built-in demo recording."""
+    return config_from_dict(
+        {
+            "server": {"host": host, "port": port},
+            "upstreams": {"demo": {"provider": REPLAY, "format": "openai-chat"}},
+            "routes": [{"path": "/api/agent", "upstream": "demo"}],
+        },
+        source="<embedded default>",
+        env={},
+    )

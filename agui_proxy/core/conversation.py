@@ -1,0 +1,89 @@
+"""The neutral model of a conversation.
+
+Every inbound form (BranderUX ``params``, the flat body, AG-UI ``RunAgentInput``) is read into a
+:class:`Conversation`, and every provider's request is written from one.  It holds what all the
+providers can express: a system prompt, turns of text and images, assistant tool calls with
+their ids, tool results linked to those ids, tool definitions, a token budget and a tool choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image, either by URL or inline (base64 ``data`` with its ``mime_type``)."""
+
+    url: str | None = None
+    data: str | None = None
+    mime_type: str | None = None
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # the JSON text of the arguments, as the model streamed it
+
+
+@dataclass(slots=True)
+class Message:
+    """One turn.  ``tool`` turns carry a result for ``tool_call_id`` (``name`` when known)."""
+
+    role: Role
+    content: list[Part] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(slots=True)
+class Tool:
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """``auto`` (the model decides), ``any`` (must call one), ``none``, or ``tool`` (``name``)."""
+
+    type: Literal["auto", "any", "none", "tool"]
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Conversation:
+    system: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    tools: list[Tool] = field(default_factory=list)
+    # Tool lists the client gave already in a provider's own format, by provider family
+    # ("openai", "anthropic", "gemini"): used as they are when the route's provider matches.
+    native_tools: dict[str, list[Any]] = field(default_factory=dict)
+    max_tokens: int = 4000
+    tool_choice: ToolChoice | None = None
+
+    def tool_name_for(self, tool_call_id: str) -> str | None:
+        """The name of the tool an earlier assistant turn called with this id."""
+        for message in self.messages:
+            for call in message.tool_calls:
+                if call.id == tool_call_id:
+                    return call.name
+        return None

@@ -1,0 +1,300 @@
+"""Reading the client's request body into a :class:`Conversation` (PROTOCOL.md section 1).
+
+Two kinds of client, told apart by the body:
+
+- BranderUX: ``{"params": {system, messages, tools, max_tokens, tool_choice}}``, or the older flat
+  form with those keys at the top level; answered with a ``data: [DONE]`` terminator.
+- AG-UI ``RunAgentInput`` (``threadId``, ``runId``, ``messages``, ...): no terminator.
+
+Every refusal is an :class:`InboundError` whose message names the field (``params.messages[2].role``)
+and the problem, so a frontend developer can fix their request from the message alone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import InboundError
+from .conversation import Conversation, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
+from .tools import read_tool_lists
+
+ClientKind = Literal["branderux", "agui"]
+MAX_JSON_DEPTH = 64
+DEFAULT_MAX_TOKENS = 4000
+
+
+@dataclass(slots=True)
+class InboundRequest:
+    kind: ClientKind
+    conversation: Conversation
+    thread_id: str
+    run_id: str
+
+
+def _bad(path: str, problem: str) -> InboundError:
+    return InboundError(422, "invalid_request", f"{path}: {problem}")
+
+
+def decode_json(body: bytes) -> Any:
+    """Bytes to JSON, with a 400 that says what is wrong when they are not."""
+    if not body.strip():
+        raise InboundError(400, "invalid_json", "the request body is empty; send a JSON object")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InboundError(400, "invalid_encoding", f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InboundError(400, "invalid_json", f"the request body is not valid JSON: {exc.msg} at line "
+                           f"{exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InboundError(400, "too_deep", f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise InboundError(400, "too_deep", f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def read_request(body: bytes) -> InboundRequest:
+    data = decode_json(body)
+    if not isinstance(data, dict):
+        raise InboundError(422, "invalid_request", "the request body must be a JSON object")
+    if "params" in data:
+        params = data["params"]
+        if not isinstance(params, dict):
+            raise _bad("params", "must be an object")
+        return _read_branderux(params, "params")
+    if "threadId" in data or "runId" in data:
+        raise InboundError(422, "unsupported_request", "AG-UI RunAgentInput bodies are not accepted by this "
+                           "version; send {\"params\": {...}}")
+    if "messages" in data:
+        return _read_branderux(data, "body")
+    raise _bad("body", "expected {\"params\": {...}} (BranderUX) or an AG-UI RunAgentInput")
+
+
+def _new_ids() -> tuple[str, str]:
+    return f"thread_{uuid.uuid4().hex[:24]}", f"run_{uuid.uuid4().hex[:24]}"
+
+
+def _read_branderux(params: dict[str, Any], path: str) -> InboundRequest:
+    conv = Conversation()
+    system = params.get("system")
+    if system is not None and not isinstance(system, str):
+        raise _bad(f"{path}.system", "must be a string")
+    systems = [system] if system else []
+
+    messages = params.get("messages")
+    if not isinstance(messages, list):
+        raise _bad(f"{path}.messages", "is required and must be a list of messages")
+    for i, raw in enumerate(messages):
+        read_message(raw, f"{path}.messages[{i}]", conv.messages, systems)
+    conv.system = "\n\n".join(systems) or None
+
+    tools = params.get("tools")
+    if tools is not None:
+        if isinstance(tools, list):  # a bare list: read as OpenAI-style (the common case)
+            tools = {"openai": tools}
+        if not isinstance(tools, dict):
+            raise _bad(f"{path}.tools", "must be an object {anthropic, openai, gemini} of tool lists")
+        for family, entries in tools.items():
+            if entries is None:
+                continue
+            if not isinstance(entries, list):
+                raise _bad(f"{path}.tools.{family}", "must be a list")
+            conv.native_tools[family] = entries
+        conv.tools = read_tool_lists(conv.native_tools, f"{path}.tools")
+
+    max_tokens = params.get("max_tokens", DEFAULT_MAX_TOKENS)
+    if max_tokens is None:
+        max_tokens = DEFAULT_MAX_TOKENS
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise _bad(f"{path}.max_tokens", "must be a positive integer")
+    conv.max_tokens = max_tokens
+    if params.get("tool_choice") is not None:
+        conv.tool_choice = read_tool_choice(params["tool_choice"], f"{path}.tool_choice")
+    return InboundRequest("branderux", conv, *_new_ids())
+
+
+def read_tool_choice(raw: Any, path: str) -> ToolChoice:
+    """Anthropic-shaped ``{type, name?}`` (what BranderUX forwards) or OpenAI-shaped."""
+    if isinstance(raw, str):
+        mapped = {"auto": "auto", "none": "none", "required": "any", "any": "any"}.get(raw)
+        if mapped is None:
+            raise _bad(path, f"unknown tool_choice {raw!r} (auto, none, required)")
+        return ToolChoice(mapped)  # type: ignore[arg-type]
+    if not isinstance(raw, dict):
+        raise _bad(path, "must be a string or an object")
+    kind = raw.get("type")
+    if kind == "function":  # OpenAI {"type": "function", "function": {"name": ...}}
+        fn = raw.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if not isinstance(name, str):
+            raise _bad(f"{path}.function.name", "must name the tool")
+        return ToolChoice("tool", name)
+    if kind == "tool":
+        if not isinstance(raw.get("name"), str):
+            raise _bad(f"{path}.name", "must name the tool")
+        return ToolChoice("tool", raw["name"])
+    if kind in ("auto", "any", "none"):
+        return ToolChoice(kind)
+    raise _bad(f"{path}.type", f"unknown tool_choice type {kind!r} (auto, any, tool, none)")
+
+
+def read_message(raw: Any, path: str, out: list[Message], systems: list[str]) -> None:
+    """One BranderUX/OpenAI/Anthropic-style message, appended to ``out`` as neutral turns.
+
+    System and developer turns go to ``systems`` (every provider takes one system prompt).
+    Anthropic ``tool_result`` blocks inside a user turn become separate ``tool`` turns.
+    """
+    if not isinstance(raw, dict):
+        raise _bad(path, "a message must be an object with a role")
+    role = raw.get("role")
+    content = raw.get("content")
+    if role in ("system", "developer"):
+        text = _text_of(content, f"{path}.content")
+        if text:
+            systems.append(text)
+        return
+    if role == "tool":
+        call_id = raw.get("tool_call_id", raw.get("toolCallId"))
+        if not isinstance(call_id, str) or not call_id:
+            raise _bad(f"{path}.tool_call_id", "a tool message needs the id of the call it answers")
+        out.append(Message("tool", [TextPart(_text_of(content, f"{path}.content"))], tool_call_id=call_id,
+                           name=raw.get("name") if isinstance(raw.get("name"), str) else None))
+        return
+    if role not in ("user", "assistant"):
+        raise _bad(f"{path}.role", f"unknown role {role!r} (user, assistant, system, developer, tool)")
+
+    message = Message(role)
+    results: list[Message] = []
+    if isinstance(content, str):
+        if content:
+            message.content.append(TextPart(content))
+    elif isinstance(content, list):
+        for j, block in enumerate(content):
+            _read_block(block, f"{path}.content[{j}]", message, results)
+    elif content is not None:
+        raise _bad(f"{path}.content", "must be a string or a list of content parts")
+    elif role == "user":
+        raise _bad(f"{path}.content", "a user message needs content")
+
+    calls = raw.get("tool_calls", raw.get("toolCalls"))
+    if calls is not None:
+        if role != "assistant" or not isinstance(calls, list):
+            raise _bad(f"{path}.tool_calls", "only an assistant message has tool_calls, as a list")
+        for j, call in enumerate(calls):
+            message.tool_calls.append(_read_openai_call(call, f"{path}.tool_calls[{j}]"))
+    # Results first: they answer the previous assistant turn; any text in the same user turn
+    # comes after them (Anthropic requires tool_result blocks to lead the user turn too).
+    out.extend(results)
+    if message.content or message.tool_calls:
+        out.append(message)
+
+
+def _read_openai_call(call: Any, path: str) -> ToolCall:
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict) or not isinstance(call.get("id"), str) or not isinstance(fn.get("name"), str):
+        raise _bad(path, "expected {id, type: \"function\", function: {name, arguments}}")
+    args = fn.get("arguments", "{}")
+    if not isinstance(args, str):
+        args = json.dumps(args, ensure_ascii=False)
+    return ToolCall(call["id"], fn["name"], args or "{}")
+
+
+def _read_block(block: Any, path: str, message: Message, results: list[Message]) -> None:
+    if isinstance(block, str):
+        message.content.append(TextPart(block))
+        return
+    if not isinstance(block, dict):
+        raise _bad(path, "a content part must be an object with a type")
+    kind = block.get("type")
+    if kind in ("text", "input_text", "output_text"):
+        if not isinstance(block.get("text"), str):
+            raise _bad(f"{path}.text", "must be a string")
+        message.content.append(TextPart(block["text"]))
+    elif kind in ("image_url", "image", "input_image"):
+        message.content.append(_read_image(block, path))
+    elif kind == "tool_use":
+        if message.role != "assistant":
+            raise _bad(path, "tool_use blocks belong to assistant messages")
+        if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+            raise _bad(path, "a tool_use block needs an id and a name")
+        args = json.dumps(block.get("input") or {}, ensure_ascii=False)
+        message.tool_calls.append(ToolCall(block["id"], block["name"], args))
+    elif kind == "tool_result":
+        call_id = block.get("tool_use_id")
+        if not isinstance(call_id, str):
+            raise _bad(f"{path}.tool_use_id", "a tool_result block needs the id of the call it answers")
+        results.append(Message("tool", [TextPart(_text_of(block.get("content"), f"{path}.content"))],
+                               tool_call_id=call_id, is_error=bool(block.get("is_error"))))
+    elif kind in ("thinking", "redacted_thinking"):
+        return  # the model's own reasoning echoed back; providers that need it get it another way
+    else:
+        raise _bad(f"{path}.type", f"unsupported content part type {kind!r}")
+
+
+def _read_image(block: dict[str, Any], path: str) -> Part:
+    # OpenAI {"image_url": {"url"}} or {"image_url": "..."}; Anthropic {"source": {"type": "base64",
+    # "media_type", "data"} | {"type": "url", "url"}}; AG-UI {"source": {"type": "data"|"url", "value"}}.
+    url = block.get("image_url")
+    if isinstance(url, dict):
+        url = url.get("url")
+    if isinstance(url, str):
+        return _image_from_url(url)
+    source = block.get("source")
+    if isinstance(source, dict):
+        kind = source.get("type")
+        if kind in ("base64", "data"):
+            data = source.get("data", source.get("value"))
+            mime = source.get("media_type", source.get("mimeType"))
+            if isinstance(data, str) and isinstance(mime, str):
+                return ImagePart(data=data, mime_type=mime)
+        elif kind == "url":
+            value = source.get("url", source.get("value"))
+            if isinstance(value, str):
+                return _image_from_url(value)
+    raise _bad(path, "an image part needs a URL or base64 data with its media type")
+
+
+def _image_from_url(url: str) -> ImagePart:
+    if url.startswith("data:") and ";base64," in url:
+        mime, data = url[5:].split(";base64,", 1)
+        return ImagePart(data=data, mime_type=mime)
+    return ImagePart(url=url)
+
+
+def _text_of(content: Any, path: str) -> str:
+    """Plain text of a string or of a list of text parts (tool results, system turns)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for j, part in enumerate(content):
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                raise _bad(f"{path}[{j}]", "expected a text part {type: \"text\", text}")
+        return "".join(texts)
+    if isinstance(content, (dict, int, float, bool)):
+        return json.dumps(content, ensure_ascii=False)
+    raise _bad(path, "must be a string or a list of text parts")

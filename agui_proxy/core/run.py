@@ -1,0 +1,182 @@
+"""One AG-UI run as a state machine that cannot emit an invalid sequence.
+
+Every provider translator speaks to a :class:`RunBuilder` in terms of what happened upstream
+(some text, the start of a tool call, a reasoning fragment, the end); the builder opens and
+closes AG-UI messages around those happenings so the rules the official client enforces
+(``verifyEvents``, PROTOCOL.md section 2) always hold:
+
+- ``RUN_STARTED`` first; nothing after ``RUN_FINISHED`` / ``RUN_ERROR``;
+- CONTENT/ARGS/END only for an id that is open; never a second START for an open id;
+- everything open is closed before ``RUN_FINISHED`` and before ``RUN_ERROR``.
+
+Text, reasoning and tool calls do not overlap: starting one closes an open message of another
+kind (text, then a tool call, then text again gives two text messages with two ids).  Several
+tool calls may be open at once (OpenAI streams parallel calls by index).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from . import events as ev
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+# Stop reasons every provider's own value is mapped to, for ``RUN_FINISHED.result``.
+END_TURN = "end_turn"
+TOOL_USE = "tool_use"
+MAX_TOKENS = "max_tokens"
+
+
+class RunBuilder:
+    """Collects the AG-UI events of one run; :meth:`take` hands over what is ready."""
+
+    def __init__(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        reasoning: bool = True,
+        id_factory: Callable[[str], str] = new_id,
+    ) -> None:
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self._reasoning_enabled = reasoning
+        self._new_id = id_factory
+        self._out: list[ev.Event] = [ev.RunStarted(thread_id, run_id)]
+        self._text_id: str | None = None
+        self._reasoning_id: str | None = None
+        # The assistant message tool calls hang off (parentMessageId): the latest text message.
+        self._parent_id: str | None = None
+        self._tools: dict[Hashable, str] = {}  # open tool calls: translator's key -> toolCallId
+        self._used_tool_ids: set[str] = set()
+        self._tools_without_args: set[str] = set()
+        self.ended = False
+
+    def take(self) -> list[ev.Event]:
+        out, self._out = self._out, []
+        return out
+
+    # -- text -------------------------------------------------------------------------------
+
+    def text(self, delta: str) -> None:
+        if not delta or self.ended:
+            return
+        if self._text_id is None:
+            self._close_reasoning()
+            self._text_id = self._parent_id = self._new_id("msg")
+            self._out.append(ev.TextMessageStart(self._text_id))
+        self._out.append(ev.TextMessageContent(self._text_id, delta))
+
+    def _close_text(self) -> None:
+        if self._text_id is not None:
+            self._out.append(ev.TextMessageEnd(self._text_id))
+            self._text_id = None
+
+    # -- reasoning --------------------------------------------------------------------------
+
+    def reasoning(self, delta: str) -> None:
+        if not delta or self.ended or not self._reasoning_enabled:
+            return
+        rid = self._open_reasoning()
+        self._out.append(ev.ReasoningMessageContent(rid, delta))
+
+    def reasoning_signature(self, value: str) -> None:
+        """An opaque signature of the current (or just closed) reasoning, for the next turn."""
+        if not value or self.ended or not self._reasoning_enabled:
+            return
+        rid = self._reasoning_id or self._open_reasoning()
+        self._out.append(ev.ReasoningEncryptedValue("message", rid, value))
+
+    def end_reasoning(self) -> None:
+        self._close_reasoning()
+
+    def _open_reasoning(self) -> str:
+        if self._reasoning_id is None:
+            self._close_text()
+            self._reasoning_id = rid = self._new_id("rsn")
+            self._out.append(ev.ReasoningStart(rid))
+            self._out.append(ev.ReasoningMessageStart(rid))
+        return self._reasoning_id
+
+    def _close_reasoning(self) -> None:
+        if self._reasoning_id is not None:
+            rid, self._reasoning_id = self._reasoning_id, None
+            self._out.append(ev.ReasoningMessageEnd(rid))
+            self._out.append(ev.ReasoningEnd(rid))
+
+    # -- tool calls -------------------------------------------------------------------------
+
+    def tool_start(self, key: Hashable, tool_call_id: str | None, name: str) -> str:
+        """Open a tool call under ``key``; returns the toolCallId used on the wire.
+
+        A missing id is generated; an id already used in this run is made unique, so two
+        calls never share one (some OpenAI-compatible servers number every call ``"0"``).
+        """
+        if self.ended:
+            return tool_call_id or ""
+        self.tool_end(key)
+        self._close_text()
+        self._close_reasoning()
+        call_id = tool_call_id or self._new_id("call")
+        if call_id in self._used_tool_ids:
+            call_id = f"{call_id}_{len(self._used_tool_ids)}"
+        self._used_tool_ids.add(call_id)
+        if self._parent_id is None:
+            self._parent_id = self._new_id("msg")
+        self._tools[key] = call_id
+        self._tools_without_args.add(call_id)
+        self._out.append(ev.ToolCallStart(call_id, name, self._parent_id))
+        return call_id
+
+    def tool_args(self, key: Hashable, delta: str) -> None:
+        call_id = self._tools.get(key)
+        if delta and call_id is not None:
+            self._tools_without_args.discard(call_id)
+            self._out.append(ev.ToolCallArgs(call_id, delta))
+
+    def tool_end(self, key: Hashable) -> None:
+        call_id = self._tools.pop(key, None)
+        if call_id is not None:
+            if call_id in self._tools_without_args:
+                # A call with no arguments streams none (or only ""); the client would be left
+                # with "" for its arguments, which is not JSON.  The call's input is {}.
+                self._tools_without_args.discard(call_id)
+                self._out.append(ev.ToolCallArgs(call_id, "{}"))
+            self._out.append(ev.ToolCallEnd(call_id))
+
+    def tool_is_open(self, key: Hashable) -> bool:
+        return key in self._tools
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def _close_all(self) -> None:
+        self._close_text()
+        self._close_reasoning()
+        for key in list(self._tools):
+            self.tool_end(key)
+
+    def finish(self, *, stop_reason: str | None = None, provider_stop_reason: str | None = None,
+               usage: ev.TokenUsage | None = None) -> None:
+        if self.ended:
+            return
+        self._close_all()
+        result: dict[str, Any] | None = None
+        if stop_reason or provider_stop_reason:
+            result = {"stopReason": stop_reason or provider_stop_reason}
+            if provider_stop_reason:
+                result["providerStopReason"] = provider_stop_reason
+        self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
+        self.ended = True
+
+    def fail(self, message: str, code: str) -> None:
+        if self.ended:
+            return
+        self._close_all()
+        self._out.append(ev.RunError(message, code))
+        self.ended = True

@@ -1,0 +1,16 @@
+"""The provider registry: a config's ``provider:`` name to the class that speaks it.
+
+Adding a provider is a module and a row here (ARCHITECTURE.md: strategies in a registry).
+"""
+
+from __future__ import annotations
+
+from ..core.translator import Translator
+from .base import Provider, UpstreamRequest, UpstreamSettings
+from .openai_chat import OpenAIChat
+
+PROVIDERS: dict[str, type[Provider]] = {
+    OpenAIChat.name: OpenAIChat,
+}
+
+__all__ = ["PROVIDERS", "Provider", "Translator", "UpstreamRequest", "UpstreamSettings"]

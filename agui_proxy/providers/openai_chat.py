@@ -1,0 +1,223 @@
+"""OpenAI Chat Completions, and every server that speaks it (FORMATS.md sections 1 and 2).
+
+Request: ``POST {base_url}/chat/completions`` with ``Authorization: Bearer <key>``.
+Stream: ``data: <chat.completion.chunk>`` events ending in ``data: [DONE]``.  The translator is
+liberal in what it takes, because the compatible servers differ: reasoning arrives as
+``reasoning_content`` (DeepSeek, vLLM, xAI, Z.ai) or ``reasoning`` (OpenRouter, Groq); tool-call
+fragments are keyed by ``index`` but some servers repeat or omit it (then the ``id`` decides);
+``finish_reason`` may never come; usage rides on its own chunk or on the finish chunk; errors
+come as ``{"error": ...}`` chunks or a named ``event: error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from typing import Any
+
+from ..core.conversation import Conversation, ImagePart, Message, Tool, ToolChoice
+from ..core.events import TokenUsage
+from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
+from ..core.sse import SSEEvent
+from ..core.translator import Translator
+from ..errors import UpstreamStreamError
+from .base import Provider, UpstreamRequest, count, error_text, parse_json_event
+
+_STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
+
+
+class OpenAIChat(Provider):
+    name = "openai-chat"
+    family = "openai"
+
+    def build_request(self, conversation: Conversation) -> UpstreamRequest:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": s.model,
+            "messages": chat_messages(conversation),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            s.options.get("max_tokens_param", "max_tokens"): conversation.max_tokens,
+        }
+        tools = conversation.native_tools.get("openai") or [chat_tool(t) for t in conversation.tools]
+        if tools:
+            body["tools"] = tools
+            if conversation.tool_choice is not None:
+                body["tool_choice"] = chat_tool_choice(conversation.tool_choice)
+        body.update(s.extra_body)
+        headers = {"content-type": "application/json", "accept": "text/event-stream"}
+        if s.api_key:
+            headers["authorization"] = f"Bearer {s.api_key}"
+        headers.update(s.headers)
+        return UpstreamRequest("POST", s.url("/chat/completions"), headers,
+                               json.dumps(body, ensure_ascii=False).encode(), dict(s.query))
+
+    def translator(self, run: RunBuilder) -> Translator:
+        return ChatTranslator(run, model=self.settings.model)
+
+
+def chat_tool(tool: Tool) -> dict[str, Any]:
+    return {"type": "function",
+            "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters}}
+
+
+def chat_tool_choice(choice: ToolChoice) -> Any:
+    if choice.type == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return {"auto": "auto", "any": "required", "none": "none"}[choice.type]
+
+
+def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if conversation.system:
+        out.append({"role": "system", "content": conversation.system})
+    for message in conversation.messages:
+        out.append(_chat_message(message))
+    return out
+
+
+def _chat_message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    if message.role == "assistant":
+        wire: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+        if message.tool_calls:
+            wire["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in message.tool_calls
+            ]
+        return wire
+    if all(not isinstance(p, ImagePart) for p in message.content):
+        return {"role": "user", "content": message.text}
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, ImagePart):
+            url = part.url or f"data:{part.mime_type};base64,{part.data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        else:
+            parts.append({"type": "text", "text": part.text})
+    return {"role": "user", "content": parts}
+
+
+class ChatTranslator:
+    """Chat Completions chunks into a run.  Only choice 0 is shown (a chat UI has one answer)."""
+
+    def __init__(self, run: RunBuilder, *, model: str, provider: str = "openai") -> None:
+        self._run = run
+        self._model = model
+        self._provider = provider
+        self._usage: TokenUsage | None = None
+        self._finish_reason: str | None = None
+        self._open_ids: dict[Hashable, str | None] = {}  # tool-call key -> provider id
+        self._last_key: Hashable | None = None
+
+    def feed(self, event: SSEEvent) -> None:
+        if event.data == "[DONE]":
+            self._finish()
+            return
+        chunk = parse_json_event(event)
+        error = chunk.get("error")
+        if error or event.event == "error":
+            raise UpstreamStreamError(f"upstream reported an error: {error_text(chunk)}", code="upstream_error")
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            self._model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self._usage = chat_usage(usage, self._provider, self._model)
+        for choice in chunk.get("choices") or ():
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._choice(choice)
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        run = self._run
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            reasoning = delta.get("reasoning_content")
+            if not isinstance(reasoning, str) or not reasoning:
+                reasoning = delta.get("reasoning")
+            if not isinstance(reasoning, str) or not reasoning:
+                reasoning = _details_text(delta.get("reasoning_details"))
+            if reasoning:
+                run.reasoning(reasoning)
+            content = delta.get("content")
+            if isinstance(content, str):
+                run.text(content)
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                # A refusal is what the model says instead of an answer: show it as the answer.
+                run.text(refusal)
+                self._finish_reason = "refusal"
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                for call in calls:
+                    if isinstance(call, dict):
+                        self._tool_fragment(call)
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            if reason == "content_filter":
+                raise UpstreamStreamError("the provider's content filter stopped the response",
+                                          code="content_filtered")
+            if self._finish_reason != "refusal":
+                self._finish_reason = reason
+            for key in list(self._open_ids):
+                run.tool_end(key)
+            self._open_ids.clear()
+
+    def _tool_fragment(self, call: dict[str, Any]) -> None:
+        index = call.get("index")
+        call_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else None
+        fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
+        key: Hashable
+        if isinstance(index, int) and not isinstance(index, bool):
+            key = index
+        elif call_id is not None:
+            key = ("id", call_id)
+        else:
+            key = self._last_key if self._last_key is not None else 0
+        known = key in self._open_ids
+        # A new id under an open key is a new call (servers that reuse index 0 for each call).
+        if not known or (call_id is not None and self._open_ids[key] not in (None, call_id)):
+            name: str = fn["name"] if isinstance(fn.get("name"), str) else ""
+            self._run.tool_start(key, call_id, name)
+            self._open_ids[key] = call_id
+        self._last_key = key
+        arguments = fn.get("arguments")
+        if isinstance(arguments, str):
+            self._run.tool_args(key, arguments)
+        elif isinstance(arguments, dict):  # some servers send the arguments as an object
+            self._run.tool_args(key, json.dumps(arguments, ensure_ascii=False))
+
+    def _finish(self) -> None:
+        raw = self._finish_reason
+        self._run.finish(stop_reason=_STOP_REASONS.get(raw or "", raw), provider_stop_reason=raw,
+                         usage=self._usage)
+
+    def close(self, truncated: bool) -> None:
+        if not self._run.ended:
+            raise UpstreamStreamError("the upstream stream ended before data: [DONE]", code="upstream_truncated")
+
+
+def _details_text(details: Any) -> str:
+    # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text": ...}, ...]
+    if not isinstance(details, list):
+        return ""
+    return "".join(d["text"] for d in details if isinstance(d, dict) and isinstance(d.get("text"), str))
+
+
+def chat_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:
+    prompt = usage.get("prompt_tokens_details")
+    completion = usage.get("completion_tokens_details")
+    cached = count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else None
+    if cached is None:
+        cached = count(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
+    inp, out = count(usage.get("prompt_tokens")), count(usage.get("completion_tokens"))
+    total = inp + out if inp is not None and out is not None else count(usage.get("total_tokens"))
+    return TokenUsage(
+        provider=provider,
+        model=model or None,
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=total,
+        reasoning_tokens=count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else None,
+        cached_input_tokens=cached,
+    )

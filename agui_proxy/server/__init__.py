@@ -1,0 +1,1 @@
+"""The I/O shell around the core: the ASGI app and middleware, and the upstream client."""
