@@ -42,7 +42,7 @@ def recording_params(*dirs: str) -> list[object]:
     return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in paths]
 
 
-def split_offsets(length: int, *, every_up_to: int = 16_384, sample: int = 300, seed: int = 1) -> list[int]:
+def split_offsets(length: int, *, every_up_to: int = 4096, sample: int = 200, seed: int = 1) -> list[int]:
     """Offsets to split a transcript of ``length`` bytes at.
 
     Short transcripts are split at every offset; long ones at a seeded sample (every offset of a

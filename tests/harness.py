@@ -1,0 +1,90 @@
+"""Driving the sans-I/O pipeline directly: a provider's translator fed recorded bytes.
+
+Ids and timestamps are made deterministic so that the output of the same input, split
+differently, can be compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.run import RunBuilder
+from agui_proxy.core.stream import RunStream
+from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
+
+from .agui_check import assert_valid_run, parse_frames
+from .recordings import split_offsets
+
+
+def provider(name: str, **settings: Any) -> Provider:
+    settings.setdefault("base_url", "http://127.0.0.1:9/v1")
+    settings.setdefault("model", "test-model")
+    return PROVIDERS[name](UpstreamSettings(**settings))
+
+
+def counter_ids() -> Callable[[str], str]:
+    numbers = itertools.count(1)
+    return lambda prefix: f"{prefix}_{next(numbers)}"
+
+
+def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True) -> bytes:
+    """The whole response body the proxy would send for an upstream body arriving as ``chunks``."""
+    run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids())
+    stream = RunStream(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
+    out = [stream.start()]
+    for chunk in chunks:
+        out.append(stream.feed(chunk))
+        if stream.ended:
+            break
+    if not stream.ended:
+        out.append(stream.close())
+    return b"".join(out)
+
+
+def run_events(prov: Provider, data: bytes, **kw: Any) -> list[dict[str, Any]]:
+    """Events for ``data`` fed whole; checked valid, terminated by [DONE]."""
+    events, done = parse_frames(run_bytes(prov, [data], **kw))
+    assert done, "no data: [DONE] at the end"
+    assert_valid_run(events)
+    return events
+
+
+def assert_split_invariant(prov: Provider, data: bytes) -> bytes:
+    """Whole, byte by byte and split in two at every (or a sample of) offset: identical output."""
+    whole = run_bytes(prov, [data])
+    assert run_bytes(prov, [data[i:i + 1] for i in range(len(data))]) == whole, "byte-by-byte differs"
+    for at in split_offsets(len(data)):
+        assert run_bytes(prov, [data[:at], data[at:]]) == whole, f"split at {at} differs"
+    return whole
+
+
+def sse_payloads(path: Path) -> list[tuple[str, Any]]:
+    """A simple reference reading of a recording: (event name, JSON or raw data) per event.
+
+    Independent of the project's decoder on purpose (normalise line ends, split on blank lines).
+    """
+    text = path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    out: list[tuple[str, Any]] = []
+    for block in text.split("\n\n"):
+        name, data = "", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data:
+            raw = "\n".join(data)
+            try:
+                out.append((name, json.loads(raw)))
+            except ValueError:
+                out.append((name, raw))
+    return out
+
+
+def parsed_args(text: str) -> Any:
+    return json.loads(text) if text.strip() else {}
