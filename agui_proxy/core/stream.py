@@ -10,10 +10,11 @@ send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISH
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import UpstreamError
 from .encoder import DONE_FRAME, EventEncoder
+from .redact import redact
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from .translator import Translator
@@ -28,12 +29,14 @@ class RunStream:
         *,
         done_frame: bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.run = run
         self._translator = make_translator(run)
         self._encoder = encoder
         self._decoder = SSEDecoder(max_event_size)
         self._done_frame = done_frame
+        self._secrets = secrets
         self.error: UpstreamError | None = None
 
     @property
@@ -76,6 +79,8 @@ class RunStream:
 
     def _fail(self, error: UpstreamError) -> None:
         if not self.run.ended:
+            # Every error message passes here on its way to the client: providers echo keys back.
+            error.message = redact(error.message, self._secrets)
             self.error = error
             self.run.fail(error.message, error.code)
 

@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import REPLAY, Config, RouteConfig, UpstreamConfig, load_config
 from ..core.encoder import EventEncoder
 from ..core.inbound import InboundRequest, read_request
-from ..core.redact import redact
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
@@ -169,7 +168,8 @@ class AGUIProxyMiddleware:
         done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
         run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning)
         stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
-                           done_frame=done, max_event_size=self.config.limits.max_event_bytes)
+                           done_frame=done, max_event_size=self.config.limits.max_event_bytes,
+                           secrets=self._secrets)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": stream.start(), "more_body": True})
 
@@ -186,7 +186,7 @@ class AGUIProxyMiddleware:
                 tg.cancel_scope.cancel()
         if stream.error is not None:
             log.warning("route %s upstream %s: run ended with %s: %s", route.config.path, route.upstream_name,
-                        stream.error.code, redact(stream.error.message, self._secrets))
+                        stream.error.code, stream.error.message)
 
     async def _pump(self, route: _Route, request: InboundRequest, stream: RunStream, send: Send) -> None:
         try:
@@ -208,7 +208,6 @@ class AGUIProxyMiddleware:
                     if out:
                         await send({"type": "http.response.body", "body": out, "more_body": True})
         except UpstreamError as exc:
-            exc.message = redact(exc.message, self._secrets)
             out = stream.fail(exc)
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})

@@ -15,8 +15,15 @@ from pathlib import Path
 import anyio
 import httpx
 
-from ..errors import UpstreamConnectError, UpstreamHTTPError, UpstreamStreamError, UpstreamTimeout
+from ..errors import (
+    UpstreamConnectError,
+    UpstreamHTTPError,
+    UpstreamProtocolError,
+    UpstreamStreamError,
+    UpstreamTimeout,
+)
 from ..providers import Provider, UpstreamRequest
+from ..providers.base import describe_error_body
 
 MAX_ERROR_BODY = 64 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
@@ -47,6 +54,13 @@ async def open_http(client: httpx.AsyncClient, request: UpstreamRequest,
             body = await _read_capped(response)
             raise UpstreamHTTPError(response.status_code, provider.error_message(
                 response.status_code, body, response.headers.get("content-type", "")))
+        content_type = response.headers.get("content-type", "")
+        if content_type and not content_type.lower().startswith("text/event-stream"):
+            # A wrong base_url (an HTML page) or a server that ignored "stream": true.
+            detail = describe_error_body(await _read_capped(response), content_type)
+            raise UpstreamProtocolError(
+                f"the upstream answered {response.status_code} with {content_type.split(';')[0]}, not an event stream"
+                + (f": {detail}" if detail else ""))
         yield _chunks(response)
     finally:
         await response.aclose()

@@ -1,0 +1,271 @@
+"""The real proxy as a subprocess (through its CLI), and a client that reads its streams.
+
+:func:`start_proxy` writes a YAML config, runs ``python -m agui_proxy --config <file> --port
+<free port>`` on 127.0.0.1, waits until it accepts connections and hands back a
+:class:`ProxyProcess` whose :meth:`~ProxyProcess.stop` ends it (terminate, then kill).  Its stdout
+and stderr go to files, so a test can read everything it logged (:meth:`~ProxyProcess.output`).
+
+:func:`post` sends one request with httpx and reads the whole response; :class:`Reply` splits an
+SSE body into its AG-UI events with :func:`tests.agui_check.parse_frames` (which fails on anything
+but LF-only ``data: <one-line json>\\n\\n`` frames).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from .agui_check import parse_frames
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env(env: Mapping[str, str] | None = None, *, drop: Iterable[str] = ()) -> dict[str, str]:
+    """The test process's environment, unbuffered output, plus ``env``, minus ``drop``."""
+    out = {k: v for k, v in os.environ.items() if k not in set(drop)}
+    out["PYTHONUNBUFFERED"] = "1"
+    out.update(env or {})
+    return out
+
+
+def write_config(directory: Path, config: Mapping[str, Any] | str, name: str = "agui-proxy.yaml") -> Path:
+    path = directory / name
+    text = config if isinstance(config, str) else yaml.safe_dump(dict(config), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agui_proxy", *args]
+
+
+def run_cli(directory: Path, args: Sequence[str], *, env: Mapping[str, str] | None = None,
+            drop_env: Iterable[str] = (), timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to its end (for the ones that must exit at once, such as config errors)."""
+    return subprocess.run(cli_command(*args), cwd=directory, env=child_env(env, drop=drop_env),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class ProxyProcess:
+    """A running ``agui_proxy`` CLI; a context manager that stops it on exit."""
+
+    def __init__(self, args: Sequence[str], port: int, directory: Path, env: dict[str, str]) -> None:
+        self.port = port
+        self.args = list(args)
+        self._stdout_path = directory / f"proxy-{port}.stdout"
+        self._stderr_path = directory / f"proxy-{port}.stderr"
+        with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
+            self.process = subprocess.Popen(cli_command(*args), cwd=directory, env=env, stdout=out, stderr=err,
+                                            stdin=subprocess.DEVNULL)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def stdout(self) -> str:
+        return self._stdout_path.read_text("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr_path.read_text("utf-8", "replace")
+
+    def output(self) -> str:
+        """Everything the process wrote so far, stdout then stderr."""
+        return self.stdout + self.stderr
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the proxy exited with {self.process.returncode} before accepting "
+                                     f"connections: {self.args}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), timeout=0.5):
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"the proxy did not accept connections on {HOST}:{self.port} within "
+                                     f"{timeout} s: {self.args}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def __enter__(self) -> ProxyProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_proxy(directory: Path, config: Mapping[str, Any] | str | None, *, env: Mapping[str, str] | None = None,
+                drop_env: Iterable[str] = (), extra_args: Sequence[str] = ()) -> ProxyProcess:
+    """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default)."""
+    port = free_port()
+    args = ["--port", str(port), *extra_args]
+    if config is not None:
+        args = ["--config", str(write_config(directory, config)), *args]
+    proxy = ProxyProcess(args, port, directory, child_env(env, drop=drop_env))
+    proxy.wait_ready()
+    return proxy
+
+
+# -- the client side ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def frames(self) -> tuple[list[dict[str, Any]], bool]:
+        """The AG-UI events and whether the body ended with ``data: [DONE]``."""
+        return parse_frames(self.body)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.frames[0]
+
+    @property
+    def done(self) -> bool:
+        return self.frames[1]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def new_client(timeout: float = 10.0) -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False)
+
+
+def _content(body: Mapping[str, Any] | bytes | str) -> bytes:
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+def post(url: str, body: Mapping[str, Any] | bytes | str | Iterable[bytes], *,
+         headers: Mapping[str, str] | None = None, method: str = "POST", timeout: float = 10.0) -> Reply:
+    """Send one request and read the whole (streamed) response.
+
+    An iterable of bytes is sent chunked, with no ``Content-Length``.
+    """
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    content: Any = body if isinstance(body, Iterator) else _content(body)  # type: ignore[arg-type]
+    with new_client(timeout) as client, client.stream(method, url, content=content, headers=all_headers) as r:
+        return Reply(r.status_code, r.headers, b"".join(r.iter_raw()))
+
+
+class EventReader:
+    """Reads a streamed proxy response one AG-UI frame at a time, as the frames arrive."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._chunks = response.iter_raw()
+        self._buffer = b""
+        self.raw = b""
+        self.events: list[dict[str, Any]] = []
+        self.done = False
+
+    def next(self) -> dict[str, Any] | None:
+        """The next event; ``None`` after ``data: [DONE]`` or at the end of the body."""
+        while b"\n\n" not in self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return None
+            self._buffer += chunk
+            self.raw += chunk
+        frame, self._buffer = self._buffer.split(b"\n\n", 1)
+        payload = frame.decode().removeprefix("data: ")
+        if payload == "[DONE]":
+            self.done = True
+            return None
+        event: dict[str, Any] = json.loads(payload)
+        self.events.append(event)
+        return event
+
+    def until(self, kind: str) -> dict[str, Any]:
+        """Read up to and including the first event of type ``kind``."""
+        while (event := self.next()) is not None:
+            if event["type"] == kind:
+                return event
+        raise AssertionError(f"the stream ended without {kind}: {[e['type'] for e in self.events]}")
+
+    def rest(self) -> bytes:
+        """Read to the end; the whole body read so far."""
+        for chunk in self._chunks:
+            self.raw += chunk
+        return self.raw
+
+
+@contextlib.contextmanager
+def open_stream(url: str, body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None,
+                timeout: float = 10.0) -> Iterator[EventReader]:
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    with new_client(timeout) as client, client.stream("POST", url, content=_content(body), headers=all_headers) as r:
+        yield EventReader(r)
+
+
+class RawStream:
+    """A request on a bare socket, so a test can leave mid-response by closing the connection."""
+
+    def __init__(self, url: str, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None,
+                 timeout: float = 10.0) -> None:
+        parsed = httpx.URL(url)
+        assert parsed.host == HOST
+        self.sock = socket.create_connection((HOST, parsed.port or 80), timeout=timeout)
+        data = _content(body)
+        head = [f"POST {path} HTTP/1.1", f"host: {HOST}:{parsed.port}", "content-type: application/json",
+                f"content-length: {len(data)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+        self.received = b""
+
+    def read_until(self, marker: bytes) -> bytes:
+        """Read until ``marker`` is in what was received (status line and headers included)."""
+        while marker not in self.received:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the proxy closed the connection before {marker!r}: {self.received!r}")
+            self.received += chunk
+        return self.received
+
+    def close(self) -> float:
+        """Close the connection; the ``time.monotonic()`` just before."""
+        now = time.monotonic()
+        self.sock.close()
+        return now
+
+    def __enter__(self) -> RawStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
