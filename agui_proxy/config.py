@@ -22,6 +22,8 @@ from .providers import PROVIDERS
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 REPLAY = "replay"
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
+# Where the playground page is served when ``playground: true`` (server/playground.py).
+PLAYGROUND_PATH = "/playground"
 
 
 class _Strict(BaseModel):
@@ -112,6 +114,9 @@ class Config(_Strict):
     limits: LimitsConfig = LimitsConfig()
     upstreams: dict[str, UpstreamConfig]
     routes: list[RouteConfig] = Field(min_length=1)
+    # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
+    # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
+    playground: bool = False
     # Where relative paths in the config (replay files) are resolved from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -125,6 +130,14 @@ class Config(_Strict):
             if route.path in seen:
                 raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
             seen.add(route.path)
+        return self
+
+    @model_validator(mode="after")
+    def _playground_path_free(self) -> Config:
+        for i, route in enumerate(self.routes):
+            if self.playground and route.path == PLAYGROUND_PATH:
+                raise ValueError(f"routes[{i}].path: {PLAYGROUND_PATH!r} is where the playground is served "
+                                 f"(choose another path, or set playground: false)")
         return self
 
     def replay_file(self, upstream: UpstreamConfig) -> Path:
@@ -198,12 +211,13 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
 
 
 def default_config(host: str = "127.0.0.1", port: int = 8000) -> Config:
-    """The embedded default: ``POST /api/agent`` answered by the built-in demo recording."""
+    """The embedded default: ``POST /api/agent`` answered by the built-in demo recording, and the playground."""
     return config_from_dict(
         {
             "server": {"host": host, "port": port},
             "upstreams": {"demo": {"provider": REPLAY, "format": "openai-chat"}},
             "routes": [{"path": "/api/agent", "upstream": "demo"}],
+            "playground": True,
         },
         source="<embedded default>",
         env={},

@@ -19,13 +19,14 @@ import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import REPLAY, Config, RouteConfig, UpstreamConfig, load_config
+from ..config import PLAYGROUND_PATH, REPLAY, Config, RouteConfig, UpstreamConfig, load_config
 from ..core.encoder import EventEncoder
 from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
 from ..providers import PROVIDERS, Provider, UpstreamSettings
+from .playground import PlaygroundPage
 from .upstream import new_client, open_http, open_replay
 
 log = logging.getLogger("agui_proxy")
@@ -77,6 +78,7 @@ class AGUIProxyMiddleware:
         for upstream in self.config.upstreams.values():
             self._secrets += _provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
+        self._playground = PlaygroundPage(self.config) if self.config.playground else None
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
                         ", ".join(self._routes))
@@ -88,6 +90,9 @@ class AGUIProxyMiddleware:
             route = self._routes.get(scope["path"])
             if route is not None:
                 await self._handle(route, scope, receive, send)
+                return
+            if self._playground is not None and scope["path"] == PLAYGROUND_PATH:
+                await self._playground(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
