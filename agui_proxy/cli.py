@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: serving the embedded demo (a recorded stream, no API key needed) on "
               f"http://{url_host}:{port}\nTry it:\n  curl -N http://{url_host}:{port}/api/agent "
               f"-H 'content-type: application/json' -d '{DEMO_BODY}'", flush=True)
+    if config.playground:
+        print(f"agui-proxy: the playground is at http://{url_host}:{port}/playground", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, lifespan="on")
     return 0
 
