@@ -95,6 +95,7 @@ def main(argv: list[str]) -> int:
         tab = PlaygroundPage(browser.new_page(viewport=VIEWPORT))  # type: ignore[arg-type]
         run_showcase(tab, proxy.url, upstream)
         assert tab.state == "finished", tab.texts(".run-error")
+        tab.page.eval_on_selector("#tools", "area => { area.scrollTop = 0; }")  # the filled tools from the top
         out.parent.mkdir(parents=True, exist_ok=True)
         tab.page.screenshot(path=str(out))
         browser.close()
