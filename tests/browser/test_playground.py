@@ -187,6 +187,21 @@ def test_upstream_error_shows_as_an_error(tab: PlaygroundPage, proxy: ProxyProce
     assert KEY not in tab.page.content()
 
 
+def test_stop_ends_the_request_and_frees_the_upstream(tab: PlaygroundPage, proxy: ProxyProcess,
+                                                     up: ScriptedUpstream) -> None:
+    never = threading.Event()
+    role, first, *_ = text_transcript()
+    up.script(Status(200, SSE_HEADERS), *sse_steps([role, first], done=False), WaitFor(never))
+    open_page(tab, proxy).send("Tell me a long story.")
+    tab.wait_text("#transcript .turn.assistant .text", TEXT_PIECES[0])
+    tab.page.click("#stop")
+    assert tab.wait_state("finished", "error") == "error"
+    assert tab.last_reply(".run-error strong") == ["Stopped"]
+    assert tab.last_reply(".hint") == ["This reply is not kept in the conversation."]
+    (request,) = up.wait_for_requests(1)
+    up.wait_closed(request.connection)  # the proxy saw the browser leave and closed the upstream request
+
+
 def test_wrong_token_shows_the_proxys_refusal(tab: PlaygroundPage, proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     tab.open(f"{proxy.url}/playground", token="not-the-token")
     assert tab.page.get_attribute("#token", "placeholder") == "required by this proxy"

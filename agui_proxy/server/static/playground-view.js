@@ -144,7 +144,7 @@
       if (this.firstOutput !== null) summary.append(el("span", "timing", `first output at ${ms(this.firstOutput)}`));
       summary.append(el("span", "timing", `finished at ${ms(t)}`));
       this.bubble.append(summary);
-      this.ended = "finished";
+      this.ended = this.ended || "finished";  // a bad frame earlier still makes the run a failure
     },
     RUN_ERROR(e) { this.fail(`RUN_ERROR${e.code ? " " + e.code : ""}`, e.message); },
   };
