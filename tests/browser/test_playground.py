@@ -243,6 +243,23 @@ def test_event_log_lists_every_event_the_proxy_sent_in_order(tab: PlaygroundPage
     assert [t["name"] for t in sent_body["params"]["tools"]["anthropic"]] == ["get_weather"]
 
 
+def test_a_burst_of_events_is_all_drawn_and_logged(tab: PlaygroundPage, proxy: ProxyProcess,
+                                                  up: ScriptedUpstream) -> None:
+    """Thousands of events in one burst (a fast model, a replay): the page keeps up and drops none.
+
+    A page that forces a layout per event stays busy for many seconds here and times out.
+    """
+    deltas = 1500
+    up.script(sse_response(showcase.burst_transcript(deltas)))
+    open_page(tab, proxy).send("Count.")
+    assert tab.wait_state("finished", "error") == "finished"
+    assert tab.last_reply(".text") == ["".join(f" w{i}" for i in range(deltas))]
+    assert json.loads(tab.last_reply(".tool-args")[0]) == {"n": [*range(deltas // 10), 0]}
+    log = tab.log()
+    assert [row.type for row in log].count("TEXT_MESSAGE_CONTENT") == deltas
+    assert len(log) == 1 + (1 + deltas + 1) + (1 + deltas // 10 + 2 + 1) + 1 + 1  # ... RUN_FINISHED, [DONE]
+
+
 # -- AG-UI bodies, from another origin ------------------------------------------------------------------
 
 
