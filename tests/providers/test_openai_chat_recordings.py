@@ -61,3 +61,13 @@ def test_recording_same_events_for_every_split(path: Path) -> None:
     whole = assert_split_invariant(provider("openai-chat"), path.read_bytes())
     events, done = parse_frames(whole)
     assert done and events[0]["type"] == "RUN_STARTED"
+
+
+def test_empty_data_events_are_ignored_as_keep_alives() -> None:
+    from ..agui_check import parse_frames as frames
+    from ..harness import run_bytes
+
+    body = (b'data:\n\ndata: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata:\n\n'
+            b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    events, done = frames(run_bytes(provider("openai-chat"), [body]))
+    assert done and text_of(events) == "hi" and events[-1]["type"] == "RUN_FINISHED"
