@@ -348,3 +348,24 @@ def test_reasoning_off_drops_reasoning_and_its_value() -> None:
     )
     assert types(events) == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END",
                              "RUN_FINISHED"]
+
+
+def test_encrypted_value_after_the_reasoning_message_closed_still_reaches_the_client() -> None:
+    """OpenRouter finishes a reasoning item after the answer text (openrouter-data-only-reasoning-text-done.sse);
+    if such an item carries encrypted content, it arrives in a reasoning message of its own."""
+    events = events_of(
+        created(),
+        {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning", "id": "rs_1"}},
+        {"type": "response.reasoning_text.delta", "item_id": "rs_1", "output_index": 0, "content_index": 0,
+         "delta": "Think."},
+        *message(1, "msg_1", "Answer."),
+        {"type": "response.output_item.done", "output_index": 0,
+         "item": {"type": "reasoning", "id": "rs_1", "encrypted_content": "late-value"}},
+        completed(),
+    )
+    assert types(events)[-7:] == ["TEXT_MESSAGE_END", "REASONING_START", "REASONING_MESSAGE_START",
+                                  "REASONING_ENCRYPTED_VALUE", "REASONING_MESSAGE_END", "REASONING_END",
+                                  "RUN_FINISHED"]
+    value = next(e for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE")
+    assert value["encryptedValue"] == "late-value" and value["entityId"] == events[-5]["messageId"]
+    assert reasoning_of(events) == "Think." and text_of(events) == "Answer."
