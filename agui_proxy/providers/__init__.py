@@ -8,9 +8,11 @@ from __future__ import annotations
 from ..core.translator import Translator
 from .base import Provider, UpstreamRequest, UpstreamSettings
 from .openai_chat import OpenAIChat
+from .openai_responses import OpenAIResponses
 
 PROVIDERS: dict[str, type[Provider]] = {
     OpenAIChat.name: OpenAIChat,
+    OpenAIResponses.name: OpenAIResponses,
 }
 
 __all__ = ["PROVIDERS", "Provider", "Translator", "UpstreamRequest", "UpstreamSettings"]
