@@ -25,7 +25,7 @@ from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
-from ..providers import PROVIDERS, Provider, UpstreamSettings
+from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
 from .upstream import new_client, open_http, open_replay
 
 log = logging.getLogger("agui_proxy")
@@ -139,11 +139,13 @@ class AGUIProxyMiddleware:
             self._check_auth(scope)
             body = await _read_body(scope, receive, self.config.limits.max_body_bytes)
             request = read_request(body)
+            # Built before the 200, so a conversation the provider cannot express is a 422.
+            upstream_request = None if route.replay_file else route.provider.build_request(request.conversation)
         except InboundError as exc:
             extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
             await _send_error(send, exc, extra)
             return
-        await self._stream(route, request, receive, send)
+        await self._stream(route, request, upstream_request, receive, send)
 
     def _check_auth(self, scope: Scope) -> None:
         if not self._tokens:
@@ -164,9 +166,11 @@ class AGUIProxyMiddleware:
         if not matched:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
-    async def _stream(self, route: _Route, request: InboundRequest, receive: Receive, send: Send) -> None:
+    async def _stream(self, route: _Route, request: InboundRequest, upstream_request: UpstreamRequest | None,
+                      receive: Receive, send: Send) -> None:
         done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
-        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning)
+        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning,
+                         parent_run_id=request.parent_run_id)
         stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
                            done_frame=done, max_event_size=self.config.limits.max_event_bytes,
                            secrets=self._secrets)
@@ -181,21 +185,23 @@ class AGUIProxyMiddleware:
 
             tg.start_soon(watch_disconnect)
             try:
-                await self._pump(route, request, stream, send)
+                await self._pump(route, upstream_request, stream, send)
             finally:
                 tg.cancel_scope.cancel()
         if stream.error is not None:
             log.warning("route %s upstream %s: run ended with %s: %s", route.config.path, route.upstream_name,
                         stream.error.code, stream.error.message)
 
-    async def _pump(self, route: _Route, request: InboundRequest, stream: RunStream, send: Send) -> None:
+    async def _pump(self, route: _Route, upstream_request: UpstreamRequest | None, stream: RunStream,
+                    send: Send) -> None:
         try:
-            if route.replay_file is not None:
+            if upstream_request is None:
+                assert route.replay_file is not None
                 source = open_replay(route.replay_file, route.upstream.chunk_size, route.upstream.interval)
             else:
                 if self._client is None:  # served without a lifespan: open the client on first use
                     self._client = new_client()
-                source = open_http(self._client, route.provider.build_request(request.conversation), route.provider)
+                source = open_http(self._client, upstream_request, route.provider)
             async with source as chunks:
                 async for chunk in chunks:
                     out = stream.feed(chunk)
