@@ -8,8 +8,9 @@ warnings), and the messages it assembles must carry the recording's text, tool c
 reasoning; failing upstreams must reach it as ``RUN_ERROR``.
 
 All cases run in one Node process (``run_client.mjs``): starting Node and loading the client is
-most of the cost of a case.  Skipped only when ``node`` is not installed; the client itself is
-installed from ``package-lock.json`` with ``npm ci`` when it is missing (``.ci/run`` does that).
+most of the cost of a case.  Skipped only when ``node`` is not installed (and then failed instead
+when ``AGUI_PROXY_REQUIRE_NODE`` is set, as ``.ci/run`` does); the client itself is installed from
+``package-lock.json`` with ``npm ci`` when it is missing (``.ci/run`` does that first).
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str) -> d
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     node = shutil.which("node")
     if node is None:
+        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
+            pytest.fail("node is not installed, and AGUI_PROXY_REQUIRE_NODE says the official client must run")
         pytest.skip("node is not installed: the official @ag-ui/client cannot run (CI installs Node)")
     install_client(node)
     cases = [recording_case(r) for r in registered_recordings()] + EXTRA_CASES
