@@ -61,7 +61,12 @@ def _provider_for(upstream: UpstreamConfig) -> Provider:
 class AGUIProxyMiddleware:
     """Serves the config's routes; everything else goes to ``app`` (or 404 without one).
 
-    ``config`` is a :class:`~agui_proxy.config.Config` or the path of a YAML file.
+    ``config`` is a :class:`~agui_proxy.config.Config` (``load_config(path)``) or the path of a
+    YAML file.  Route paths are matched below the ``root_path`` (a mount point).  HTTP requests
+    to other paths, WebSocket connections and the lifespan go to ``app`` as they are; the
+    lifespan also opens the shared upstream client at startup and closes it at shutdown.  Where
+    no lifespan reaches it (an app mounted in Starlette), the client opens on first use and
+    :meth:`aclose` closes it.
     """
 
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
@@ -85,7 +90,7 @@ class AGUIProxyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = self._routes.get(scope["path"])
+            route = self._routes.get(route_path(scope))
             if route is not None:
                 await self._handle(route, scope, receive, send)
                 return
@@ -117,11 +122,23 @@ class AGUIProxyMiddleware:
             return message
 
         async def wrapped_send(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.complete",
+                                   "lifespan.shutdown.failed"):
                 await self.aclose()
             await send(message)
 
-        await self.app(scope, wrapped_receive, wrapped_send)
+        try:
+            await self.app(scope, wrapped_receive, wrapped_send)
+        except BaseException:
+            # An app without lifespan support raises here (the server then carries on without
+            # one): the client opened for it must not be left open.
+            await self.aclose()
+            raise
+
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The shared upstream client: opened at lifespan startup, closed at shutdown."""
+        return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -222,6 +239,19 @@ class AGUIProxyMiddleware:
             out = stream.fail(error)
             await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def route_path(scope: Scope) -> str:
+    """The request path below the app's mount point (``root_path``), which the routes are relative to.
+
+    A server's ``--root-path`` and a Starlette ``Mount`` both set ``root_path`` and keep it at
+    the front of ``path`` (ASGI spec, HTTP scope); a path that does not start with it is used as is.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
+        return path[len(root):] or "/"
+    return path
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
