@@ -73,6 +73,7 @@ class Case:
     provider: str
     answer: list[Any]
     done: str = "auto"
+    event_lines: bool = False
     messages: list[dict[str, Any]] | None = None
     tools: list[dict[str, Any]] | None = None
     context: list[dict[str, Any]] | None = None
@@ -91,6 +92,9 @@ EXTRA_CASES = [
          messages=HISTORY, tools=[{"name": "get_weather", "description": "Weather in a city",
                                    "parameters": WEATHER_SCHEMA}],
          context=[{"description": "units", "value": "metric"}]),
+    # ``event: <TYPE>`` lines before each data line: the official client still reads every event.
+    Case("event-lines", "openai-chat", [Status(200, SSE_HEADERS), split(sse_body(TEXT_ANSWER), 64)],
+         event_lines=True),
     # A route forced to send data: [DONE] to an AG-UI client: the reason ``auto`` leaves it out.
     Case("done-always-is-fatal", "openai-chat", [Status(200, SSE_HEADERS), split(sse_body(TEXT_ANSWER), 64)],
          done="always"),
@@ -147,7 +151,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             "upstreams": {f"case{i}": {"provider": case.provider, "base_url": f"{upstream.url}/case/{i}",
                                        "api_key": KEY, "model": "test-model"}
                           for i, case in enumerate(cases)},
-            "routes": [{"path": f"/case/{i}", "upstream": f"case{i}", "done": case.done}
+            "routes": [{"path": f"/case/{i}", "upstream": f"case{i}", "done": case.done,
+                        "event_lines": case.event_lines}
                        for i, case in enumerate(cases)],
         }
         with start_proxy(tmp, config) as proxy:
@@ -221,6 +226,15 @@ def test_the_clients_own_input_reaches_the_upstream(session: Session) -> None:
                                                                "description": "Weather in a city",
                                                                "parameters": WEATHER_SCHEMA}}]
     assert request.headers["authorization"] == f"Bearer {KEY}"  # the client's token stays with the proxy
+
+
+def test_event_lines_are_read_by_the_official_client(session: Session) -> None:
+    result = session.results["event-lines"]
+    clean(result)
+    assert_ids_echoed(result)
+    assert [e["type"] for e in result["events"]] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT",
+                                                     "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "RUN_FINISHED"]
+    assert client_outcome(result).texts == ["Rome: 18 °C."]
 
 
 def test_done_is_fatal_to_the_official_client(session: Session) -> None:
