@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import yaml
 
-from .agui_check import parse_frames
+from .agui_check import assert_valid_run, parse_frames
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 20.0
@@ -146,8 +146,14 @@ class Reply:
 
     @property
     def frames(self) -> tuple[list[dict[str, Any]], bool]:
-        """The AG-UI events and whether the body ended with ``data: [DONE]``."""
-        return parse_frames(self.body)
+        """The AG-UI events and whether the body ended with ``data: [DONE]``.
+
+        Every event is checked against the official models and the run's ordering rules on the
+        way (:func:`tests.agui_check.assert_valid_run`), so no test reads an invalid stream.
+        """
+        events, done = parse_frames(self.body)
+        assert_valid_run(events)
+        return events, done
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -1,9 +1,10 @@
 """The neutral model of a conversation.
 
 Every inbound form (BranderUX ``params``, the flat body, AG-UI ``RunAgentInput``) is read into a
-:class:`Conversation`, and every provider's request is written from one.  It holds what all the
-providers can express: a system prompt, turns of text and images, assistant tool calls with
-their ids, tool results linked to those ids, tool definitions, a token budget and a tool choice.
+:class:`Conversation`, and every provider's request is written from one.  It holds what the
+providers can express: a system prompt, turns of text, images and other media, assistant tool
+calls with their ids, tool results linked to those ids, tool definitions, a token budget and a
+tool choice.
 """
 
 from __future__ import annotations
@@ -28,7 +29,25 @@ class ImagePart:
     mime_type: str | None = None
 
 
-Part = TextPart | ImagePart
+MediaKind = Literal["audio", "video", "document"]
+
+
+@dataclass(slots=True)
+class MediaPart:
+    """Audio, video or a document (a PDF, a text file), by URL or inline (base64 ``data``).
+
+    AG-UI user messages carry these (PROTOCOL.md section 1); each provider writes the kinds its
+    API takes and refuses the others with an :class:`~agui_proxy.errors.InboundError`.
+    """
+
+    kind: MediaKind
+    url: str | None = None
+    data: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+Part = TextPart | ImagePart | MediaPart
 
 
 @dataclass(slots=True)

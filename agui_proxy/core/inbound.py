@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import InboundError
+from .agui_input import read_run_agent_input
 from .conversation import Conversation, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
 from .tools import read_tool_lists
 
@@ -32,6 +33,7 @@ class InboundRequest:
     conversation: Conversation
     thread_id: str
     run_id: str
+    parent_run_id: str | None = None  # RunAgentInput.parentRunId, echoed on RUN_STARTED
 
 
 def _bad(path: str, problem: str) -> InboundError:
@@ -81,8 +83,8 @@ def read_request(body: bytes) -> InboundRequest:
             raise _bad("params", "must be an object")
         return _read_branderux(params, "params")
     if "threadId" in data or "runId" in data:
-        raise InboundError(422, "unsupported_request", "AG-UI RunAgentInput bodies are not accepted by this "
-                           "version; send {\"params\": {...}}")
+        run = read_run_agent_input(data)
+        return InboundRequest("agui", run.conversation, run.thread_id, run.run_id, run.parent_run_id)
     if "messages" in data:
         return _read_branderux(data, "body")
     raise _bad("body", "expected {\"params\": {...}} (BranderUX) or an AG-UI RunAgentInput")

@@ -43,12 +43,13 @@ class RunBuilder:
         *,
         reasoning: bool = True,
         id_factory: Callable[[str], str] = new_id,
+        parent_run_id: str | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
         self._reasoning_enabled = reasoning
         self._new_id = id_factory
-        self._out: list[ev.Event] = [ev.RunStarted(thread_id, run_id)]
+        self._out: list[ev.Event] = [ev.RunStarted(thread_id, run_id, parent_run_id)]
         self._text_id: str | None = None
         self._reasoning_id: str | None = None
         # The assistant message tool calls hang off (parentMessageId): the latest text message.
