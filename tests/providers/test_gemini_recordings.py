@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -20,7 +21,7 @@ def set_at(root: dict[str, Any], path: str, value: Any, append: bool) -> None:
     """Put ``value`` at a ``$.a.b[0]`` path inside ``root``; strings are appended when asked."""
     steps: list[Any] = [int(i) if i else k for k, i in re.findall(r"\.(\w+)|\[(\d+)\]", path)]
     node: Any = root
-    for step, after in zip(steps, steps[1:], strict=False):
+    for step, after in itertools.pairwise(steps):
         if isinstance(node, list):
             node.extend([None] * (step + 1 - len(node)))
             if node[step] is None:

@@ -53,7 +53,8 @@ def test_the_end_of_the_body_without_a_finish_reason_is_truncation() -> None:
 
 
 def test_max_tokens_other_reasons_and_only_candidate_zero() -> None:
-    data = sse(chunk({"text": "one"}), chunk({"text": "IGNORED"}, index=1), chunk({"text": " two"}, finish="MAX_TOKENS"))
+    data = sse(chunk({"text": "one"}), chunk({"text": "IGNORED"}, index=1),
+               chunk({"text": " two"}, finish="MAX_TOKENS"))
     events = run_events(provider("gemini"), data)
     assert text_of(events) == "one two"
     assert events[-1]["result"] == {"stopReason": "max_tokens", "providerStopReason": "MAX_TOKENS"}
@@ -100,8 +101,9 @@ def test_thought_then_signed_text_then_streamed_call_for_every_split() -> None:
     assert text_of(events) == "Answer"
     [(call_id, name, args)] = tool_calls_of(events)
     assert (name, json.loads(args)) == ("f", {"q": "ü\"x", "n": 2})
-    assert [(e["subtype"], e["encryptedValue"]) for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"] == [
-        ("message", "c2ln"), ("tool-call", "dG9vbA==")]
+    encrypted = [e for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"]
+    assert [(e["subtype"], e["encryptedValue"]) for e in encrypted] == [("message", "c2ln"), ("tool-call", "dG9vbA==")]
+    assert encrypted[1]["entityId"] == call_id
     assert_split_invariant(provider("gemini"), data)
 
 
