@@ -111,3 +111,21 @@ def test_hand_written_stream_same_for_every_split() -> None:
                {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "s="}},
                {"type": "content_block_stop", "index": 0}, *text_block(1, "ok"), *end("end_turn"))
     assert_split_invariant(provider("anthropic"), data)
+
+
+def test_parallel_tool_calls_then_text() -> None:
+    def call(index: int, call_id: str, *fragments: str) -> list[dict[str, Any]]:
+        return [{"type": "content_block_start", "index": index,
+                 "content_block": {"type": "tool_use", "id": call_id, "name": "get_weather", "input": {}}},
+                *({"type": "content_block_delta", "index": index,
+                   "delta": {"type": "input_json_delta", "partial_json": f}} for f in fragments),
+                {"type": "content_block_stop", "index": index}]
+
+    data = sse(start(), *text_block(0, "Both:"), *call(1, "toolu_p", "", "{\"city\": \"Par", "is\"}"),
+               *call(2, "toolu_l", "{\"city\": \"Lyon\"}"), *end("tool_use"))
+    events = run_events(provider("anthropic"), data)
+    assert [(c, json.loads(a)) for c, _, a in tool_calls_of(events)] == [
+        ("toolu_p", {"city": "Paris"}), ("toolu_l", {"city": "Lyon"})]
+    text_id = next(e["messageId"] for e in events if e["type"] == "TEXT_MESSAGE_START")
+    assert {e["parentMessageId"] for e in events if e["type"] == "TOOL_CALL_START"} == {text_id}
+    assert events[-1]["result"] == {"stopReason": "tool_use", "providerStopReason": "tool_use"}
