@@ -10,9 +10,11 @@ from .anthropic import Anthropic
 from .base import Provider, UpstreamRequest, UpstreamSettings
 from .gemini import Gemini
 from .openai_chat import OpenAIChat
+from .openai_responses import OpenAIResponses
 
 PROVIDERS: dict[str, type[Provider]] = {
     OpenAIChat.name: OpenAIChat,
+    OpenAIResponses.name: OpenAIResponses,
     Anthropic.name: Anthropic,
     Gemini.name: Gemini,
 }

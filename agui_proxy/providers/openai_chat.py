@@ -139,6 +139,8 @@ class ChatTranslator:
                 reasoning = _details_text(delta.get("reasoning_details"))
             if reasoning:
                 run.reasoning(reasoning)
+            for value in _details_encrypted(delta.get("reasoning_details")):
+                run.reasoning_signature(value)
             content = delta.get("content")
             if isinstance(content, str):
                 run.text(content)
@@ -198,10 +200,33 @@ class ChatTranslator:
 
 
 def _details_text(details: Any) -> str:
-    # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text": ...}, ...]
+    # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text"} | {"type": "reasoning.summary",
+    # "summary"} | {"type": "reasoning.encrypted", "data"}, ...].  Read only when the chunk has no
+    # plain "reasoning" string: OpenRouter sends both with the same text, which must count once.
     if not isinstance(details, list):
         return ""
-    return "".join(d["text"] for d in details if isinstance(d, dict) and isinstance(d.get("text"), str))
+    texts = []
+    for d in details:
+        if isinstance(d, dict):
+            text = d.get("text") if d.get("type") != "reasoning.summary" else d.get("summary")
+            if isinstance(text, str):
+                texts.append(text)
+    return "".join(texts)
+
+
+def _details_encrypted(details: Any) -> list[str]:
+    # The opaque parts of reasoning_details a client sends back next turn: the signature of a
+    # reasoning.text detail (Anthropic's thinking signature, through OpenRouter) and the data of
+    # a reasoning.encrypted detail.  They go out as REASONING_ENCRYPTED_VALUE.
+    if not isinstance(details, list):
+        return []
+    values = []
+    for d in details:
+        if isinstance(d, dict):
+            value = d.get("data") if d.get("type") == "reasoning.encrypted" else d.get("signature")
+            if isinstance(value, str) and value:
+                values.append(value)
+    return values
 
 
 def chat_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:
