@@ -4,7 +4,7 @@ Every inbound form (BranderUX ``params``, the flat body, AG-UI ``RunAgentInput``
 :class:`Conversation`, and every provider's request is written from one.  It holds what the
 providers can express: a system prompt, turns of text, images and other media, assistant tool
 calls with their ids, tool results linked to those ids, tool definitions, a token budget and a
-tool choice.
+tool choice, and the opaque reasoning values (signatures) some providers need back on later turns.
 """
 
 from __future__ import annotations
@@ -51,10 +51,26 @@ Part = TextPart | ImagePart | MediaPart
 
 
 @dataclass(slots=True)
+class ReasoningPart:
+    """The model's own reasoning on an earlier assistant turn, sent back with that turn.
+
+    Anthropic requires the thinking blocks of a turn that called tools to come back unchanged,
+    signature included; a ``redacted_thinking`` block comes back as its opaque ``data``.
+    """
+
+    text: str = ""
+    signature: str | None = None  # Anthropic's thinking signature
+    redacted_data: str | None = None  # Anthropic's redacted_thinking data
+
+
+@dataclass(slots=True)
 class ToolCall:
     id: str
     name: str
     arguments: str  # the JSON text of the arguments, as the model streamed it
+    # An opaque value the provider attached to the call (Gemini's thoughtSignature, AG-UI's
+    # ToolCall.encryptedValue); Gemini 3 refuses a history whose calls lack theirs.
+    signature: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,6 +83,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    reasoning: list[ReasoningPart] = field(default_factory=list)  # assistant turns only
 
     @property
     def text(self) -> str:

@@ -151,6 +151,18 @@ class RunBuilder:
                 self._out.append(ev.ToolCallArgs(call_id, "{}"))
             self._out.append(ev.ToolCallEnd(call_id))
 
+    def tool_signature(self, key: Hashable, value: str) -> None:
+        """An opaque value that belongs to the open tool call ``key`` (Gemini's thoughtSignature).
+
+        Sent as ``REASONING_ENCRYPTED_VALUE`` with subtype ``tool-call``, so the client stores it
+        on that call (AG-UI ``ToolCall.encryptedValue``) and sends it back with it.  Kept when
+        reasoning is turned off: it is part of the call, and Gemini 3 refuses a later turn whose
+        calls lack their signatures.
+        """
+        call_id = self._tools.get(key)
+        if value and call_id is not None and not self.ended:
+            self._out.append(ev.ReasoningEncryptedValue("tool-call", call_id, value))
+
     def tool_is_open(self, key: Hashable) -> bool:
         return key in self._tools
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.conversation import Conversation, ImagePart, Message, Tool, ToolChoice
+from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
 from ..core.run import RunBuilder
 from ..core.translator import Translator
+from ..errors import InboundError
 from .base import Provider, UpstreamRequest
 from .responses_stream import ResponsesTranslator
 
@@ -74,16 +75,29 @@ def _items(message: Message) -> list[dict[str, Any]]:
         items.extend({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": call.arguments}
                      for call in message.tool_calls)
         return items
-    if all(not isinstance(part, ImagePart) for part in message.content):
+    if all(isinstance(part, TextPart) for part in message.content):
         return [{"role": "user", "content": message.text}]
     parts: list[dict[str, Any]] = []
     for part in message.content:
         if isinstance(part, ImagePart):
             url = part.url or f"data:{part.mime_type};base64,{part.data}"
             parts.append({"type": "input_image", "image_url": url, "detail": "auto"})
+        elif isinstance(part, MediaPart):
+            parts.append(_input_file(part))
         else:
             parts.append({"type": "input_text", "text": part.text})
     return [{"role": "user", "content": parts}]
+
+
+def _input_file(part: MediaPart) -> dict[str, Any]:
+    """Responses takes documents as ``input_file`` (inline or by URL); no audio or video input."""
+    if part.kind == "document" and part.data:
+        return {"type": "input_file", "filename": part.filename or "document",
+                "file_data": f"data:{part.mime_type};base64,{part.data}"}
+    if part.kind == "document" and part.url:
+        return {"type": "input_file", "file_url": part.url}
+    raise InboundError(422, "unsupported_content", f"the OpenAI Responses API cannot take {part.kind} "
+                       f"({part.mime_type or 'unknown type'}) input: it takes images and documents")
 
 
 # -- tools ------------------------------------------------------------------------------------------

@@ -95,7 +95,11 @@ def expected_outcome(recording: Recording) -> Outcome:
             texts[event["messageId"]] = texts.get(event["messageId"], "") + event["delta"]
     reasoning: dict[str, str] = {}
     for event in events:
-        if event["type"] == "REASONING_MESSAGE_CONTENT":
+        # The client makes a reasoning message at its START: one that only carries an encrypted
+        # value (a signature, redacted thinking) is a message with empty content.
+        if event["type"] == "REASONING_MESSAGE_START":
+            reasoning[event["messageId"]] = ""
+        elif event["type"] == "REASONING_MESSAGE_CONTENT":
             reasoning[event["messageId"]] = reasoning.get(event["messageId"], "") + event["delta"]
     assert reasoning_of(events) == "".join(reasoning.values())
     last = events[-1]
