@@ -19,15 +19,14 @@ import os
 import re
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ..errors import ConfigError
 from .exchange import Exchange
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# The text format every Prometheus server reads (version 0.0.4).
-CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# The text format every Prometheus server reads (version 0.0.4), which generate_latest writes.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Seconds.  Providers answer in tens of milliseconds (a cache hit) to tens of seconds (a long
 # prompt, a reasoning model thinking before its first token).
