@@ -133,5 +133,10 @@ def logging_config(config: LoggingConfig, level: str | None = None) -> dict[str,
             ACCESS_LOGGER: {"handlers": ["stdout"], "level": "INFO", "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": level_name, "propagate": False},
             "uvicorn.access": {"handlers": ["stdout"], "level": level_name, "propagate": False},
+            # httpx logs every upstream request at INFO with its whole URL (a query string may hold
+            # a key, e.g. an Azure deployment's); the access line says what an operator needs.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
+        "root": {"handlers": ["stderr"], "level": level_name},
     }

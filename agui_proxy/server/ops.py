@@ -85,8 +85,9 @@ class Operations:
         orchestrator and a scraper call every few seconds).
         """
         exchange = Exchange.begin(scope, route, upstream)
+        preflight = methods is not None and is_preflight(scope)
         extra = [(REQUEST_ID_HEADER, exchange.request_id.encode())]
-        if methods is not None:
+        if methods is not None and not preflight:
             extra += self.cors.response_headers(scope)
         capture = record and self.access_log.debug_content
         metrics = self.metrics
@@ -111,7 +112,8 @@ class Operations:
             return message
 
         try:
-            if methods is not None and is_preflight(scope):
+            if preflight:
+                assert methods is not None
                 exchange.preflight = True
                 answer = self.cors.preflight(scope, methods)
                 if answer.error is None:
