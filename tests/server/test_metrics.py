@@ -8,6 +8,10 @@ histograms' buckets and sums are known exactly.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -149,8 +153,24 @@ def test_a_multiprocess_directory_that_does_not_exist(monkeypatch: pytest.Monkey
         Metrics()
 
 
-def test_a_multiprocess_directory_set_too_late(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+def test_a_multiprocess_directory_set_too_late(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """prometheus_client picks its mode at import: the variable must be set before the process starts."""
     monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
     with pytest.raises(RuntimeError, match="set it before the process starts"):
         Metrics()
+
+
+def test_the_live_gauges_of_a_dead_worker_are_dropped(tmp_path: Path) -> None:
+    """A worker killed mid-stream leaves its active_streams file: the next scrape drops it."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    files = {pid: tmp_path / f"gauge_livesum_{pid}.db" for pid in (dead.pid, os.getpid())}
+    counter = tmp_path / f"counter_{dead.pid}.db"
+    for path in (*files.values(), counter):
+        path.write_bytes(b"")
+    metrics = Metrics()
+    metrics.multiprocess_dir = str(tmp_path)
+    metrics._forget_dead_workers()
+    assert not files[dead.pid].exists()
+    assert files[os.getpid()].exists(), "a live worker's gauge stays"
+    assert counter.exists(), "a dead worker's requests still happened"
