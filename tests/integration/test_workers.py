@@ -16,7 +16,7 @@ import pytest
 
 from ..agui_check import parse_frames, text_of
 from ..metrics_text import Samples
-from ..proxy import ProxyProcess, open_stream, post, start_proxy
+from ..proxy import ProxyProcess, open_stream, post, run_cli, start_proxy
 from ..upstream import SSE_HEADERS, End, ScriptedUpstream, Signal, Status, WaitFor, sse_response, sse_steps
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 from .test_operations import eventually
@@ -102,3 +102,9 @@ def test_two_workers_serve_and_metrics_add_up(upstream: ScriptedUpstream, up: Sc
     assert proxy.process.returncode == 0, proxy.stderr
     assert list(temp.iterdir()) == [], "the CLI left its metrics directory behind"
     assert "Traceback" not in proxy.output(), proxy.output()
+
+
+def test_workers_must_be_at_least_one(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, ["--workers", "0", "--port", "9"], timeout=20)
+    assert result.returncode == 2
+    assert "--workers must be at least 1, not 0" in result.stderr
