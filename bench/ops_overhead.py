@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     requests, chunks = min(args.requests, 50_000), min(args.chunks, 10_000)
 
-    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    sink = open(os.devnull, "w")  # lives as long as the process
     handler = logging.StreamHandler(sink)
     access = logging.getLogger(ACCESS_LOGGER)
     access.addHandler(handler)

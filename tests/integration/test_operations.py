@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from ..agui_check import assert_valid_run, parse_frames, text_of
 from ..metrics_text import Samples
-from ..proxy import ProxyProcess, Reply, open_stream, post, start_proxy
+from ..proxy import ProxyProcess, Reply, eventually, open_stream, post, start_proxy
 from ..upstream import (
     SSE_HEADERS,
     End,
@@ -38,7 +38,6 @@ APP = "https://app.example.com"
 SECRET_QUESTION = "Is my diagnosis of PURPLE-ELEPHANT-7731 serious?"
 BODY = {"params": {"messages": [{"role": "user", "content": SECRET_QUESTION}]}}
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-T = TypeVar("T")
 
 
 def proxy_config(upstream: ScriptedUpstream, **sections: Any) -> dict[str, Any]:
@@ -60,18 +59,6 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
                           cors={"allow_origins": [APP]})
     with start_proxy(tmp_path_factory.mktemp("ops"), config, env=ENV) as running:
         yield running
-
-
-def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float = 5.0) -> T:
-    """``read()`` once ``done`` holds for it (a request's metrics and log line follow its last byte)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} never happened; last: {value!r}")
-        time.sleep(0.02)
 
 
 def access_lines(proxy: ProxyProcess) -> list[dict[str, Any]]:

@@ -16,10 +16,9 @@ import pytest
 
 from ..agui_check import parse_frames, text_of
 from ..metrics_text import Samples
-from ..proxy import ProxyProcess, open_stream, post, run_cli, start_proxy
+from ..proxy import ProxyProcess, eventually, open_stream, post, run_cli, start_proxy
 from ..upstream import SSE_HEADERS, End, ScriptedUpstream, Signal, Status, WaitFor, sse_response, sse_steps
 from .openai_chat_streams import MODEL, TEXT, text_transcript
-from .test_operations import eventually
 
 pytestmark = pytest.mark.integration
 
