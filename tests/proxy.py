@@ -19,10 +19,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
@@ -31,6 +31,7 @@ from .agui_check import assert_valid_run, parse_frames
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 20.0
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -275,3 +276,15 @@ class RawStream:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float = 5.0) -> T:
+    """``read()`` once ``done`` holds for it, polling (a request's metrics and log line follow its last byte)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened; last: {value!r}")
+        time.sleep(0.02)

@@ -58,6 +58,8 @@ class RunBuilder:
         self._used_tool_ids: set[str] = set()
         self._tools_without_args: set[str] = set()
         self.ended = False
+        # What RUN_FINISHED reported, for the shell's metrics and access log.
+        self.usage: ev.TokenUsage | None = None
 
     def take(self) -> list[ev.Event]:
         out, self._out = self._out, []
@@ -185,6 +187,7 @@ class RunBuilder:
             if provider_stop_reason:
                 result["providerStopReason"] = provider_stop_reason
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
+        self.usage = usage
         self.ended = True
 
     def fail(self, message: str, code: str) -> None:

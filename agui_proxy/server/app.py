@@ -8,6 +8,7 @@ ASGI (no ``BaseHTTPMiddleware``, whose overhead is large under streaming load).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -26,6 +27,8 @@ from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
 from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
+from .exchange import Exchange
+from .ops import Operations
 from .upstream import new_client, open_http, open_replay
 
 log = logging.getLogger("agui_proxy")
@@ -82,6 +85,10 @@ class AGUIProxyMiddleware:
         for upstream in self.config.upstreams.values():
             self._secrets += _provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
+        self._shutting_down = False
+        # Probes, /metrics, request ids, CORS and the access log (server/ops.py).
+        self.ops = Operations(self.config, readiness=self._readiness, check_auth=self._check_auth,
+                              secrets=self._secrets)
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
                         ", ".join(self._routes))
@@ -92,7 +99,11 @@ class AGUIProxyMiddleware:
         if scope["type"] == "http":
             route = self._routes.get(route_path(scope))
             if route is not None:
-                await self._handle(route, scope, receive, send)
+                await self.ops.serve(scope, receive, send, functools.partial(self._handle, route),
+                                     route=route.config.path, upstream=route.upstream_name)
+                return
+            if (endpoint := self.ops.endpoint(scope["path"])) is not None:
+                await endpoint(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
@@ -100,7 +111,7 @@ class AGUIProxyMiddleware:
         if self.app is not None:
             await self.app(scope, receive, send)
         elif scope["type"] == "http":
-            await _send_error(send, InboundError(404, "not_found", f"no route at {scope['path']}"))
+            await self.ops.serve(scope, receive, send, _not_found, methods=None)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Open the shared HTTP client at startup and close it at shutdown, around the app's own."""
@@ -111,6 +122,7 @@ class AGUIProxyMiddleware:
                     self._client = self._client or new_client()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    self.begin_shutdown()
                     await self.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
@@ -119,6 +131,8 @@ class AGUIProxyMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._client = self._client or new_client()
+            elif message["type"] == "lifespan.shutdown":
+                self.begin_shutdown()
             return message
 
         async def wrapped_send(message: Message) -> None:
@@ -140,14 +154,25 @@ class AGUIProxyMiddleware:
         """The shared upstream client: opened at lifespan startup, closed at shutdown."""
         return self._client
 
+    def begin_shutdown(self) -> None:
+        """From now on ``/readyz`` answers 503 (streams already running go on)."""
+        self._shutting_down = True
+
+    def _readiness(self) -> dict[str, bool]:
+        # The config was loaded and validated before this object existed.
+        return {"config": True,
+                "http_client": self._client is not None and not self._client.is_closed,
+                "accepting": not self._shutting_down}
+
     async def aclose(self) -> None:
+        self.ops.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
 
     # -- one request ---------------------------------------------------------------------------
 
-    async def _handle(self, route: _Route, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, route: _Route, exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await _send_error(send, InboundError(405, "method_not_allowed", f"{route.config.path} takes POST"),
                               [(b"allow", b"POST")])
@@ -159,10 +184,11 @@ class AGUIProxyMiddleware:
             # Built before the 200, so a conversation the provider cannot express is a 422.
             upstream_request = None if route.replay_file else route.provider.build_request(request.conversation)
         except InboundError as exc:
+            exchange.error = exc.type
             extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
             await _send_error(send, exc, extra)
             return
-        await self._stream(route, request, upstream_request, receive, send)
+        await self._stream(route, request, upstream_request, exchange, receive, send)
 
     def _check_auth(self, scope: Scope) -> None:
         if not self._tokens:
@@ -184,13 +210,14 @@ class AGUIProxyMiddleware:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
     async def _stream(self, route: _Route, request: InboundRequest, upstream_request: UpstreamRequest | None,
-                      receive: Receive, send: Send) -> None:
+                      exchange: Exchange, receive: Receive, send: Send) -> None:
         done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
         run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning,
                          parent_run_id=request.parent_run_id)
         stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
                            done_frame=done, max_event_size=self.config.limits.max_event_bytes,
                            secrets=self._secrets)
+        exchange.stream = stream
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": stream.start(), "more_body": True})
 
@@ -202,15 +229,15 @@ class AGUIProxyMiddleware:
 
             tg.start_soon(watch_disconnect)
             try:
-                await self._pump(route, upstream_request, stream, send)
+                await self._pump(route, upstream_request, stream, exchange, send)
             finally:
                 tg.cancel_scope.cancel()
         if stream.error is not None:
-            log.warning("route %s upstream %s: run ended with %s: %s", route.config.path, route.upstream_name,
-                        stream.error.code, stream.error.message)
+            log.warning("request %s route %s upstream %s: run ended with %s: %s", exchange.request_id,
+                        route.config.path, route.upstream_name, stream.error.code, stream.error.message)
 
     async def _pump(self, route: _Route, upstream_request: UpstreamRequest | None, stream: RunStream,
-                    send: Send) -> None:
+                    exchange: Exchange, send: Send) -> None:
         try:
             if upstream_request is None:
                 assert route.replay_file is not None
@@ -222,6 +249,7 @@ class AGUIProxyMiddleware:
             async with source as chunks:
                 async for chunk in chunks:
                     out = stream.feed(chunk)
+                    exchange.upstream_chunk(out)
                     if out:
                         await send({"type": "http.response.body", "body": out, "more_body": True})
                     if stream.ended:
@@ -285,6 +313,11 @@ async def _send_error(send: Send, error: InboundError, headers: list[tuple[bytes
                     *(headers or [])],
     })
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _not_found(exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
+    exchange.error = "not_found"
+    await _send_error(send, InboundError(404, "not_found", f"no route at {scope['path']}"))
 
 
 def create_app(config: Config | str | os.PathLike[str]) -> AGUIProxyMiddleware:
