@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: serving the embedded demo (a recorded stream, no API key needed) on "
               f"http://{url_host}:{port}\nTry it:\n  curl -N http://{url_host}:{port}/api/agent "
               f"-H 'content-type: application/json' -d '{DEMO_BODY}'", flush=True)
+    if config.playground:
+        print(f"agui-proxy: the playground is at http://{url_host}:{port}/playground", flush=True)
     workers = args.workers or config.server.workers
     try:
         run(config, config_path=args.config, workers=workers, log_level=args.log_level)

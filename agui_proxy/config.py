@@ -23,6 +23,8 @@ from .providers import PROVIDERS
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 REPLAY = "replay"
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
+# Where the playground page is served when ``playground: true`` (server/playground.py).
+PLAYGROUND_PATH = "/playground"
 
 
 class _Strict(BaseModel):
@@ -118,6 +120,9 @@ class Config(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     cors: CORSConfig = CORSConfig()
+    # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
+    # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
+    playground: bool = False
     # Where relative paths in the config (replay files) are resolved from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -137,6 +142,14 @@ class Config(_Strict):
     def _ops_sections(self) -> Config:
         check_ops([route.path for route in self.routes], self.probes, self.metrics, self.cors,
                   self.auth.bearer_tokens)
+        return self
+
+    @model_validator(mode="after")
+    def _playground_path_free(self) -> Config:
+        for i, route in enumerate(self.routes):
+            if self.playground and route.path == PLAYGROUND_PATH:
+                raise ValueError(f"routes[{i}].path: {PLAYGROUND_PATH!r} is where the playground is served "
+                                 f"(choose another path, or set playground: false)")
         return self
 
     def replay_file(self, upstream: UpstreamConfig) -> Path:
@@ -210,12 +223,13 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
 
 
 def default_config(host: str = "127.0.0.1", port: int = 8000) -> Config:
-    """The embedded default: ``POST /api/agent`` answered by the built-in demo recording."""
+    """The embedded default: ``POST /api/agent`` answered by the built-in demo recording, and the playground."""
     return config_from_dict(
         {
             "server": {"host": host, "port": port},
             "upstreams": {"demo": {"provider": REPLAY, "format": "openai-chat"}},
             "routes": [{"path": "/api/agent", "upstream": "demo"}],
+            "playground": True,
         },
         source="<embedded default>",
         env={},

@@ -20,7 +20,7 @@ import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import REPLAY, Config, RouteConfig, UpstreamConfig, load_config
+from ..config import PLAYGROUND_PATH, REPLAY, Config, RouteConfig, UpstreamConfig, load_config
 from ..core.encoder import EventEncoder
 from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
@@ -29,6 +29,7 @@ from ..errors import InboundError, UpstreamError
 from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
 from .exchange import Exchange
 from .ops import Operations
+from .playground import PlaygroundPage
 from .upstream import new_client, open_http, open_replay
 
 log = logging.getLogger("agui_proxy")
@@ -89,6 +90,7 @@ class AGUIProxyMiddleware:
         # Probes, /metrics, request ids, CORS and the access log (server/ops.py).
         self.ops = Operations(self.config, readiness=self._readiness, check_auth=self._check_auth,
                               secrets=self._secrets)
+        self._playground = PlaygroundPage(self.config) if self.config.playground else None
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
                         ", ".join(self._routes))
@@ -104,6 +106,9 @@ class AGUIProxyMiddleware:
                 return
             if (endpoint := self.ops.endpoint(scope["path"])) is not None:
                 await endpoint(scope, receive, send)
+                return
+            if self._playground is not None and scope["path"] == PLAYGROUND_PATH:
+                await self._playground(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
