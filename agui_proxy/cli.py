@@ -23,7 +23,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", metavar="PATH", help="YAML config file (default: the embedded demo)")
     parser.add_argument("--host", help="address to listen on (overrides server.host)")
     parser.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="overrides logging.level (default: info)")
+    parser.add_argument("--workers", type=int, help="worker processes (overrides server.workers; default: 1)")
     return parser.parse_args(argv)
 
 
@@ -31,25 +33,25 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.config is None:
         return default_config(args.host or "127.0.0.1", 8000 if args.port is None else args.port)
     config = load_config(args.config)
-    server = config.server.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port))
-                                              if v is not None})
+    server = config.server.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port),
+                                                                ("workers", args.workers)) if v is not None})
     return config.model_copy(update={"server": server})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    logging.basicConfig(level=(args.log_level or "info").upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    if args.workers is not None and args.workers < 1:
+        print(f"agui-proxy: --workers must be at least 1, not {args.workers}", file=sys.stderr)
+        return 2
     try:
         config = build_config(args)
     except ConfigError as exc:
         print(f"agui-proxy: config error: {exc}", file=sys.stderr)
         return 2
 
-    import uvicorn
+    from .server.serve import run
 
-    from .server.app import create_app
-
-    app = create_app(config)
     host, port = config.server.host, config.server.port
     url_host = f"[{host}]" if ":" in host else host
     if args.config is None:
@@ -58,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"-H 'content-type: application/json' -d '{DEMO_BODY}'", flush=True)
     if config.playground:
         print(f"agui-proxy: the playground is at http://{url_host}:{port}/playground", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level, lifespan="on")
+    workers = args.workers or config.server.workers
+    try:
+        run(config, config_path=args.config, workers=workers, log_level=args.log_level)
+    except ConfigError as exc:  # the environment the workers share (PROMETHEUS_MULTIPROC_DIR)
+        print(f"agui-proxy: config error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
 from .errors import ConfigError
 from .providers import PROVIDERS
 
@@ -33,6 +34,7 @@ class _Strict(BaseModel):
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=256)  # --workers overrides
 
 
 class AuthConfig(_Strict):
@@ -114,6 +116,10 @@ class Config(_Strict):
     limits: LimitsConfig = LimitsConfig()
     upstreams: dict[str, UpstreamConfig]
     routes: list[RouteConfig] = Field(min_length=1)
+    probes: ProbesConfig = ProbesConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    cors: CORSConfig = CORSConfig()
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -130,6 +136,12 @@ class Config(_Strict):
             if route.path in seen:
                 raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
             seen.add(route.path)
+        return self
+
+    @model_validator(mode="after")
+    def _ops_sections(self) -> Config:
+        check_ops([route.path for route in self.routes], self.probes, self.metrics, self.cors,
+                  self.auth.bearer_tokens)
         return self
 
     @model_validator(mode="after")

@@ -3,6 +3,9 @@
 - Each event is validated by the official ``ag-ui-protocol`` pydantic models, strictly: JSON-mode
   strict validation, no unknown fields, no ``null`` anywhere, canonical camelCase keys (the
   model's own serialisation gives back exactly the object), an integer timestamp.
+- ``RUN_STARTED`` declares the protocol version the models were generated from
+  (``ag_ui.core.PROTOCOL_VERSION``: the AG-UI 1.0 spec says a producer must), and
+  ``RUN_FINISHED`` echoes the ``threadId`` / ``runId`` that ``RUN_STARTED`` opened.
 - A run's sequence obeys the ordering rules the official client enforces (``verifyEvents``,
   PROTOCOL.md section 2).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ag_ui.core import PROTOCOL_VERSION
 from ag_ui.core import events as agui
 from pydantic import BaseModel
 
@@ -64,6 +68,9 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
     for event in events:
         validate_event(event)
     assert events[0]["type"] == "RUN_STARTED", f"first event is {events[0]['type']}"
+    started = events[0]
+    assert started.get("protocolVersion") == PROTOCOL_VERSION, (
+        f"RUN_STARTED must declare protocolVersion {PROTOCOL_VERSION!r}: {started}")
     assert events[-1]["type"] in ("RUN_FINISHED", "RUN_ERROR"), f"last event is {events[-1]['type']}"
     open_text: set[str] = set()
     open_tools: set[str] = set()
@@ -107,6 +114,8 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
         elif kind in ("RUN_FINISHED", "RUN_ERROR"):
             assert i == len(events) - 1, f"{where}: events after the end of the run"
             if kind == "RUN_FINISHED":
+                assert (event["threadId"], event["runId"]) == (started["threadId"], started["runId"]), (
+                    f"{where}: ids differ from RUN_STARTED's: {event} vs {started}")
                 assert not (open_text or open_tools or open_reasoning or open_reasoning_msgs), (
                     f"{where}: still open: {open_text | open_tools | open_reasoning | open_reasoning_msgs}")
 

@@ -19,18 +19,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import yaml
 
-from .agui_check import parse_frames
+from .agui_check import assert_valid_run, parse_frames
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 20.0
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -146,8 +147,14 @@ class Reply:
 
     @property
     def frames(self) -> tuple[list[dict[str, Any]], bool]:
-        """The AG-UI events and whether the body ended with ``data: [DONE]``."""
-        return parse_frames(self.body)
+        """The AG-UI events and whether the body ended with ``data: [DONE]``.
+
+        Every event is checked against the official models and the run's ordering rules on the
+        way (:func:`tests.agui_check.assert_valid_run`), so no test reads an invalid stream.
+        """
+        events, done = parse_frames(self.body)
+        assert_valid_run(events)
+        return events, done
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -269,3 +276,15 @@ class RawStream:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float = 5.0) -> T:
+    """``read()`` once ``done`` holds for it, polling (a request's metrics and log line follow its last byte)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened; last: {value!r}")
+        time.sleep(0.02)

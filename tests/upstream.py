@@ -9,7 +9,9 @@ loop, on a free port::
         request = up.wait_for_requests(1)[0]  # what the proxy sent: method, target, headers, body
         up.wait_closed(request.connection)    # when the proxy closed that connection
 
-Each queued script answers the next request (FIFO).  A request with nothing scripted gets a 500
+Each queued script answers the next request (FIFO); :meth:`ScriptedUpstream.script_at` queues one
+for the next request under a path prefix instead, so many clients can run at once, each with its
+own upstream base URL.  A request with nothing scripted gets a 500
 ``no response scripted`` and is listed in :attr:`ScriptedUpstream.unscripted`, so a test that
 forgot a script fails loudly instead of hanging.  Connections are kept alive (the proxy pools
 them), and a reader watches every connection all the time, so the moment the peer closes one is
@@ -174,6 +176,7 @@ class ScriptedUpstream:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._scripts: deque[list[Step]] = deque()
+        self._scripts_at: dict[str, deque[list[Step]]] = {}  # path prefix -> its own queue
         self._requests: list[Request] = []
         self._closed: dict[int, float] = {}
         self._unscripted: list[Request] = []
@@ -231,19 +234,20 @@ class ScriptedUpstream:
 
     def script(self, *steps: Step | Iterable[Step]) -> None:
         """Queue the response to the next request; lists of steps are flattened."""
-        flat: list[Step] = []
-        for step in steps:
-            if isinstance(step, (list, tuple)):
-                flat.extend(step)
-            else:
-                flat.append(step)  # type: ignore[arg-type]
+        flat = _flatten(steps)
         with self._lock:
             self._scripts.append(flat)
+
+    def script_at(self, prefix: str, *steps: Step | Iterable[Step]) -> None:
+        """Queue the response to the next request whose path starts with ``prefix``."""
+        flat = _flatten(steps)
+        with self._lock:
+            self._scripts_at.setdefault(prefix, deque()).append(flat)
 
     @property
     def pending_scripts(self) -> int:
         with self._lock:
-            return len(self._scripts)
+            return len(self._scripts) + sum(len(queue) for queue in self._scripts_at.values())
 
     @property
     def requests(self) -> list[Request]:
@@ -265,6 +269,7 @@ class ScriptedUpstream:
         """Forget queued scripts and what was seen (between tests)."""
         with self._lock:
             self._scripts.clear()
+            self._scripts_at.clear()
             self._requests.clear()
             self._unscripted.clear()
 
@@ -296,7 +301,7 @@ class ScriptedUpstream:
         try:
             while (request := await incoming.get()) is not None:
                 with self._lock:
-                    steps = self._scripts.popleft() if self._scripts else None
+                    steps = self._next_script(request.path)
                     if steps is None:
                         self._unscripted.append(request)
                 if steps is None:
@@ -315,6 +320,13 @@ class ScriptedUpstream:
             writer.transport.abort()
             self._connections.pop(conn.id, None)
             self._tasks.discard(task)  # type: ignore[arg-type]
+
+    def _next_script(self, path: str) -> list[Step] | None:
+        """The script for a request to ``path`` (call with the lock held): by prefix, else FIFO."""
+        for prefix, queue in self._scripts_at.items():
+            if path.startswith(prefix) and queue:
+                return queue.popleft()
+        return self._scripts.popleft() if self._scripts else None
 
     async def _read_requests(self, reader: asyncio.StreamReader, conn: _Connection,
                              incoming: asyncio.Queue[Request | None]) -> None:
@@ -400,6 +412,17 @@ class ScriptedUpstream:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         return True
+
+
+def _flatten(steps: Iterable[Any]) -> list[Step]:
+    """Steps given as they come, in lists, or in lists of lists."""
+    flat: list[Step] = []
+    for step in steps:
+        if isinstance(step, (list, tuple)):
+            flat.extend(_flatten(step))
+        else:
+            flat.append(step)
+    return flat
 
 
 async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:

@@ -1,9 +1,10 @@
 """The neutral model of a conversation.
 
 Every inbound form (BranderUX ``params``, the flat body, AG-UI ``RunAgentInput``) is read into a
-:class:`Conversation`, and every provider's request is written from one.  It holds what all the
-providers can express: a system prompt, turns of text and images, assistant tool calls with
-their ids, tool results linked to those ids, tool definitions, a token budget and a tool choice.
+:class:`Conversation`, and every provider's request is written from one.  It holds what the
+providers can express: a system prompt, turns of text, images and other media, assistant tool
+calls with their ids, tool results linked to those ids, tool definitions, a token budget and a
+tool choice, and the opaque reasoning values (signatures) some providers need back on later turns.
 """
 
 from __future__ import annotations
@@ -28,7 +29,38 @@ class ImagePart:
     mime_type: str | None = None
 
 
-Part = TextPart | ImagePart
+MediaKind = Literal["audio", "video", "document"]
+
+
+@dataclass(slots=True)
+class MediaPart:
+    """Audio, video or a document (a PDF, a text file), by URL or inline (base64 ``data``).
+
+    AG-UI user messages carry these (PROTOCOL.md section 1); each provider writes the kinds its
+    API takes and refuses the others with an :class:`~agui_proxy.errors.InboundError`.
+    """
+
+    kind: MediaKind
+    url: str | None = None
+    data: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+Part = TextPart | ImagePart | MediaPart
+
+
+@dataclass(slots=True)
+class ReasoningPart:
+    """The model's own reasoning on an earlier assistant turn, sent back with that turn.
+
+    Anthropic requires the thinking blocks of a turn that called tools to come back unchanged,
+    signature included; a ``redacted_thinking`` block comes back as its opaque ``data``.
+    """
+
+    text: str = ""
+    signature: str | None = None  # Anthropic's thinking signature
+    redacted_data: str | None = None  # Anthropic's redacted_thinking data
 
 
 @dataclass(slots=True)
@@ -36,6 +68,9 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # the JSON text of the arguments, as the model streamed it
+    # An opaque value the provider attached to the call (Gemini's thoughtSignature, AG-UI's
+    # ToolCall.encryptedValue); Gemini 3 refuses a history whose calls lack theirs.
+    signature: str | None = None
 
 
 @dataclass(slots=True)
@@ -48,6 +83,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    reasoning: list[ReasoningPart] = field(default_factory=list)  # assistant turns only
 
     @property
     def text(self) -> str:

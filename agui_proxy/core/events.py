@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ag_ui.core import PROTOCOL_VERSION
+
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
@@ -31,9 +33,14 @@ class TokenUsage:
 
 @dataclass(frozen=True, slots=True)
 class RunStarted:
+    """Opens a run.  ``protocol_version`` is the producer's own declaration, which the AG-UI 1.0
+    spec says a producer of that version must send on this event (``ag_ui.core.version``)."""
+
     type: ClassVar[str] = "RUN_STARTED"
     thread_id: str
     run_id: str
+    parent_run_id: str | None = None
+    protocol_version: str | None = PROTOCOL_VERSION
 
 
 @dataclass(frozen=True, slots=True)

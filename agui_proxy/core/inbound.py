@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import InboundError
-from .conversation import Conversation, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
+from .agui_input import read_run_agent_input
+from .conversation import Conversation, ImagePart, Message, Part, ReasoningPart, TextPart, ToolCall, ToolChoice
 from .tools import read_tool_lists
 
 ClientKind = Literal["branderux", "agui"]
@@ -32,6 +33,7 @@ class InboundRequest:
     conversation: Conversation
     thread_id: str
     run_id: str
+    parent_run_id: str | None = None  # RunAgentInput.parentRunId, echoed on RUN_STARTED
 
 
 def _bad(path: str, problem: str) -> InboundError:
@@ -81,8 +83,8 @@ def read_request(body: bytes) -> InboundRequest:
             raise _bad("params", "must be an object")
         return _read_branderux(params, "params")
     if "threadId" in data or "runId" in data:
-        raise InboundError(422, "unsupported_request", "AG-UI RunAgentInput bodies are not accepted by this "
-                           "version; send {\"params\": {...}}")
+        run = read_run_agent_input(data)
+        return InboundRequest("agui", run.conversation, run.thread_id, run.run_id, run.parent_run_id)
     if "messages" in data:
         return _read_branderux(data, "body")
     raise _bad("body", "expected {\"params\": {...}} (BranderUX) or an AG-UI RunAgentInput")
@@ -214,7 +216,9 @@ def _read_openai_call(call: Any, path: str) -> ToolCall:
     args = fn.get("arguments", "{}")
     if not isinstance(args, str):
         args = json.dumps(args, ensure_ascii=False)
-    return ToolCall(call["id"], fn["name"], args or "{}")
+    # AG-UI's ToolCall.encryptedValue: the provider's signature of the call (Gemini 3), sent back.
+    signature = call.get("encryptedValue", call.get("encrypted_value"))
+    return ToolCall(call["id"], fn["name"], args or "{}", signature if isinstance(signature, str) else None)
 
 
 def _read_block(block: Any, path: str, message: Message, results: list[Message]) -> None:
@@ -244,9 +248,23 @@ def _read_block(block: Any, path: str, message: Message, results: list[Message])
         results.append(Message("tool", [TextPart(_text_of(block.get("content"), f"{path}.content"))],
                                tool_call_id=call_id, is_error=bool(block.get("is_error"))))
     elif kind in ("thinking", "redacted_thinking"):
-        return  # the model's own reasoning echoed back; providers that need it get it another way
+        # The model's own reasoning echoed back (Anthropic needs it, signed, on a turn that
+        # called tools).  Other providers do not take it; they skip ``Message.reasoning``.
+        if message.role == "assistant":
+            message.reasoning.append(_read_thinking(block, path))
     else:
         raise _bad(f"{path}.type", f"unsupported content part type {kind!r}")
+
+
+def _read_thinking(block: dict[str, Any], path: str) -> ReasoningPart:
+    if block["type"] == "redacted_thinking":
+        if not isinstance(block.get("data"), str):
+            raise _bad(f"{path}.data", "a redacted_thinking block needs its data string")
+        return ReasoningPart(redacted_data=block["data"])
+    text, signature = block.get("thinking", ""), block.get("signature")
+    if not isinstance(text, str) or (signature is not None and not isinstance(signature, str)):
+        raise _bad(path, "a thinking block has a string thinking and a string signature")
+    return ReasoningPart(text=text, signature=signature or None)
 
 
 def _read_image(block: dict[str, Any], path: str) -> Part:

@@ -43,12 +43,13 @@ class RunBuilder:
         *,
         reasoning: bool = True,
         id_factory: Callable[[str], str] = new_id,
+        parent_run_id: str | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
         self._reasoning_enabled = reasoning
         self._new_id = id_factory
-        self._out: list[ev.Event] = [ev.RunStarted(thread_id, run_id)]
+        self._out: list[ev.Event] = [ev.RunStarted(thread_id, run_id, parent_run_id)]
         self._text_id: str | None = None
         self._reasoning_id: str | None = None
         # The assistant message tool calls hang off (parentMessageId): the latest text message.
@@ -57,6 +58,8 @@ class RunBuilder:
         self._used_tool_ids: set[str] = set()
         self._tools_without_args: set[str] = set()
         self.ended = False
+        # What RUN_FINISHED reported, for the shell's metrics and access log.
+        self.usage: ev.TokenUsage | None = None
 
     def take(self) -> list[ev.Event]:
         out, self._out = self._out, []
@@ -150,6 +153,18 @@ class RunBuilder:
                 self._out.append(ev.ToolCallArgs(call_id, "{}"))
             self._out.append(ev.ToolCallEnd(call_id))
 
+    def tool_signature(self, key: Hashable, value: str) -> None:
+        """An opaque value that belongs to the open tool call ``key`` (Gemini's thoughtSignature).
+
+        Sent as ``REASONING_ENCRYPTED_VALUE`` with subtype ``tool-call``, so the client stores it
+        on that call (AG-UI ``ToolCall.encryptedValue``) and sends it back with it.  Kept when
+        reasoning is turned off: it is part of the call, and Gemini 3 refuses a later turn whose
+        calls lack their signatures.
+        """
+        call_id = self._tools.get(key)
+        if value and call_id is not None and not self.ended:
+            self._out.append(ev.ReasoningEncryptedValue("tool-call", call_id, value))
+
     def tool_is_open(self, key: Hashable) -> bool:
         return key in self._tools
 
@@ -172,6 +187,7 @@ class RunBuilder:
             if provider_stop_reason:
                 result["providerStopReason"] = provider_stop_reason
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
+        self.usage = usage
         self.ended = True
 
     def fail(self, message: str, code: str) -> None:

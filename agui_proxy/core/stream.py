@@ -51,9 +51,10 @@ class RunStream:
             return b""
         try:
             for event in self._decoder.feed(chunk):
-                self._translator.feed(event)
-                if self.run.ended:
-                    break
+                if event.data:  # a bare "data:" line carries nothing (some servers' keep-alive)
+                    self._translator.feed(event)
+                    if self.run.ended:
+                        break
         except UpstreamError as exc:
             self._fail(exc)
         return self._flush()
@@ -63,9 +64,10 @@ class RunStream:
         if not self.run.ended:
             try:
                 for event in self._decoder.close():
-                    self._translator.feed(event)
-                    if self.run.ended:
-                        break
+                    if event.data:
+                        self._translator.feed(event)
+                        if self.run.ended:
+                            break
                 if not self.run.ended:
                     self._translator.close(self._decoder.truncated)
             except UpstreamError as exc:

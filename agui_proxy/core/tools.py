@@ -67,6 +67,8 @@ def read_gemini_tools(entries: list[Any], path: str) -> list[Tool]:
         if not isinstance(entry, dict):
             raise _bad(where, "a tool must be an object")
         decls = entry.get("functionDeclarations", entry.get("function_declarations"))
+        if decls is None and "name" not in entry:
+            continue  # a built-in tool ({"googleSearch": {}}, codeExecution): Gemini's alone, nothing to convert
         if decls is None:
             decls, where_decl = [entry], [where]
         elif isinstance(decls, list):

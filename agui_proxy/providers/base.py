@@ -57,7 +57,11 @@ class Provider(ABC):
 
     @abstractmethod
     def build_request(self, conversation: Conversation) -> UpstreamRequest:
-        """The streaming HTTP request for this conversation, with the provider's auth headers."""
+        """The streaming HTTP request for this conversation, with the provider's auth headers.
+
+        Raises :class:`~agui_proxy.errors.InboundError` (a 422 before any stream starts) for a
+        conversation the provider's API cannot express, such as a media kind it does not take.
+        """
 
     @abstractmethod
     def translator(self, run: RunBuilder) -> Translator:

@@ -15,12 +15,12 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
-from ..core.conversation import Conversation, ImagePart, Message, Tool, ToolChoice
+from ..core.conversation import Conversation, ImagePart, Message, Part, TextPart, Tool, ToolChoice
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator
-from ..errors import UpstreamStreamError
+from ..errors import InboundError, UpstreamStreamError
 from .base import Provider, UpstreamRequest, count, error_text, parse_json_event
 
 _STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
@@ -78,6 +78,10 @@ def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
 
 def _chat_message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
+        if any(not isinstance(p, TextPart) for p in message.content):
+            # Chat Completions tool messages take text parts only.
+            raise InboundError(422, "unsupported_content", "a tool result with images or other media cannot be "
+                               "sent to the Chat Completions API (it takes text results only)")
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     if message.role == "assistant":
         wire: dict[str, Any] = {"role": "assistant", "content": message.text or None}
@@ -87,16 +91,34 @@ def _chat_message(message: Message) -> dict[str, Any]:
                 for c in message.tool_calls
             ]
         return wire
-    if all(not isinstance(p, ImagePart) for p in message.content):
+    if all(isinstance(p, TextPart) for p in message.content):
         return {"role": "user", "content": message.text}
-    parts: list[dict[str, Any]] = []
-    for part in message.content:
-        if isinstance(part, ImagePart):
-            url = part.url or f"data:{part.mime_type};base64,{part.data}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-        else:
-            parts.append({"type": "text", "text": part.text})
-    return {"role": "user", "content": parts}
+    return {"role": "user", "content": [_chat_part(part) for part in message.content]}
+
+
+# The two audio encodings ``input_audio`` takes, by MIME type.
+_AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
+                  "audio/mp3": "mp3"}
+
+
+def _chat_part(part: Part) -> dict[str, Any]:
+    """One user content part in Chat Completions' shape; media it cannot take is refused (422)."""
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ImagePart):
+        url = part.url or f"data:{part.mime_type};base64,{part.data}"
+        return {"type": "image_url", "image_url": {"url": url}}
+    # input_audio takes base64 WAV or MP3 only; file takes inline bytes (file_data); there is no
+    # video part and no media by URL (the API does not fetch them).
+    audio_format = _AUDIO_FORMATS.get((part.mime_type or "").lower())
+    if part.kind == "audio" and part.data and audio_format:
+        return {"type": "input_audio", "input_audio": {"data": part.data, "format": audio_format}}
+    if part.kind == "document" and part.data:
+        return {"type": "file", "file": {"file_data": f"data:{part.mime_type};base64,{part.data}",
+                                         "filename": part.filename or "document"}}
+    what = f"{part.kind} ({part.mime_type or 'unknown type'}) by URL" if part.url else f"{part.kind} ({part.mime_type})"
+    raise InboundError(422, "unsupported_content", f"the Chat Completions API cannot take a {what}: it takes "
+                       "images, WAV or MP3 audio as data, and documents as data")
 
 
 class ChatTranslator:
@@ -139,6 +161,8 @@ class ChatTranslator:
                 reasoning = _details_text(delta.get("reasoning_details"))
             if reasoning:
                 run.reasoning(reasoning)
+            for value in _details_encrypted(delta.get("reasoning_details")):
+                run.reasoning_signature(value)
             content = delta.get("content")
             if isinstance(content, str):
                 run.text(content)
@@ -198,10 +222,33 @@ class ChatTranslator:
 
 
 def _details_text(details: Any) -> str:
-    # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text": ...}, ...]
+    # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text"} | {"type": "reasoning.summary",
+    # "summary"} | {"type": "reasoning.encrypted", "data"}, ...].  Read only when the chunk has no
+    # plain "reasoning" string: OpenRouter sends both with the same text, which must count once.
     if not isinstance(details, list):
         return ""
-    return "".join(d["text"] for d in details if isinstance(d, dict) and isinstance(d.get("text"), str))
+    texts = []
+    for d in details:
+        if isinstance(d, dict):
+            text = d.get("text") if d.get("type") != "reasoning.summary" else d.get("summary")
+            if isinstance(text, str):
+                texts.append(text)
+    return "".join(texts)
+
+
+def _details_encrypted(details: Any) -> list[str]:
+    # The opaque parts of reasoning_details a client sends back next turn: the signature of a
+    # reasoning.text detail (Anthropic's thinking signature, through OpenRouter) and the data of
+    # a reasoning.encrypted detail.  They go out as REASONING_ENCRYPTED_VALUE.
+    if not isinstance(details, list):
+        return []
+    values = []
+    for d in details:
+        if isinstance(d, dict):
+            value = d.get("data") if d.get("type") == "reasoning.encrypted" else d.get("signature")
+            if isinstance(value, str) and value:
+                values.append(value)
+    return values
 
 
 def chat_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:

@@ -8,6 +8,7 @@ ASGI (no ``BaseHTTPMiddleware``, whose overhead is large under streaming load).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -25,7 +26,9 @@ from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
-from ..providers import PROVIDERS, Provider, UpstreamSettings
+from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
+from .exchange import Exchange
+from .ops import Operations
 from .playground import PlaygroundPage
 from .upstream import new_client, open_http, open_replay
 
@@ -62,7 +65,12 @@ def _provider_for(upstream: UpstreamConfig) -> Provider:
 class AGUIProxyMiddleware:
     """Serves the config's routes; everything else goes to ``app`` (or 404 without one).
 
-    ``config`` is a :class:`~agui_proxy.config.Config` or the path of a YAML file.
+    ``config`` is a :class:`~agui_proxy.config.Config` (``load_config(path)``) or the path of a
+    YAML file.  Route paths are matched below the ``root_path`` (a mount point).  HTTP requests
+    to other paths, WebSocket connections and the lifespan go to ``app`` as they are; the
+    lifespan also opens the shared upstream client at startup and closes it at shutdown.  Where
+    no lifespan reaches it (an app mounted in Starlette), the client opens on first use and
+    :meth:`aclose` closes it.
     """
 
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
@@ -78,6 +86,10 @@ class AGUIProxyMiddleware:
         for upstream in self.config.upstreams.values():
             self._secrets += _provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
+        self._shutting_down = False
+        # Probes, /metrics, request ids, CORS and the access log (server/ops.py).
+        self.ops = Operations(self.config, readiness=self._readiness, check_auth=self._check_auth,
+                              secrets=self._secrets)
         self._playground = PlaygroundPage(self.config) if self.config.playground else None
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
@@ -87,9 +99,13 @@ class AGUIProxyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = self._routes.get(scope["path"])
+            route = self._routes.get(route_path(scope))
             if route is not None:
-                await self._handle(route, scope, receive, send)
+                await self.ops.serve(scope, receive, send, functools.partial(self._handle, route),
+                                     route=route.config.path, upstream=route.upstream_name)
+                return
+            if (endpoint := self.ops.endpoint(scope["path"])) is not None:
+                await endpoint(scope, receive, send)
                 return
             if self._playground is not None and scope["path"] == PLAYGROUND_PATH:
                 await self._playground(scope, receive, send)
@@ -100,7 +116,7 @@ class AGUIProxyMiddleware:
         if self.app is not None:
             await self.app(scope, receive, send)
         elif scope["type"] == "http":
-            await _send_error(send, InboundError(404, "not_found", f"no route at {scope['path']}"))
+            await self.ops.serve(scope, receive, send, _not_found, methods=None)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Open the shared HTTP client at startup and close it at shutdown, around the app's own."""
@@ -111,6 +127,7 @@ class AGUIProxyMiddleware:
                     self._client = self._client or new_client()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    self.begin_shutdown()
                     await self.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
@@ -119,23 +136,48 @@ class AGUIProxyMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._client = self._client or new_client()
+            elif message["type"] == "lifespan.shutdown":
+                self.begin_shutdown()
             return message
 
         async def wrapped_send(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if message["type"] in ("lifespan.startup.failed", "lifespan.shutdown.complete",
+                                   "lifespan.shutdown.failed"):
                 await self.aclose()
             await send(message)
 
-        await self.app(scope, wrapped_receive, wrapped_send)
+        try:
+            await self.app(scope, wrapped_receive, wrapped_send)
+        except BaseException:
+            # An app without lifespan support raises here (the server then carries on without
+            # one): the client opened for it must not be left open.
+            await self.aclose()
+            raise
+
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The shared upstream client: opened at lifespan startup, closed at shutdown."""
+        return self._client
+
+    def begin_shutdown(self) -> None:
+        """From now on ``/readyz`` answers 503 (streams already running go on)."""
+        self._shutting_down = True
+
+    def _readiness(self) -> dict[str, bool]:
+        # The config was loaded and validated before this object existed.
+        return {"config": True,
+                "http_client": self._client is not None and not self._client.is_closed,
+                "accepting": not self._shutting_down}
 
     async def aclose(self) -> None:
+        self.ops.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
 
     # -- one request ---------------------------------------------------------------------------
 
-    async def _handle(self, route: _Route, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, route: _Route, exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await _send_error(send, InboundError(405, "method_not_allowed", f"{route.config.path} takes POST"),
                               [(b"allow", b"POST")])
@@ -144,11 +186,14 @@ class AGUIProxyMiddleware:
             self._check_auth(scope)
             body = await _read_body(scope, receive, self.config.limits.max_body_bytes)
             request = read_request(body)
+            # Built before the 200, so a conversation the provider cannot express is a 422.
+            upstream_request = None if route.replay_file else route.provider.build_request(request.conversation)
         except InboundError as exc:
+            exchange.error = exc.type
             extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
             await _send_error(send, exc, extra)
             return
-        await self._stream(route, request, receive, send)
+        await self._stream(route, request, upstream_request, exchange, receive, send)
 
     def _check_auth(self, scope: Scope) -> None:
         if not self._tokens:
@@ -169,12 +214,15 @@ class AGUIProxyMiddleware:
         if not matched:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
-    async def _stream(self, route: _Route, request: InboundRequest, receive: Receive, send: Send) -> None:
+    async def _stream(self, route: _Route, request: InboundRequest, upstream_request: UpstreamRequest | None,
+                      exchange: Exchange, receive: Receive, send: Send) -> None:
         done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
-        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning)
+        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning,
+                         parent_run_id=request.parent_run_id)
         stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
                            done_frame=done, max_event_size=self.config.limits.max_event_bytes,
                            secrets=self._secrets)
+        exchange.stream = stream
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": stream.start(), "more_body": True})
 
@@ -186,24 +234,27 @@ class AGUIProxyMiddleware:
 
             tg.start_soon(watch_disconnect)
             try:
-                await self._pump(route, request, stream, send)
+                await self._pump(route, upstream_request, stream, exchange, send)
             finally:
                 tg.cancel_scope.cancel()
         if stream.error is not None:
-            log.warning("route %s upstream %s: run ended with %s: %s", route.config.path, route.upstream_name,
-                        stream.error.code, stream.error.message)
+            log.warning("request %s route %s upstream %s: run ended with %s: %s", exchange.request_id,
+                        route.config.path, route.upstream_name, stream.error.code, stream.error.message)
 
-    async def _pump(self, route: _Route, request: InboundRequest, stream: RunStream, send: Send) -> None:
+    async def _pump(self, route: _Route, upstream_request: UpstreamRequest | None, stream: RunStream,
+                    exchange: Exchange, send: Send) -> None:
         try:
-            if route.replay_file is not None:
+            if upstream_request is None:
+                assert route.replay_file is not None
                 source = open_replay(route.replay_file, route.upstream.chunk_size, route.upstream.interval)
             else:
                 if self._client is None:  # served without a lifespan: open the client on first use
                     self._client = new_client()
-                source = open_http(self._client, route.provider.build_request(request.conversation), route.provider)
+                source = open_http(self._client, upstream_request, route.provider)
             async with source as chunks:
                 async for chunk in chunks:
                     out = stream.feed(chunk)
+                    exchange.upstream_chunk(out)
                     if out:
                         await send({"type": "http.response.body", "body": out, "more_body": True})
                     if stream.ended:
@@ -221,6 +272,19 @@ class AGUIProxyMiddleware:
             out = stream.fail(error)
             await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def route_path(scope: Scope) -> str:
+    """The request path below the app's mount point (``root_path``), which the routes are relative to.
+
+    A server's ``--root-path`` and a Starlette ``Mount`` both set ``root_path`` and keep it at
+    the front of ``path`` (ASGI spec, HTTP scope); a path that does not start with it is used as is.
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
+        return path[len(root):] or "/"
+    return path
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -254,6 +318,11 @@ async def _send_error(send: Send, error: InboundError, headers: list[tuple[bytes
                     *(headers or [])],
     })
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _not_found(exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
+    exchange.error = "not_found"
+    await _send_error(send, InboundError(404, "not_found", f"no route at {scope['path']}"))
 
 
 def create_app(config: Config | str | os.PathLike[str]) -> AGUIProxyMiddleware:

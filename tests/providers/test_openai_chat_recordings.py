@@ -61,3 +61,55 @@ def test_recording_same_events_for_every_split(path: Path) -> None:
     whole = assert_split_invariant(provider("openai-chat"), path.read_bytes())
     events, done = parse_frames(whole)
     assert done and events[0]["type"] == "RUN_STARTED"
+
+
+def test_empty_data_events_are_ignored_as_keep_alives() -> None:
+    from ..agui_check import parse_frames as frames
+    from ..harness import run_bytes
+
+    body = (b'data:\n\ndata: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata:\n\n'
+            b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    events, done = frames(run_bytes(provider("openai-chat"), [body]))
+    assert done and text_of(events) == "hi" and events[-1]["type"] == "RUN_FINISHED"
+
+
+def recorded_end(path: Path) -> dict[str, Any]:
+    """The last usage object, choice 0's finish reason and the reasoning_details signatures, read plainly."""
+    usage, finish, signatures, refused = None, None, [], False
+    for name, payload in sse_payloads(path):
+        if payload == "[DONE]" or name == "error" or payload.get("error"):
+            break
+        if isinstance(payload.get("usage"), dict):
+            usage = payload["usage"]
+        for choice in payload.get("choices") or []:
+            if choice.get("index", 0) == 0:
+                finish = choice.get("finish_reason") or finish
+                refused = refused or bool((choice.get("delta") or {}).get("refusal"))
+                for detail in (choice.get("delta") or {}).get("reasoning_details") or []:
+                    if detail.get("signature"):
+                        signatures.append(detail["signature"])
+    return {"usage": usage, "finish": finish, "signatures": signatures, "refused": refused}
+
+
+@pytest.mark.parametrize("path", RECORDINGS)
+def test_recording_usage_stop_reason_and_signatures(path: Path) -> None:
+    """Usage wherever it rides (its own chunk, the finish chunk, a chunk after it), the finish reason
+    as ``result``, and OpenRouter's reasoning signatures as REASONING_ENCRYPTED_VALUE."""
+    events = run_events(provider("openai-chat"), path.read_bytes())
+    want = recorded_end(path)
+    assert [e["encryptedValue"] for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"] == want["signatures"]
+    last = events[-1]
+    if last["type"] == "RUN_ERROR":
+        return
+    if want["usage"] is None:
+        assert "usage" not in last
+    else:
+        usage = last["usage"][0]
+        assert (usage["inputTokens"], usage["outputTokens"]) == (want["usage"]["prompt_tokens"],
+                                                                 want["usage"]["completion_tokens"])
+        assert usage["totalTokens"] == want["usage"]["prompt_tokens"] + want["usage"]["completion_tokens"]
+    if want["finish"] is None:
+        assert "result" not in last  # no finish_reason ever came (openrouter-kimi-tool-call-repeated-id)
+    else:
+        # A refusal ends with finish_reason "stop" (FORMATS.md section 1); the result names it.
+        assert last["result"]["providerStopReason"] == ("refusal" if want["refused"] else want["finish"])

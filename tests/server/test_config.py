@@ -44,7 +44,8 @@ def test_documented_shape_with_environment(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(tmp_path: Path) -> None:
-    env = {"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": "k"}
+    env = {"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": "k",
+           "AZURE_OPENAI_API_KEY": "k"}
     config = load_config(REPO / "config.example.yaml", env=env)
     assert config.routes
 

@@ -1,0 +1,200 @@
+"""Anthropic's Messages stream into a run (FORMATS.md section 4, "Stream").
+
+    message_start  (content_block_start, content_block_delta*, content_block_stop)*  message_delta  message_stop
+
+with ``ping`` anywhere and ``error`` at any point instead.  Content blocks are numbered by
+``index`` and follow one another:
+
+- ``text``: ``text_delta`` is answer text; ``citations_delta`` only annotates it (the cited
+  text is already in the text deltas), so it adds nothing to the stream;
+- ``tool_use``: a tool call; ``input_json_delta`` fragments concatenate to its arguments (a
+  tool with no input sends only ``""``: the run gives it ``{}``);
+- ``thinking``: ``thinking_delta`` is reasoning, then one ``signature_delta`` carries the
+  signature the client must send back, as ``REASONING_ENCRYPTED_VALUE``;
+- ``redacted_thinking``: no text, only opaque ``data``, sent as an encrypted value;
+- anything else (``server_tool_use``, ``web_search_tool_result``, ``mcp_tool_use``, block types
+  to come): run by Anthropic itself, not by the client, so not shown; the text the model writes
+  around them passes through as usual.
+
+A block cut off by ``max_tokens`` never gets its ``content_block_stop``
+(text-then-tool-use-max-tokens-mid-json.sse): whatever is open is closed at ``message_delta``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..core.events import TokenUsage
+from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
+from ..core.sse import SSEEvent
+from ..errors import UpstreamStreamError
+from .base import count, error_text, parse_json_event
+
+_STOP_REASONS = {
+    "end_turn": END_TURN,
+    "stop_sequence": END_TURN,  # a configured stop sequence: a normal end of the turn
+    "tool_use": TOOL_USE,
+    "max_tokens": MAX_TOKENS,
+    "model_context_window_exceeded": MAX_TOKENS,  # cut off by the context window instead
+}
+# Anthropic's streaming classifiers stopped the response (a safety filter, not a model choice).
+_FILTERED = "refusal"
+
+# What an open content block is, for the deltas and the stop that follow its start.
+_TEXT, _TOOL, _THINKING, _OTHER = "text", "tool", "thinking", "other"
+
+
+class AnthropicTranslator:
+    def __init__(self, run: RunBuilder, *, model: str) -> None:
+        self._run = run
+        self._model = model
+        self._blocks: dict[int, str] = {}  # open content blocks: index -> kind
+        self._unsent_input: dict[int, dict[str, Any]] = {}  # a tool_use start that carried its input
+        self._usage: dict[str, Any] = {}
+        self._stop_reason: str | None = None
+
+    def feed(self, event: SSEEvent) -> None:
+        payload = parse_json_event(event)
+        kind = payload.get("type") or event.event
+        if kind == "error" or event.event == "error":
+            # {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            raise UpstreamStreamError(f"upstream reported an error: {error_text(payload)}", code="upstream_error")
+        handler = _EVENTS.get(kind)
+        if handler is not None:  # ping and event types to come are ignored
+            handler(self, payload)
+
+    def close(self, truncated: bool) -> None:
+        if not self._run.ended:
+            raise UpstreamStreamError("the upstream stream ended before message_stop", code="upstream_truncated")
+
+    # -- the message -------------------------------------------------------------------------
+
+    def _message_start(self, payload: dict[str, Any]) -> None:
+        message = payload.get("message")
+        if isinstance(message, dict):
+            if isinstance(message.get("model"), str) and message["model"]:
+                self._model = message["model"]
+            self._add_usage(message.get("usage"))
+
+    def _message_delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta")
+        if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+            self._stop_reason = delta["stop_reason"]
+        self._add_usage(payload.get("usage"))
+        for index in list(self._blocks):
+            self._close_block(index)
+        if self._stop_reason == _FILTERED:
+            raise UpstreamStreamError("the provider's safety filter stopped the response (stop_reason refusal)",
+                                      code="content_filtered")
+
+    def _message_stop(self, payload: dict[str, Any]) -> None:
+        raw = self._stop_reason
+        self._run.finish(stop_reason=_STOP_REASONS.get(raw or ""), provider_stop_reason=raw,
+                         usage=anthropic_usage(self._usage, self._model))
+
+    def _add_usage(self, usage: Any) -> None:
+        # message_start has the input counts; message_delta's usage is cumulative and, on newer
+        # API versions, repeats them.  Later values win; nulls never erase a count.
+        if isinstance(usage, dict):
+            self._usage.update({k: v for k, v in usage.items() if v is not None})
+
+    # -- content blocks ----------------------------------------------------------------------
+
+    def _block_start(self, payload: dict[str, Any]) -> None:
+        index, block = payload.get("index"), payload.get("content_block")
+        if not isinstance(index, int) or not isinstance(block, dict):
+            return
+        run = self._run
+        kind = block.get("type")
+        if kind == "text":
+            self._blocks[index] = _TEXT
+            run.text(_str(block.get("text")))
+        elif kind == "tool_use":
+            self._blocks[index] = _TOOL
+            run.tool_start(index, _str(block.get("id")) or None, _str(block.get("name")))
+            if isinstance(block.get("input"), dict) and block["input"]:
+                self._unsent_input[index] = block["input"]
+        elif kind == "thinking":
+            self._blocks[index] = _THINKING
+            run.reasoning(_str(block.get("thinking")))
+            run.reasoning_signature(_str(block.get("signature")))
+        elif kind == "redacted_thinking":
+            self._blocks[index] = _THINKING
+            run.reasoning_signature(_str(block.get("data")))
+        else:
+            self._blocks[index] = _OTHER
+
+    def _block_delta(self, payload: dict[str, Any]) -> None:
+        index, delta = payload.get("index"), payload.get("delta")
+        if not isinstance(index, int) or not isinstance(delta, dict):
+            return
+        kind = delta.get("type")
+        if kind == "text_delta":
+            self._run.text(_str(delta.get("text")))
+        elif kind == "input_json_delta":
+            if self._blocks.get(index) == _TOOL:  # a server tool's input is not the client's call
+                self._unsent_input.pop(index, None)
+                self._run.tool_args(index, _str(delta.get("partial_json")))
+        elif kind == "thinking_delta":
+            self._run.reasoning(_str(delta.get("thinking")))
+        elif kind == "signature_delta":
+            self._run.reasoning_signature(_str(delta.get("signature")))
+        # citations_delta and delta types to come: nothing to show
+
+    def _block_stop(self, payload: dict[str, Any]) -> None:
+        index = payload.get("index")
+        if isinstance(index, int):
+            self._close_block(index)
+
+    def _close_block(self, index: int) -> None:
+        kind = self._blocks.pop(index, None)
+        if kind == _TOOL:
+            unsent = self._unsent_input.pop(index, None)
+            if unsent is not None:
+                self._run.tool_args(index, json.dumps(unsent, ensure_ascii=False))
+            self._run.tool_end(index)
+        elif kind == _THINKING:
+            self._run.end_reasoning()
+
+
+_EVENTS: dict[str, Callable[[AnthropicTranslator, dict[str, Any]], None]] = {
+    "message_start": AnthropicTranslator._message_start,
+    "content_block_start": AnthropicTranslator._block_start,
+    "content_block_delta": AnthropicTranslator._block_delta,
+    "content_block_stop": AnthropicTranslator._block_stop,
+    "message_delta": AnthropicTranslator._message_delta,
+    "message_stop": AnthropicTranslator._message_stop,
+}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def anthropic_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:
+    """Anthropic's counts in AG-UI's accounting.
+
+    Anthropic's ``input_tokens`` leaves out the tokens read from and written to the prompt
+    cache; AG-UI's ``inputTokens`` counts every prompt token, with the cache counts as parts of
+    it, so they are added in.  ``output_tokens`` already includes thinking.
+    """
+    if not usage:
+        return None
+    base = count(usage.get("input_tokens"))
+    cache_read = count(usage.get("cache_read_input_tokens"))
+    cache_write = count(usage.get("cache_creation_input_tokens"))
+    inp = None if base is None else base + (cache_read or 0) + (cache_write or 0)
+    out = count(usage.get("output_tokens"))
+    details = usage.get("output_tokens_details")
+    return TokenUsage(
+        provider="anthropic",
+        model=model or None,
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=inp + out if inp is not None and out is not None else None,
+        reasoning_tokens=count(details.get("thinking_tokens")) if isinstance(details, dict) else None,
+        cached_input_tokens=cache_read,
+        cache_write_input_tokens=cache_write,
+    )

@@ -1,0 +1,162 @@
+"""Google Gemini (FORMATS.md section 5), the Developer API and Vertex AI.
+
+Request: ``POST {base_url}/models/{model}:streamGenerateContent?alt=sse`` with the key in the
+``x-goog-api-key`` header, never in the URL (URLs end up in logs).  Vertex AI is the same body
+under another ``base_url`` (``.../projects/P/locations/L/publishers/google``) with an
+``Authorization: Bearer`` header from config instead of ``api_key``.
+
+Body: ``contents`` of ``user`` and ``model`` turns made of ``parts``; ``systemInstruction``; tools as
+``[{"functionDeclarations": [...]}]``; ``toolConfig`` from the tool choice;
+``generationConfig.maxOutputTokens``.  A tool call is a ``functionCall`` part of a model turn (with
+its ``thoughtSignature``, which Gemini 3 requires back) and its result a ``functionResponse`` part
+of the next user turn, named like the call; parallel results share one turn.  The stream is
+translated by :class:`~agui_proxy.providers.gemini_stream.GeminiTranslator`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
+from ..core.run import RunBuilder
+from ..core.translator import Translator
+from .base import Provider, UpstreamRequest
+from .body import arguments_object, merge_body, with_headers
+from .gemini_stream import GeminiTranslator
+
+
+class Gemini(Provider):
+    name = "gemini"
+    family = "gemini"
+
+    def build_request(self, conversation: Conversation) -> UpstreamRequest:
+        s = self.settings
+        body: dict[str, Any] = {"contents": gemini_contents(conversation)}
+        if conversation.system:
+            body["systemInstruction"] = {"parts": [{"text": conversation.system}]}
+        native = conversation.native_tools.get("gemini")
+        tools = gemini_native_tools(native) if native else gemini_tools(conversation.tools)
+        if tools:
+            body["tools"] = tools
+            if conversation.tool_choice is not None:
+                body["toolConfig"] = {"functionCallingConfig": gemini_tool_choice(conversation.tool_choice)}
+        body["generationConfig"] = {"maxOutputTokens": conversation.max_tokens}
+        # e.g. generationConfig.thinkingConfig, toolConfig.functionCallingConfig.streamFunctionCallArguments
+        merge_body(body, s.extra_body)
+        headers = {"content-type": "application/json", "accept": "text/event-stream"}
+        if s.api_key:
+            headers["x-goog-api-key"] = s.api_key
+        headers = with_headers(headers, s.headers)
+        model = s.model.removeprefix("models/")
+        # alt=sse: without it the endpoint streams one JSON array, not server-sent events.
+        return UpstreamRequest("POST", s.url(f"/models/{quote(model, safe='-._~')}:streamGenerateContent"),
+                               headers, json.dumps(body, ensure_ascii=False).encode(), {"alt": "sse", **s.query})
+
+    def translator(self, run: RunBuilder) -> Translator:
+        return GeminiTranslator(run, model=self.settings.model)
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+
+def gemini_native_tools(entries: list[Any]) -> list[Any]:
+    """BranderUX's ``tools.gemini``: usually bare function declarations, wrapped here into one
+    ``{"functionDeclarations": [...]}`` tool; entries that are tools already (``functionDeclarations``
+    wrappers, ``googleSearch``, ``codeExecution``) are kept as they are."""
+    bare = [e for e in entries if _is_declaration(e)]
+    tools = [e for e in entries if not _is_declaration(e)]
+    return ([{"functionDeclarations": bare}] if bare else []) + tools
+
+
+def _is_declaration(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("name"), str)
+
+
+def gemini_tools(tools: list[Tool]) -> list[dict[str, Any]]:
+    """Tools given in another provider's format.  Their schemas are plain JSON Schema, which
+    ``parametersJsonSchema`` takes as is (``parameters`` takes only an OpenAPI subset)."""
+    if not tools:
+        return []
+    declarations = []
+    for tool in tools:
+        declaration: dict[str, Any] = {"name": tool.name}
+        if tool.description:
+            declaration["description"] = tool.description
+        declaration["parametersJsonSchema"] = tool.parameters
+        declarations.append(declaration)
+    return [{"functionDeclarations": declarations}]
+
+
+def gemini_tool_choice(choice: ToolChoice) -> dict[str, Any]:
+    if choice.type == "tool":
+        return {"mode": "ANY", "allowedFunctionNames": [choice.name]}
+    return {"mode": {"auto": "AUTO", "any": "ANY", "none": "NONE"}[choice.type]}
+
+
+# -- contents ---------------------------------------------------------------------------------
+
+
+def gemini_contents(conversation: Conversation) -> list[dict[str, Any]]:
+    """The turns as ``{role: user|model, parts}``, same-role neighbours merged: the results of
+    parallel calls must come back in one turn, as many ``functionResponse`` parts as calls."""
+    contents: list[dict[str, Any]] = []
+    for message in conversation.messages:
+        role = "model" if message.role == "assistant" else "user"
+        parts = _parts(message, conversation)
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    return contents
+
+
+def _parts(message: Message, conversation: Conversation) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        call_id = message.tool_call_id or ""
+        response: dict[str, Any] = {
+            # Gemini names a result by its function, which a tool message rarely says: the
+            # earlier call with the same id does.
+            "name": message.name or conversation.tool_name_for(call_id) or "",
+            "id": call_id,
+            "response": function_response(message.text, message.is_error),
+        }
+        return [{"functionResponse": response}]
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, (ImagePart, MediaPart)):
+            parts.append(_image(part))  # Gemini takes audio, video and PDFs the same way
+        elif isinstance(part, TextPart) and part.text:
+            parts.append({"text": part.text})
+    for call in message.tool_calls:
+        function_call = {"name": call.name, "args": arguments_object(call.arguments), "id": call.id}
+        wire: dict[str, Any] = {"functionCall": function_call}
+        if call.signature:
+            wire["thoughtSignature"] = call.signature  # in the same part as the call (Gemini 3)
+        parts.append(wire)
+    return parts
+
+
+def function_response(text: str, is_error: bool) -> dict[str, Any]:
+    """``functionResponse.response`` must be an object.  Google's API reference: put the output
+    under ``"output"`` and a failure under ``"error"``; a result that is a JSON object already
+    is the response itself."""
+    if is_error:
+        return {"error": text}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {"output": text}
+
+
+def _image(image: ImagePart | MediaPart) -> dict[str, Any]:
+    if image.data is not None:
+        return {"inlineData": {"mimeType": image.mime_type, "data": image.data}}
+    file_data: dict[str, Any] = {"fileUri": image.url}
+    if image.mime_type:
+        file_data["mimeType"] = image.mime_type
+    return {"fileData": file_data}

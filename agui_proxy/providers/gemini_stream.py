@@ -1,0 +1,165 @@
+"""Gemini's ``streamGenerateContent?alt=sse`` stream into a run (FORMATS.md section 5, "Stream").
+
+Every event is a whole ``GenerateContentResponse`` holding only the new parts; there is no end
+marker, the body just ends.  Parts of candidate 0, in order:
+
+- ``{"text"}``: answer text; with ``"thought": true`` it is reasoning (a thought summary);
+- ``thoughtSignature`` beside any part: opaque, to be sent back.  On a ``functionCall`` part it
+  belongs to that call (``REASONING_ENCRYPTED_VALUE`` subtype ``tool-call``); on a text part it
+  belongs to the reasoning before it (subtype ``message``);
+- ``{"functionCall": {"name", "args", "id"?}}``: a whole call, START, one ARGS, END (an id is made
+  when the part has none); several of them are parallel calls;
+- Gemini 3's streamed arguments: ``{"functionCall": {"name", "willContinue": true}}``, then
+  ``partialArgs`` fragments, then ``{"functionCall": {}}`` (see :mod:`.gemini_args`);
+- ``executableCode``, ``codeExecutionResult``, ``inlineData``, ``fileData``: not shown.
+
+``finishReason`` says why it stopped (``STOP`` even after tool calls); safety reasons and a
+``promptFeedback.blockReason`` end the run with ``content_filtered``.  ``usageMetadata`` rides on
+every event and the last one counts.  A body that ends with no ``finishReason`` was cut off.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.events import TokenUsage
+from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
+from ..core.sse import SSEEvent
+from ..errors import UpstreamStreamError
+from .base import count, error_text, parse_json_event
+from .gemini_args import PartialArgsWriter
+
+_STOP_REASONS = {"STOP": END_TURN, "MAX_TOKENS": MAX_TOKENS}
+# finishReason values meaning a filter (safety, copyright, blocklist, PII) stopped the response.
+_FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+                       "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
+
+
+class GeminiTranslator:
+    def __init__(self, run: RunBuilder, *, model: str) -> None:
+        self._run = run
+        self._model = model
+        self._usage: dict[str, Any] = {}
+        self._finish_reason: str | None = None
+        self._calls = 0  # tool calls so far; call n is the run's key n
+        self._streamed: int | None = None  # the call whose arguments arrive as partialArgs
+        self._args = PartialArgsWriter()
+
+    def feed(self, event: SSEEvent) -> None:
+        payload = parse_json_event(event)
+        if payload.get("error") is not None:
+            # {"error": {"code": 500, "message": "...", "status": "INTERNAL"}}
+            raise UpstreamStreamError(f"upstream reported an error: {error_text(payload)}", code="upstream_error")
+        if isinstance(payload.get("modelVersion"), str) and payload["modelVersion"]:
+            self._model = payload["modelVersion"]
+        usage = payload.get("usageMetadata")
+        if isinstance(usage, dict) and ("promptTokenCount" in usage or "totalTokenCount" in usage):
+            self._usage = usage  # repeated on every event; the last one with counts is final
+        feedback = payload.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            # A blocked prompt: one event, no candidates.
+            raise UpstreamStreamError(f"the provider blocked the prompt (blockReason {feedback['blockReason']})",
+                                      code="content_filtered")
+        for candidate in payload.get("candidates") or ():
+            if isinstance(candidate, dict) and candidate.get("index", 0) == 0:  # a chat UI shows one answer
+                self._candidate(candidate)
+
+    def close(self, truncated: bool) -> None:
+        if self._run.ended:
+            return
+        if self._finish_reason is None:
+            raise UpstreamStreamError("the upstream stream ended without a finishReason", code="upstream_truncated")
+        self._end_streamed_call()
+        raw = self._finish_reason
+        # Gemini says STOP after tool calls too; the shared vocabulary says why the turn ended.
+        stop = TOOL_USE if raw == "STOP" and self._calls else _STOP_REASONS.get(raw)
+        self._run.finish(stop_reason=stop, provider_stop_reason=raw, usage=gemini_usage(self._usage, self._model))
+
+    def _candidate(self, candidate: dict[str, Any]) -> None:
+        content = candidate.get("content")
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for part in parts if isinstance(parts, list) else ():
+            if isinstance(part, dict):
+                self._part(part)
+        reason = candidate.get("finishReason")
+        if isinstance(reason, str) and reason:
+            if reason in _FILTERED:
+                raise UpstreamStreamError(f"the provider's safety filter stopped the response (finishReason {reason})",
+                                          code="content_filtered")
+            self._finish_reason = reason
+
+    def _part(self, part: dict[str, Any]) -> None:
+        signature = part.get("thoughtSignature", part.get("thought_signature"))
+        signature = signature if isinstance(signature, str) else ""
+        call = part.get("functionCall", part.get("function_call"))
+        if isinstance(call, dict):
+            self._function_call(call, signature)
+            return
+        text = part.get("text")
+        if not isinstance(text, str):
+            return
+        if part.get("thought") is True:
+            self._run.reasoning(text)
+            self._run.reasoning_signature(signature)
+        else:
+            # The signature of the thinking that led to this text: it goes with that reasoning,
+            # which is still open when the text starts.
+            self._run.reasoning_signature(signature)
+            self._run.text(text)
+
+    def _function_call(self, call: dict[str, Any], signature: str) -> None:
+        run = self._run
+        name = call.get("name")
+        if isinstance(name, str) and name:
+            self._end_streamed_call()
+            self._calls += 1
+            key = self._calls
+            call_id = call.get("id")
+            run.tool_start(key, call_id if isinstance(call_id, str) and call_id else None, name)
+            run.tool_signature(key, signature)
+            if call.get("willContinue") is not True:  # a whole call in one part
+                args = call.get("args")
+                if isinstance(args, dict):
+                    run.tool_args(key, json.dumps(args, ensure_ascii=False))
+                run.tool_end(key)  # a call without args gets {}
+                return
+            self._streamed, self._args = key, PartialArgsWriter()
+        if self._streamed is None:
+            return  # argument fragments with no streamed call open: nothing to attach them to
+        for fragment in call.get("partialArgs") or ():
+            run.tool_args(self._streamed, self._args.feed(fragment))
+        if call.get("willContinue") is not True:  # {"functionCall": {}} ends the call
+            self._end_streamed_call()
+
+    def _end_streamed_call(self) -> None:
+        if self._streamed is not None:
+            key, self._streamed = self._streamed, None
+            self._run.tool_args(key, self._args.close())
+            self._run.tool_end(key)
+
+
+def gemini_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:
+    """Gemini's counts in AG-UI's accounting.
+
+    ``thoughtsTokenCount`` is reported beside ``candidatesTokenCount``; AG-UI's ``outputTokens``
+    counts every generated token with reasoning as a part of it, so they are added.  The prompt
+    of a built-in tool (``toolUsePromptTokenCount``, e.g. search grounding) is input too;
+    ``promptTokenCount`` already includes ``cachedContentTokenCount``.  The sums then agree with
+    Gemini's own ``totalTokenCount``.
+    """
+    if not usage:
+        return None
+    prompt, tool_prompt = count(usage.get("promptTokenCount")), count(usage.get("toolUsePromptTokenCount"))
+    answer, thoughts = count(usage.get("candidatesTokenCount")), count(usage.get("thoughtsTokenCount"))
+    inp = None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0)
+    out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
+    return TokenUsage(
+        provider="gemini",
+        model=model or None,
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=inp + out if inp is not None and out is not None else count(usage.get("totalTokenCount")),
+        reasoning_tokens=thoughts,
+        cached_input_tokens=count(usage.get("cachedContentTokenCount")),
+    )

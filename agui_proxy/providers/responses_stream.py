@@ -1,0 +1,285 @@
+"""The OpenAI Responses stream into a run (FORMATS.md section 3).
+
+Each event is ``event: <type>`` + ``data: {"type": <type>, ...}``; dispatch is on ``data.type``,
+because OpenRouter's Responses endpoint sends the data lines only (and appends a ``data: [DONE]``
+the protocol does not have).  What is mapped:
+
+- ``response.output_text.delta`` and ``response.refusal.delta``: text (a refusal is what the model
+  says instead of an answer; ``result.stopReason`` is then ``refusal``).
+- Function calls: ``response.output_item.added`` with a ``function_call`` item starts the call, its
+  ``call_id`` is the tool-call id (what the client sends back with the result);
+  ``response.function_call_arguments.delta`` are its arguments; ``.done`` or the item's
+  ``output_item.done`` ends it.  Deltas name their item by ``item_id`` (and ``output_index``),
+  so parallel calls, even interleaved, each keep their own arguments.
+- Reasoning: ``response.reasoning_summary_text.delta`` (OpenAI's summaries) and
+  ``response.reasoning_text.delta`` (raw reasoning: open-weight models, OpenRouter) as REASONING
+  events.  One reasoning *item* is one AG-UI reasoning message: its summary parts are the
+  markdown sections of one summary (each starts with its own bold title), so they are joined by a
+  blank line rather than split into messages, and the item's ``encrypted_content`` (which covers
+  the whole item, and is what a client sends back) is that message's REASONING_ENCRYPTED_VALUE.
+- The end: ``response.completed`` (usage), ``response.incomplete`` (max tokens: RUN_FINISHED with
+  stopReason ``max_tokens``; content filter: RUN_ERROR ``content_filtered``), ``response.failed``
+  and ``error`` events: RUN_ERROR.  The recorded ``error`` event nests ``{code, message}`` under
+  ``error``; the published schema puts them at the top level: both are read.
+
+Every other event family (web search, file search, annotations, ...) is ignored.  A ``.done``
+event whose part streamed no deltas supplies the part's whole text, for servers that skip deltas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..core.events import TokenUsage
+from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
+from ..core.sse import SSEEvent
+from ..errors import UpstreamStreamError
+from .base import count, parse_json_event
+
+REFUSAL = "refusal"
+# Between two summary (or reasoning-text) parts of one reasoning item: the parts are sections.
+PART_SEPARATOR = "\n\n"
+
+Part = tuple[str, str, int]  # (item key, "text" | "refusal" | "summary" | "reasoning", part index)
+
+
+class ResponsesTranslator:
+    def __init__(self, run: RunBuilder, *, model: str, provider: str = "openai") -> None:
+        self._run = run
+        self._model = model
+        self._provider = provider
+        self._item_at: dict[int, str] = {}  # output_index -> item key, from output_item.added
+        self._calls: dict[str, bool] = {}  # function-call item key -> still open
+        self._streamed: set[Part | str] = set()  # parts (and call items) that had deltas
+        # The reasoning part the open reasoning message last grew from; None once anything else
+        # (text, a tool call, another item) has closed that message in the run.
+        self._reasoning_at: Part | None = None
+        self._called_tools = False
+        self._refused = False
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "response.created": self._response_info,
+            "response.in_progress": self._response_info,
+            "response.output_item.added": self._item_added,
+            "response.output_item.done": self._item_done,
+            "response.output_text.delta": lambda e: self._text(e, "text", e.get("delta")),
+            "response.output_text.done": lambda e: self._text(e, "text", e.get("text"), done=True),
+            "response.refusal.delta": lambda e: self._text(e, REFUSAL, e.get("delta")),
+            "response.refusal.done": lambda e: self._text(e, REFUSAL, e.get("refusal"), done=True),
+            "response.function_call_arguments.delta": self._arguments_delta,
+            "response.function_call_arguments.done": self._arguments_done,
+            "response.reasoning_summary_text.delta":
+                lambda e: self._reasoning(e, "summary", "summary_index", e.get("delta")),
+            "response.reasoning_summary_text.done":
+                lambda e: self._reasoning(e, "summary", "summary_index", e.get("text"), done=True),
+            "response.reasoning_text.delta":
+                lambda e: self._reasoning(e, "reasoning", "content_index", e.get("delta")),
+            "response.reasoning_text.done":
+                lambda e: self._reasoning(e, "reasoning", "content_index", e.get("text"), done=True),
+            "response.completed": self._completed,
+            "response.incomplete": self._incomplete,
+            "response.failed": self._failed,
+            "error": self._error,
+        }
+
+    def feed(self, event: SSEEvent) -> None:
+        if event.data == "[DONE]":
+            # OpenRouter's addition after the terminal event; here it means the response never ended.
+            raise UpstreamStreamError("the upstream stream ended (data: [DONE]) before response.completed",
+                                      code="upstream_truncated")
+        payload = parse_json_event(event)
+        kind = payload.get("type")
+        handler = self._handlers.get(kind if isinstance(kind, str) else event.event)
+        if handler is not None:
+            handler(payload)
+
+    def close(self, truncated: bool) -> None:
+        if not self._run.ended:
+            raise UpstreamStreamError("the upstream stream ended before response.completed",
+                                      code="upstream_truncated")
+
+    # -- items ----------------------------------------------------------------------------------
+
+    def _key(self, event: dict[str, Any]) -> str:
+        """The item an event is about: its ``item_id``, else the item added at its ``output_index``."""
+        item_id = event.get("item_id")
+        if isinstance(item_id, str) and item_id:
+            return item_id
+        index = event.get("output_index")
+        if isinstance(index, int):
+            return self._item_at.get(index, f"#{index}")
+        return "#0"
+
+    def _item_key(self, event: dict[str, Any], item: dict[str, Any]) -> str:
+        if isinstance(item.get("id"), str) and item["id"]:
+            return str(item["id"])
+        return self._key(event)
+
+    def _response_info(self, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        if isinstance(response, dict) and isinstance(response.get("model"), str) and response["model"]:
+            self._model = response["model"]
+
+    def _item_added(self, event: dict[str, Any]) -> None:
+        item = event.get("item")
+        if not isinstance(item, dict):
+            return
+        key = self._item_key(event, item)
+        if isinstance(event.get("output_index"), int):
+            self._item_at[event["output_index"]] = key
+        if item.get("type") == "function_call":
+            self._start_call(key, item)
+        elif item.get("type") == "reasoning":
+            self._run.end_reasoning()  # a new reasoning item is a new reasoning message
+            self._reasoning_at = None
+
+    def _item_done(self, event: dict[str, Any]) -> None:
+        item = event.get("item")
+        if not isinstance(item, dict):
+            return
+        key = self._item_key(event, item)
+        if item.get("type") == "function_call":
+            if key not in self._calls:  # never announced by output_item.added: the whole call is here
+                self._start_call(key, item)
+            self._end_call(key, item.get("arguments"))
+        elif item.get("type") == "reasoning":
+            encrypted = item.get("encrypted_content")
+            if isinstance(encrypted, str) and encrypted:
+                self._run.reasoning_signature(encrypted)
+            self._run.end_reasoning()
+            self._reasoning_at = None
+
+    # -- function calls -------------------------------------------------------------------------
+
+    def _start_call(self, key: str, item: dict[str, Any]) -> None:
+        call_id = item.get("call_id") if isinstance(item.get("call_id"), str) else None
+        name = item.get("name") if isinstance(item.get("name"), str) else ""
+        self._run.tool_start(("call", key), call_id or None, name or "")
+        self._calls[key] = True
+        self._called_tools = True
+        self._reasoning_at = None
+        arguments = item.get("arguments")
+        if isinstance(arguments, str) and arguments:  # a server that sends them with the item
+            self._streamed.add(key)
+            self._run.tool_args(("call", key), arguments)
+
+    def _arguments_delta(self, event: dict[str, Any]) -> None:
+        key, delta = self._key(event), event.get("delta")
+        if self._calls.get(key) and isinstance(delta, str) and delta:
+            self._streamed.add(key)
+            self._run.tool_args(("call", key), delta)
+
+    def _arguments_done(self, event: dict[str, Any]) -> None:
+        self._end_call(self._key(event), event.get("arguments"))
+
+    def _end_call(self, key: str, arguments: Any) -> None:
+        if not self._calls.get(key):
+            return
+        if key not in self._streamed and isinstance(arguments, str) and arguments:
+            self._run.tool_args(("call", key), arguments)
+        self._calls[key] = False
+        self._run.tool_end(("call", key))
+
+    # -- text and reasoning ---------------------------------------------------------------------
+
+    def _text(self, event: dict[str, Any], kind: str, text: Any, *, done: bool = False) -> None:
+        part = (self._key(event), kind, _index(event, "content_index"))
+        if not isinstance(text, str) or not text or (done and part in self._streamed):
+            return
+        self._streamed.add(part)
+        if kind == REFUSAL:
+            self._refused = True
+        self._reasoning_at = None
+        self._run.text(text)
+
+    def _reasoning(self, event: dict[str, Any], kind: str, index_field: str, text: Any, *,
+                   done: bool = False) -> None:
+        item = self._key(event)
+        part = (item, kind, _index(event, index_field))
+        if not isinstance(text, str) or not text or (done and part in self._streamed):
+            return
+        self._streamed.add(part)
+        at = self._reasoning_at
+        if at is not None and at[0] == item and at != part:
+            text = PART_SEPARATOR + text
+        self._reasoning_at = part
+        self._run.reasoning(text)
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def _completed(self, event: dict[str, Any]) -> None:
+        response = _response(event)
+        stop = REFUSAL if self._refused else TOOL_USE if self._called_tools else END_TURN
+        status = response.get("status")
+        self._finish(response, stop, status if isinstance(status, str) and status else "completed")
+
+    def _incomplete(self, event: dict[str, Any]) -> None:
+        response = _response(event)
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        if reason == "content_filter":
+            raise UpstreamStreamError("the provider's content filter stopped the response", code="content_filtered")
+        if reason == "max_output_tokens":
+            self._finish(response, MAX_TOKENS, reason)
+        else:  # a reason this translator does not know: passed through as it is
+            raw = reason if isinstance(reason, str) and reason else "incomplete"
+            self._finish(response, raw, raw)
+
+    def _finish(self, response: dict[str, Any], stop: str, provider_stop: str) -> None:
+        self._response_info({"response": response})
+        usage = response.get("usage")
+        self._run.finish(stop_reason=stop, provider_stop_reason=provider_stop,
+                         usage=responses_usage(usage, self._provider, self._model) if isinstance(usage, dict)
+                         else None)
+
+    def _failed(self, event: dict[str, Any]) -> None:
+        error = _response(event).get("error")
+        raise UpstreamStreamError(f"upstream reported an error: {describe_error(error) or 'the response failed'}",
+                                  code="upstream_error")
+
+    def _error(self, event: dict[str, Any]) -> None:
+        nested = event.get("error")
+        error = nested if isinstance(nested, dict) else event
+        raise UpstreamStreamError(f"upstream reported an error: {describe_error(error) or 'no details'}",
+                                  code="upstream_error")
+
+
+def _index(event: dict[str, Any], field: str) -> int:
+    value = event.get(field)
+    return value if isinstance(value, int) else 0
+
+
+def _response(event: dict[str, Any]) -> dict[str, Any]:
+    response = event.get("response")
+    return response if isinstance(response, dict) else {}
+
+
+def describe_error(error: Any) -> str:
+    """``message (code)`` from a Responses error object; the type ``error`` itself says nothing."""
+    if not isinstance(error, dict):
+        return str(error)[:300] if error else ""
+    message = error.get("message")
+    code = error.get("code") or (error.get("type") if error.get("type") != "error" else None)
+    text = message if isinstance(message, str) and message else ""
+    if isinstance(code, str) and code:
+        return f"{text} ({code})" if text else code
+    return text
+
+
+def responses_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:
+    """``input_tokens`` includes the cached ones and ``output_tokens`` the reasoning ones, as AG-UI counts."""
+    inp, out = count(usage.get("input_tokens")), count(usage.get("output_tokens"))
+    total = count(usage.get("total_tokens"))
+    if total is None and inp is not None and out is not None:
+        total = inp + out
+    input_details = usage.get("input_tokens_details")
+    output_details = usage.get("output_tokens_details")
+    return TokenUsage(
+        provider=provider,
+        model=model or None,
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=total,
+        reasoning_tokens=count(output_details.get("reasoning_tokens")) if isinstance(output_details, dict) else None,
+        cached_input_tokens=count(input_details.get("cached_tokens")) if isinstance(input_details, dict) else None,
+    )

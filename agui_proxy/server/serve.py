@@ -1,0 +1,65 @@
+"""Running the proxy under uvicorn: one process, or several worker processes on one socket.
+
+One worker serves the app object the CLI built.  Several workers each build their own app in
+their own process (uvicorn starts them fresh and needs an import string to do it): the CLI
+passes the config file's path in ``AGUI_PROXY_CONFIG`` and uvicorn calls :func:`app_from_env`
+in each worker.  The same factory serves any other ASGI server::
+
+    AGUI_PROXY_CONFIG=agui.yaml uvicorn --factory agui_proxy.server.serve:app_from_env --workers 4
+
+The proxy keeps no state between requests, so workers share nothing but the metrics: the CLI
+points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh temporary directory before the workers start
+(unless the operator set one) and removes it when they have stopped.
+"""
+
+from __future__ import annotations
+
+import logging.config
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ..config import Config, default_config
+from .access_log import logging_config
+from .app import AGUIProxyMiddleware, create_app
+from .metrics import MULTIPROC_ENV
+
+CONFIG_ENV = "AGUI_PROXY_CONFIG"
+FACTORY = f"{__name__}:app_from_env"
+
+
+def app_from_env() -> AGUIProxyMiddleware:
+    """The app of one worker: the config file named by ``AGUI_PROXY_CONFIG`` (unset: the demo)."""
+    path = os.environ.get(CONFIG_ENV)
+    return create_app(path if path else default_config())
+
+
+def run(config: Config, *, config_path: str | None, workers: int = 1, log_level: str | None = None) -> None:
+    """Serve ``config`` (loaded from ``config_path``; ``None``: the embedded default) until stopped."""
+    log_config = logging_config(config.logging, log_level)
+    logging.config.dictConfig(log_config)  # for what the app logs while it is built, before uvicorn's start
+    # uvicorn's access log is off: the proxy writes its own line per request (server/access_log.py),
+    # which never holds a query string.
+    options: dict[str, Any] = {"host": config.server.host, "port": config.server.port, "log_config": log_config,
+                               "access_log": False, "lifespan": "on"}
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return
+
+    if config_path is None:
+        os.environ.pop(CONFIG_ENV, None)
+    else:
+        os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
+    own_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_dir = tempfile.mkdtemp(prefix="agui-proxy-metrics-")
+        os.environ[MULTIPROC_ENV] = own_dir
+    try:
+        uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
