@@ -146,9 +146,17 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _playground_path_free(self) -> Config:
-        for i, route in enumerate(self.routes):
-            if self.playground and route.path == PLAYGROUND_PATH:
-                raise ValueError(f"routes[{i}].path: {PLAYGROUND_PATH!r} is where the playground is served "
+        if not self.playground:
+            return self
+        taken = {f"routes[{i}].path": route.path for i, route in enumerate(self.routes)}
+        if self.probes.enabled:
+            taken |= {"probes.liveness_path": self.probes.liveness_path,
+                      "probes.readiness_path": self.probes.readiness_path}
+        if self.metrics.enabled:
+            taken["metrics.path"] = self.metrics.path
+        for field, path in taken.items():
+            if path == PLAYGROUND_PATH:
+                raise ValueError(f"{field}: {PLAYGROUND_PATH!r} is where the playground is served "
                                  f"(choose another path, or set playground: false)")
         return self
 

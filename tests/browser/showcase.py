@@ -51,6 +51,21 @@ def transcript() -> list[dict[str, Any]]:
     return [{**c, "model": MODEL} for c in chunks]
 
 
+def burst_transcript(deltas: int) -> list[dict[str, Any]]:
+    """A long answer: ``deltas`` one-word text chunks, then a tool call in ``deltas // 10`` fragments."""
+    call = {"index": 0, "id": "call_bench", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    fragments = max(1, deltas // 10)
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        *(chunk({"content": f" w{i}"}) for i in range(deltas)),
+        chunk({"tool_calls": [call]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"n": ['}}]}),
+        *(chunk({"tool_calls": [{"index": 0, "function": {"arguments": f"{i}, "}}]}) for i in range(fragments)),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "0]}"}}]}),
+        chunk({}, "tool_calls"),
+    ]
+
+
 def response(pause: float = 0.02) -> list[Step]:
     """The transcript as a 200 event stream, one write per event, ``pause`` seconds apart (as a model streams)."""
     steps: list[Step] = [Status(200, SSE_HEADERS)]

@@ -243,54 +243,57 @@ def test_event_log_lists_every_event_the_proxy_sent_in_order(tab: PlaygroundPage
     assert [t["name"] for t in sent_body["params"]["tools"]["anthropic"]] == ["get_weather"]
 
 
-# -- AG-UI bodies, from another origin ------------------------------------------------------------------
+def test_a_burst_of_events_is_all_drawn_and_logged(tab: PlaygroundPage, proxy: ProxyProcess,
+                                                  up: ScriptedUpstream) -> None:
+    """Thousands of events in one burst (a fast model, a replay): the page keeps up and drops none.
+
+    A page that forces a layout per event stays busy for many seconds here and times out.
+    """
+    deltas = 1500
+    up.script(sse_response(showcase.burst_transcript(deltas)))
+    open_page(tab, proxy).send("Count.")
+    assert tab.wait_state("finished", "error") == "finished"
+    assert tab.last_reply(".text") == ["".join(f" w{i}" for i in range(deltas))]
+    assert json.loads(tab.last_reply(".tool-args")[0]) == {"n": [*range(deltas // 10), 0]}
+    log = tab.log()
+    assert [row.type for row in log].count("TEXT_MESSAGE_CONTENT") == deltas
+    assert len(log) == 1 + (1 + deltas + 1) + (1 + deltas // 10 + 2 + 1) + 1 + 1  # ... RUN_FINISHED, [DONE]
 
 
-def cors_preflight(origin: str) -> list[Any]:
-    return [Status(204, {"access-control-allow-origin": origin, "access-control-allow-methods": "POST",
-                         "access-control-allow-headers": "content-type, authorization",
-                         "access-control-max-age": "0", "content-length": "0"}), End()]
+# -- AG-UI bodies, and another origin -------------------------------------------------------------------
 
 
-def agui_stream(origin: str, events: list[dict[str, Any]]) -> list[Any]:
-    """An AG-UI answer as a CORS-enabled AG-UI server sends it: no ``[DONE]`` (PROTOCOL.md section 1)."""
-    headers = {**SSE_HEADERS, "access-control-allow-origin": origin}
-    return sse_response([{**e, "timestamp": 1763683200000} for e in events], done=False, headers=headers)
+@pytest.fixture(scope="module")
+def cors_proxy(proxy: ProxyProcess, upstream: ScriptedUpstream,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    """A second proxy whose CORS allows the first one's origin (where the page is loaded from)."""
+    config = showcase.proxy_config("${UPSTREAM_URL}", auth={"bearer_tokens": [TOKEN]},
+                                   cors={"allow_origins": [proxy.url]})
+    env = {"TEST_UPSTREAM_KEY": KEY, "UPSTREAM_URL": upstream.url}
+    with start_proxy(tmp_path_factory.mktemp("cors-proxy"), config, env=env) as running:
+        yield running
 
 
-def test_agui_body_from_another_origin(tab: PlaygroundPage, proxy: ProxyProcess, up: ScriptedUpstream) -> None:
-    """The page served by the proxy, posting RunAgentInput bodies to a CORS-enabled server on another port."""
-    origin = proxy.url
-    open_page(tab, proxy).fill(base_url=up.url, route="/agui", system="Be brief.", tools=showcase.TOOLS_JSON)
+def test_agui_run_agent_input_multi_turn(tab: PlaygroundPage, proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """The AG-UI switch: RunAgentInput bodies the official model takes, a stream with no [DONE], tool results."""
+    sent: list[str] = []
+    tab.page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/api/agent") else None)
+    open_page(tab, proxy).fill(system="Be brief.", tools=showcase.TOOLS_JSON)
     tab.choose_body("agui")
-    up.script(cors_preflight(origin))
-    up.script(agui_stream(origin, [
-        {"type": "RUN_STARTED", "threadId": "t", "runId": "r1"},
-        {"type": "TOOL_CALL_START", "toolCallId": "tc1", "toolCallName": "get_weather"},
-        {"type": "TOOL_CALL_ARGS", "toolCallId": "tc1", "delta": '{"city":"Oslo"}'},
-        {"type": "TOOL_CALL_END", "toolCallId": "tc1"},
-        {"type": "RUN_FINISHED", "threadId": "t", "runId": "r1"},
-    ]))
-    tab.send("Weather in Oslo?")
+    up.script(sse_response(tool_transcript()))
+    tab.send("Weather and time in Paris?")
     assert tab.wait_state("finished", "error") == "finished", tab.texts(".run-error")
-    tab.page.fill(".tool-result", "rain, 4 °C")
-    up.script(cors_preflight(origin))
-    up.script(agui_stream(origin, [
-        {"type": "RUN_STARTED", "threadId": "t", "runId": "r2"},
-        {"type": "TEXT_MESSAGE_START", "messageId": "m2", "role": "assistant"},
-        {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m2", "delta": "Take an umbrella."},
-        {"type": "TEXT_MESSAGE_END", "messageId": "m2"},
-        {"type": "RUN_FINISHED", "threadId": "t", "runId": "r2"},
-    ]))
+    assert tab.log()[-1].type == "RUN_FINISHED"  # an AG-UI client gets no data: [DONE]
+    assert tab.last_reply(".tool-args") == [pretty(WEATHER_ARGS), pretty(TIME_ARGS)]
+    tab.page.fill('.tool-call[data-tool-call-id="call_W3ath3r0001"] .tool-result', "12 °C")
+    tab.page.fill('.tool-call[data-tool-call-id="call_T1me0002"] .tool-result', "15:00")
+    up.script(sse_response(text_transcript()))
     tab.send()
     assert tab.wait_state("finished", "error") == "finished", tab.texts(".run-error")
-    assert tab.last_reply(".text") == ["Take an umbrella."]
+    assert tab.last_reply(".text") == [TEXT]
 
-    preflight, first, _, second = up.wait_for_requests(4)
-    assert preflight.method == "OPTIONS" and first.method == second.method == "POST"
-    assert first.path == second.path == "/agui"
-    assert first.headers["authorization"] == f"Bearer {TOKEN}"
-    bodies = [first.json(), second.json()]
+    bodies = [json.loads(body) for body in sent]
+    assert len(bodies) == 2
     for body in bodies:
         RunAgentInput.model_validate_json(json.dumps(body), strict=True)  # the official model takes it
         assert set(body) == {"threadId", "runId", "messages", "tools", "context", "state", "forwardedProps"}
@@ -302,25 +305,51 @@ def test_agui_body_from_another_origin(tab: PlaygroundPage, proxy: ProxyProcess,
     assert len(set(ids)) == len(ids) and all(ids)
     assert messages == [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Weather in Oslo?"},
-        {"role": "assistant", "toolCalls": [
-            {"id": "tc1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
-        {"role": "tool", "content": "rain, 4 °C", "toolCallId": "tc1"},
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {"role": "assistant", "content": "Let me look that up.", "toolCalls": [
+            {"id": "call_W3ath3r0001", "type": "function",
+             "function": {"name": "get_weather", "arguments": WEATHER_ARGS}},
+            {"id": "call_T1me0002", "type": "function", "function": {"name": "get_time", "arguments": TIME_ARGS}},
+        ]},
+        {"role": "tool", "content": "12 °C", "toolCallId": "call_W3ath3r0001"},
+        {"role": "tool", "content": "15:00", "toolCallId": "call_T1me0002"},
     ]
-    assert bodies[0]["messages"][:2] == [{"id": ids[0], "role": "system", "content": "Be brief."},
-                                         {"id": ids[1], "role": "user", "content": "Weather in Oslo?"}]
+    # The proxy turned them into the provider's conversation: the calls and their results, paired by id.
+    upstream_messages = up.wait_for_requests(2)[1].json()["messages"]
+    assert [m["role"] for m in upstream_messages] == ["system", "user", "assistant", "tool", "tool"]
+    assert [c["id"] for c in upstream_messages[2]["tool_calls"]] == ["call_W3ath3r0001", "call_T1me0002"]
+    assert [(m["tool_call_id"], m["content"]) for m in upstream_messages[3:]] == [
+        ("call_W3ath3r0001", "12 °C"), ("call_T1me0002", "15:00")]
 
 
-def test_another_origin_without_cors_says_so(tab: PlaygroundPage, proxy: ProxyProcess, up: ScriptedUpstream) -> None:
-    open_page(tab, proxy).fill(base_url=up.url, route="/api/agent")
-    up.script(Status(204, {"content-length": "0"}), End())  # a preflight answer that allows nothing
+def test_from_another_origin_that_cors_allows(tab: PlaygroundPage, proxy: ProxyProcess, cors_proxy: ProxyProcess,
+                                              up: ScriptedUpstream) -> None:
+    """Loaded from one origin, posting to a proxy on another that allows it: a frontend's dev server."""
+    open_page(tab, proxy).fill(base_url=cors_proxy.url)
+    up.script(sse_response(text_transcript()))
+    url = f"{cors_proxy.url}/api/agent"
+    with tab.page.expect_response(lambda r: r.url == url and r.request.method == "POST") as response:
+        tab.send("Hello from elsewhere")
+    assert tab.wait_state("finished", "error") == "finished", tab.texts(".run-error")
+    assert tab.last_reply(".text") == [TEXT]
+    assert response.value.request.all_headers()["origin"] == proxy.url
+    assert response.value.all_headers()["access-control-allow-origin"] == proxy.url
+    (request,) = up.requests
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_another_origin_without_cors_says_so(tab: PlaygroundPage, proxy: ProxyProcess, cors_proxy: ProxyProcess,
+                                             up: ScriptedUpstream) -> None:
+    """Loaded from the second proxy, posting to the first, whose CORS allows no origin."""
+    tab.open(f"{cors_proxy.url}/playground", token=TOKEN)
+    tab.fill(base_url=proxy.url)
     tab.send("Hello?")
     assert tab.wait_state("finished", "error") == "error"
     (message,) = tab.last_reply(".run-error .error-message")
     assert "does the proxy allow this one with CORS?" in message
-    assert [r.method for r in up.wait_for_requests(1)] == ["OPTIONS"]
     assert any("CORS" in error for error in tab.errors), tab.errors  # Chromium's own console message
     tab.errors.clear()
+    assert up.requests == []
 
 
 def test_bad_fields_are_named_and_nothing_is_sent(tab: PlaygroundPage, proxy: ProxyProcess,

@@ -118,6 +118,11 @@ def test_a_route_cannot_take_the_playgrounds_path() -> None:
                                  "(choose another path, or set playground: false)")
     data["playground"] = False
     assert config_from_dict(data).routes[0].path == "/playground"
+    data["routes"] = config(True)["routes"]
+    data["metrics"] = {"path": "/playground"}
+    data["playground"] = True
+    with pytest.raises(ConfigError, match=r"metrics.path: '/playground' is where the playground is served"):
+        config_from_dict(data, source="agui.yaml")
 
 
 def test_route_paths_cannot_break_out_of_the_data_block() -> None:

@@ -14,7 +14,19 @@
 
   const ms = (t) => `${Math.round(t)} ms`;
 
-  function scrollDown(node) { node.scrollTop = node.scrollHeight; }
+  // Scrolling reads scrollHeight, which forces a layout: done once per animation frame, never once per
+  // event, so a burst of thousands of events (a fast model, a replay) costs one layout, not thousands.
+  const toScroll = new Set();
+  function scrollDown(node) {
+    if (!node) return;
+    if (toScroll.size === 0) {
+      requestAnimationFrame(() => {
+        for (const n of toScroll) n.scrollTop = n.scrollHeight;
+        toScroll.clear();
+      });
+    }
+    toScroll.add(node);
+  }
 
   // ---- one run: the assistant's bubble, filled in as events arrive ----
 
