@@ -128,7 +128,20 @@ def _read_branderux(params: dict[str, Any], path: str) -> InboundRequest:
     conv.max_tokens = max_tokens
     if params.get("tool_choice") is not None:
         conv.tool_choice = read_tool_choice(params["tool_choice"], f"{path}.tool_choice")
+    conv.requested_model = read_model(params.get("model"), f"{path}.model")
     return InboundRequest("branderux", conv, *_new_ids())
+
+
+MAX_MODEL_NAME = 256
+
+
+def read_model(raw: Any, path: str) -> str | None:
+    """``params.model``: a model name or nothing (whether it is allowed is the route's call)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_MODEL_NAME:
+        raise _bad(path, f"must be a model name (a non-empty string of at most {MAX_MODEL_NAME} characters)")
+    return raw
 
 
 def read_tool_choice(raw: Any, path: str) -> ToolChoice:

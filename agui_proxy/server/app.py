@@ -12,50 +12,24 @@ import hmac
 import json
 import logging
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
-import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import REPLAY, Config, RouteConfig, UpstreamConfig, load_config
+from ..config import Config, load_config
 from ..core.encoder import EventEncoder
 from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
-from ..errors import InboundError, UpstreamError
-from ..providers import PROVIDERS, Provider, UpstreamSettings
-from .upstream import new_client, open_http, open_replay
+from ..errors import InboundError
+from ..providers import UpstreamRequest
+from .limits import ActiveStream, StreamGate
+from .reliability import UpstreamRun
+from .routing import RoutePlan, Target, provider_for
+from .session import ClientWriter, serve_stream
+from .upstream import new_client
 
 log = logging.getLogger("agui_proxy")
-
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-@dataclass(slots=True)
-class _Route:
-    config: RouteConfig
-    upstream_name: str
-    upstream: UpstreamConfig
-    provider: Provider
-    replay_file: Path | None
-
-
-def _provider_for(upstream: UpstreamConfig) -> Provider:
-    if upstream.provider == REPLAY:
-        settings = UpstreamSettings(base_url="http://replay.invalid", model=upstream.model or "replay")
-        return PROVIDERS[upstream.format](settings)
-    assert upstream.base_url is not None  # checked by the config
-    options = {"max_tokens_param": upstream.max_tokens_param}
-    settings = UpstreamSettings(base_url=upstream.base_url, model=upstream.model, api_key=upstream.api_key,
-                                headers=dict(upstream.headers), query=dict(upstream.query),
-                                extra_body=dict(upstream.body), options=options)
-    return PROVIDERS[upstream.provider](settings)
 
 
 class AGUIProxyMiddleware:
@@ -67,16 +41,14 @@ class AGUIProxyMiddleware:
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
-        self._routes: dict[str, _Route] = {}
-        for route in self.config.routes:
-            upstream = self.config.upstreams[route.upstream]
-            replay = self.config.replay_file(upstream) if upstream.provider == REPLAY else None
-            self._routes[route.path] = _Route(route, route.upstream, upstream, _provider_for(upstream), replay)
+        self._routes = {route.path: RoutePlan(self.config, route) for route in self.config.routes}
         self._tokens = [t.encode() for t in self.config.auth.bearer_tokens]
         self._secrets = list(self.config.auth.bearer_tokens)
         for upstream in self.config.upstreams.values():
-            self._secrets += _provider_for(upstream).secrets()
+            self._secrets += provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
+        streams = self.config.streams
+        self.gate = StreamGate(streams.max_concurrent, streams.retry_after)
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
                         ", ".join(self._routes))
@@ -123,6 +95,12 @@ class AGUIProxyMiddleware:
 
         await self.app(scope, wrapped_receive, wrapped_send)
 
+    async def drain(self, grace: float | None = None) -> int:
+        """Graceful shutdown: refuse new streams (503), let running ones finish for ``grace`` seconds
+        (``streams.shutdown_grace``), then end them with ``RUN_ERROR`` code ``shutdown``.  The CLI
+        calls it on SIGTERM; an app that embeds the middleware calls it before its server stops."""
+        return await self.gate.drain(self.config.streams.shutdown_grace if grace is None else grace)
+
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
@@ -130,20 +108,30 @@ class AGUIProxyMiddleware:
 
     # -- one request ---------------------------------------------------------------------------
 
-    async def _handle(self, route: _Route, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, route: RoutePlan, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await _send_error(send, InboundError(405, "method_not_allowed", f"{route.config.path} takes POST"),
+            await _send_error(send, InboundError(405, "method_not_allowed", f"{route.route.path} takes POST"),
                               [(b"allow", b"POST")])
             return
+        active: ActiveStream | None = None
         try:
-            self._check_auth(scope)
-            body = await _read_body(scope, receive, self.config.limits.max_body_bytes)
-            request = read_request(body)
-        except InboundError as exc:
-            extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
-            await _send_error(send, exc, extra)
-            return
-        await self._stream(route, request, receive, send)
+            try:
+                self._check_auth(scope)
+                active = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                body = await _read_body(scope, receive, self.config.limits.max_body_bytes)
+                request = read_request(body)
+                targets = route.targets(request.conversation.requested_model)
+                first_request = targets[0].build_request(request.conversation, scope["headers"])
+            except InboundError as exc:
+                extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
+                if exc.retry_after is not None:
+                    extra.append((b"retry-after", str(exc.retry_after).encode()))
+                await _send_error(send, exc, extra)
+                return
+            await self._stream(route, request, receive, send, active, targets, first_request, scope["headers"])
+        finally:
+            if active is not None:
+                self.gate.release(active)
 
     def _check_auth(self, scope: Scope) -> None:
         if not self._tokens:
@@ -164,58 +152,32 @@ class AGUIProxyMiddleware:
         if not matched:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
-    async def _stream(self, route: _Route, request: InboundRequest, receive: Receive, send: Send) -> None:
-        done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
-        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning)
-        stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
-                           done_frame=done, max_event_size=self.config.limits.max_event_bytes,
-                           secrets=self._secrets)
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        await send({"type": "http.response.body", "body": stream.start(), "more_body": True})
+    async def _stream(self, route: RoutePlan, request: InboundRequest, receive: Receive, send: Send,
+                      active: ActiveStream, targets: list[Target], first_request: UpstreamRequest,
+                      client_headers: list[tuple[bytes, bytes]]) -> None:
+        config = route.route
+        done = config.done == "always" or (config.done == "auto" and request.kind == "branderux")
 
-        async with anyio.create_task_group() as tg:
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()  # the client left: stop reading the upstream now
+        def new_stream(target: Target) -> RunStream:
+            # One per try (same ids), read by the translator of the upstream tried.
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=config.reasoning)
+            return RunStream(run, target.provider.translator, EventEncoder(event_lines=config.event_lines),
+                             done_frame=done, max_event_size=self.config.limits.max_event_bytes,
+                             secrets=self._secrets, hold_early_failure=True)
 
-            tg.start_soon(watch_disconnect)
-            try:
-                await self._pump(route, request, stream, send)
-            finally:
-                tg.cancel_scope.cancel()
-        if stream.error is not None:
-            log.warning("route %s upstream %s: run ended with %s: %s", route.config.path, route.upstream_name,
-                        stream.error.code, stream.error.message)
+        label = f"route {config.path}: "
+        writer = ClientWriter(send)
+        upstream_run = UpstreamRun(new_stream, targets[0], writer.write, self._http, secrets=self._secrets,
+                                   label=label)
+        await serve_stream(upstream_run,
+                           lambda: upstream_run.run(targets, first_request, request.conversation, client_headers),
+                           receive=receive, writer=writer, active=active, keepalive=self.config.streams.keepalive,
+                           label=label)
 
-    async def _pump(self, route: _Route, request: InboundRequest, stream: RunStream, send: Send) -> None:
-        try:
-            if route.replay_file is not None:
-                source = open_replay(route.replay_file, route.upstream.chunk_size, route.upstream.interval)
-            else:
-                if self._client is None:  # served without a lifespan: open the client on first use
-                    self._client = new_client()
-                source = open_http(self._client, route.provider.build_request(request.conversation), route.provider)
-            async with source as chunks:
-                async for chunk in chunks:
-                    out = stream.feed(chunk)
-                    if out:
-                        await send({"type": "http.response.body", "body": out, "more_body": True})
-                    if stream.ended:
-                        break
-                else:
-                    out = stream.close()
-                    if out:
-                        await send({"type": "http.response.body", "body": out, "more_body": True})
-        except UpstreamError as exc:
-            out = stream.fail(exc)
-            if out:
-                await send({"type": "http.response.body", "body": out, "more_body": True})
-        except OSError as exc:  # a replay file that cannot be read
-            error = UpstreamError(f"the recording cannot be read ({exc.strerror})", code="upstream_unavailable")
-            out = stream.fail(error)
-            await send({"type": "http.response.body", "body": out, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:  # served without a lifespan: open the client on first use
+            self._client = new_client()
+        return self._client
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
