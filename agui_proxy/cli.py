@@ -45,9 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: config error: {exc}", file=sys.stderr)
         return 2
 
-    import uvicorn
-
     from .server.app import create_app
+    from .server.lifecycle import serve
 
     app = create_app(config)
     host, port = config.server.host, config.server.port
@@ -56,8 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: serving the embedded demo (a recorded stream, no API key needed) on "
               f"http://{url_host}:{port}\nTry it:\n  curl -N http://{url_host}:{port}/api/agent "
               f"-H 'content-type: application/json' -d '{DEMO_BODY}'", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level, lifespan="on")
-    return 0
+    # Our own uvicorn.Server: SIGTERM drains the streams (README "Reliability").
+    return 0 if serve(app, host, port, args.log_level) else 3
 
 
 if __name__ == "__main__":  # pragma: no cover

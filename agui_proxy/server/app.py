@@ -95,6 +95,11 @@ class AGUIProxyMiddleware:
 
         await self.app(scope, wrapped_receive, wrapped_send)
 
+    @property
+    def secrets(self) -> list[str]:
+        """Every key and token of the config: never in a response or a log."""
+        return list(self._secrets)
+
     async def drain(self, grace: float | None = None) -> int:
         """Graceful shutdown: refuse new streams (503), let running ones finish for ``grace`` seconds
         (``streams.shutdown_grace``), then end them with ``RUN_ERROR`` code ``shutdown``.  The CLI
