@@ -19,6 +19,7 @@ loop and h11, to measure what uvloop and httptools bring.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +60,9 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _agui_proxy(extra_args: tuple[str, ...] = ()) -> Callable[[Path, int], tuple[ServerProcess, Target]]:
+def _agui_proxy(extra_args: tuple[str, ...] = (), *, name: str = "",
+                source: Path | None = None) -> Callable[[Path, int], tuple[ServerProcess, Target]]:
+    """The real CLI; ``source`` runs another copy of the package (a baseline) instead of this one."""
     def start(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
         port = free_port()
         config = {
@@ -71,10 +74,11 @@ def _agui_proxy(extra_args: tuple[str, ...] = ()) -> Callable[[Path, int], tuple
         }
         path = run_dir / f"agui-proxy{port}.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        name = "agui-proxy" + ("-" + "-".join(a.lstrip("-") for a in extra_args) if extra_args else "")
-        proc = ServerProcess(name, [sys.executable, "-m", "agui_proxy", "--config", str(path), *extra_args],
-                             _env(), run_dir)
-        return proc, Target(name, port, "/api/agent", "agui", request_body_branderux, CLIENT_TOKEN)
+        label = name or "agui-proxy" + ("-" + "-".join(a.lstrip("-") for a in extra_args) if extra_args else "")
+        env = _env(PYTHONPATH=str(source)) if source else _env()
+        proc = ServerProcess(label, [sys.executable, "-m", "agui_proxy", "--config", str(path), *extra_args],
+                             env, run_dir, cwd=source)
+        return proc, Target(label, port, "/api/agent", "agui", request_body_branderux, CLIENT_TOKEN)
     return start
 
 
@@ -127,3 +131,16 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
 )}
 
 DEFAULT = ("agui-proxy", "passthrough", "docs-server", "litellm")
+
+
+def baseline_contender(revision: str, run_dir: Path) -> Contender:
+    """agui-proxy as of another git revision (``--baseline``): before/after an optimisation, same run."""
+    source = run_dir / "baseline"
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "agui_proxy"], capture_output=True,
+                             check=False)
+    if archive.returncode != 0:
+        raise Unavailable(f"git archive {revision} failed: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    return Contender("agui-proxy-baseline", f"agui-proxy at {revision}",
+                     _agui_proxy(name="agui-proxy-baseline", source=source))

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 COLOURS = {"agui-proxy": "#1f77b4", "passthrough": "#7f7f7f", "docs-server": "#d62728", "litellm": "#ff7f0e",
-           "agui-proxy-asyncio": "#17becf", "upstream": "#2ca02c"}
+           "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8", "upstream": "#2ca02c"}
 
 
 def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:

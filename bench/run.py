@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import core, sse_compare
-from .contenders import CONTENDERS, DEFAULT, Unavailable
+from .contenders import CONTENDERS, DEFAULT, Contender, Unavailable, baseline_contender
 from .load import Target, run_streams
 from .plan import FULL, QUICK, Plan
 from .procs import ServerProcess, free_port
@@ -42,11 +43,11 @@ def rotated(items: list[Live], turn: int) -> list[Live]:
     return items[turn:] + items[:turn]
 
 
-def start_contenders(names: list[str], run_dir: Path, upstream_port: int,
+def start_contenders(contenders: list[Contender], run_dir: Path, upstream_port: int,
                      skipped: dict[str, str]) -> list[Live]:
     lives = []
-    for name in names:
-        contender = CONTENDERS[name]
+    for contender in contenders:
+        name = contender.name
         try:
             proc, target = contender.start(run_dir, upstream_port)
         except Unavailable as exc:
@@ -114,13 +115,13 @@ def cpu_phase(lives: list[Live], upstream: ServerProcess, plan: Plan) -> list[di
     return rows
 
 
-def ttft_phase(lives: list[Live], baseline: Live, upstream: ServerProcess, plan: Plan) -> list[dict[str, Any]]:
+def ttft_phase(lives: list[Live], direct: Live, upstream: ServerProcess, plan: Plan) -> list[dict[str, Any]]:
     rows = []
     for level in plan.ttft_levels:
         spec = StreamSpec("paced", level.tokens, plan.interval_ms(level.concurrency))
         ramp = spec.tokens * spec.interval_ms / 1000 if level.concurrency > 1 else 0.0
         for repeat in range(level.repeats):
-            for live in rotated([baseline, *lives], repeat):
+            for live in rotated([direct, *lives], repeat):
                 row = ttft_round(live, upstream, spec, level.concurrency, level.count, ramp, level.timeout)
                 row["repeat"] = repeat
                 rows.append(row)
@@ -136,12 +137,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                              f"(default: {', '.join(DEFAULT)}; --quick leaves out litellm)")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.json, RESULTS.md and plots go")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,cpu,ttft,core")
+    parser.add_argument("--baseline", metavar="GIT-REV",
+                        help="add agui-proxy as of this git revision as a contender (before/after a change)")
+    parser.add_argument("--repeats", type=int, help="repeats of the CPU rounds (default: the plan's)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.repeats:
+        plan = dataclasses.replace(plan, repeats=args.repeats)
     names = args.contenders.split(",") if args.contenders else [n for n in DEFAULT if n not in plan.leave_out]
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
@@ -163,20 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     lives: list[Live] = []
     try:
         upstream.wait_port(upstream_port, 20)
-        baseline = Live("upstream", "the upstream itself", None,
+        direct = Live("upstream", "the upstream itself", None,
                         Target("upstream", upstream_port, "/v1/chat/completions", "openai", request_body_openai))
-        lives = start_contenders(names, run_dir, upstream_port, skipped)
+        contenders = [CONTENDERS[n] for n in names]
+        if args.baseline:
+            contenders.append(baseline_contender(args.baseline, run_dir))
+        lives = start_contenders(contenders, run_dir, upstream_port, skipped)
         results["contenders"] = {live.name: live.label for live in lives}
         results["skipped"] = skipped
         results["machine"] = machine_info()
         log("warming up")
-        results["warmup"] = warm_up([baseline, *lives], plan)
+        results["warmup"] = warm_up([direct, *lives], plan)
         if "hold" not in skip:
             results["hold"] = hold_phase(lives, upstream, upstream_port, plan)
         if "cpu" not in skip:
             results["cpu"] = cpu_phase(lives, upstream, plan)
         if "ttft" not in skip:
-            results["ttft"] = ttft_phase(lives, baseline, upstream, plan)
+            results["ttft"] = ttft_phase(lives, direct, upstream, plan)
         results["crashed"] = [live.name for live in lives if live.process and not live.process.alive()]
     finally:
         for live in lives:
