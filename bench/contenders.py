@@ -130,7 +130,7 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               _agui_proxy(("--loop", "asyncio", "--http", "h11"))),
 )}
 
-DEFAULT = ("agui-proxy", "passthrough", "docs-server", "litellm")
+DEFAULT = ("agui-proxy", "agui-proxy-asyncio", "passthrough", "docs-server", "litellm")
 
 
 def baseline_contender(revision: str, run_dir: Path) -> Contender:

@@ -40,7 +40,7 @@ class Plan:
     hold_timeout: float = 60.0
     hold_stall: float = 5.0
     base_interval_ms: float = 10.0
-    aggregate_tokens_per_s: float = 5000.0
+    aggregate_tokens_per_s: float = 2000.0
     round_timeout: float = 120.0
     warmup_streams: int = 20
     warmup_concurrency: int = 4
@@ -63,7 +63,7 @@ FULL = Plan(
                Load(StreamSpec("burst", 100), concurrency=8, count=160)),
     ttft_levels=(LatencyLevel(1, count=40, tokens=5, repeats=3, timeout=60),
                  LatencyLevel(100, count=400, tokens=20, repeats=3, timeout=60),
-                 LatencyLevel(1000, count=2000, tokens=20, repeats=2, timeout=45)),
+                 LatencyLevel(1000, count=2000, tokens=10, repeats=2, timeout=45)),
     hold_levels=(1000, 2000, 4000),
 )
 
@@ -80,5 +80,5 @@ QUICK = Plan(
     warmup_concurrency=2,
     core_seconds=0.3,
     sse_seconds=0.3,
-    leave_out=("litellm",),
+    leave_out=("litellm", "agui-proxy-asyncio"),
 )

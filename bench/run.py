@@ -134,7 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description="agui-proxy's benchmarks, side by side.")
     parser.add_argument("--quick", action="store_true", help="the CI smoke version: small, about 20 s")
     parser.add_argument("--contenders", help=f"comma-separated, from {', '.join(CONTENDERS)} "
-                                             f"(default: {', '.join(DEFAULT)}; --quick leaves out litellm)")
+                                             f"(default: {', '.join(DEFAULT)}; --quick leaves out "
+                                             f"{', '.join(QUICK.leave_out)})")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.json, RESULTS.md and plots go")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,cpu,ttft,core")
     parser.add_argument("--baseline", metavar="GIT-REV",
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown contenders: {', '.join(unknown)} (known: {', '.join(CONTENDERS)})", file=sys.stderr)
         return 2
     skip = set(filter(None, args.skip.split(",")))
-    skipped = {n: f"left out of --quick ({CONTENDERS[n].label} takes about 20 s to start)"
+    skipped = {n: "left out of --quick" + (" (it takes about 20 s to start)" if n == "litellm" else "")
                for n in DEFAULT if n not in names and n in plan.leave_out}
     for name, reason in skipped.items():
         log(f"skipping {name}: {reason}")

@@ -7,7 +7,7 @@ CPU time too and reports it (it must stay far from a full core).
 Any ``POST`` answers with a stream whose shape the request's last user message sets
 (:class:`bench.streams.StreamSpec`):
 
-- ``burst``: the whole response in one write;
+- ``burst``: the whole response in one write (every event still its own HTTP chunk);
 - ``paced``: the role chunk and the first token at once, then every token its own write (its own
   HTTP chunk) ``interval_ms`` apart, as real providers send them;
 - ``hold``: the role chunk and the first token, then nothing until ``POST /release`` (the bench
@@ -42,8 +42,10 @@ def _token(i: int) -> bytes:
 
 @lru_cache(maxsize=64)
 def _burst(tokens: int, usage: bool) -> bytes:
-    body = role_chunk() + b"".join(token_chunk(i) for i in range(tokens)) + finish_chunks(tokens, usage)
-    return _SSE_HEAD + _http_chunk(body) + _LAST_CHUNK
+    # Every event its own HTTP chunk, as providers frame them, but all of them in one write: what a
+    # proxy reads when events pile up (a slow reader, a network that batches segments).
+    events = [role_chunk(), *(token_chunk(i) for i in range(tokens)), finish_chunks(tokens, usage)]
+    return _SSE_HEAD + b"".join(map(_http_chunk, events)) + _LAST_CHUNK
 
 
 @lru_cache(maxsize=64)
