@@ -210,19 +210,25 @@ async def one_stream(conn: _Connection, target: Target, spec: StreamSpec, reques
 
 
 async def run_streams(target: Target, spec: StreamSpec, *, concurrency: int, count: int,
-                      ramp: float = 0.0, timeout: float = 120.0) -> list[StreamResult]:
+                      ramp: float = 0.0, timeout: float = 120.0, window: float | None = None,
+                      on_first: Callable[[], None] | None = None) -> list[StreamResult]:
     """``count`` streams through ``concurrency`` connections, the connections opened evenly over
-    ``ramp`` seconds; streams not ended when ``timeout`` passes are failures ("timed out")."""
+    ``ramp`` seconds; no stream starts after ``window`` seconds (when given); streams not ended
+    when ``timeout`` passes are failures ("timed out")."""
     request = target.request(spec)
     results: list[StreamResult] = []
     tickets = iter(range(count))
-    deadline = time.perf_counter() + timeout
+    started = time.perf_counter()
+    deadline = started + timeout
+    last_start = started + window if window is not None else deadline
 
     async def worker(index: int) -> None:
         await asyncio.sleep(ramp * index / concurrency)
         conn: _Connection | None = None
         try:
             for _ in tickets:
+                if time.perf_counter() > last_start:
+                    break
                 left = deadline - time.perf_counter()
                 if conn is None or conn.closed:
                     try:
@@ -232,7 +238,7 @@ async def run_streams(target: Target, spec: StreamSpec, *, concurrency: int, cou
                         conn = None
                         continue
                 try:
-                    results.append(await asyncio.wait_for(one_stream(conn, target, spec, request),
+                    results.append(await asyncio.wait_for(one_stream(conn, target, spec, request, on_first),
                                                           max(deadline - time.perf_counter(), 0.001)))
                 except TimeoutError:
                     ttft = conn.first_at - conn.sent_at if conn.first_at is not None else None
@@ -244,6 +250,43 @@ async def run_streams(target: Target, spec: StreamSpec, *, concurrency: int, cou
 
     await asyncio.gather(*(worker(i) for i in range(min(concurrency, count))))
     return results
+
+
+@dataclass
+class UnderLoad:
+    """What :func:`latency_under_load` saw."""
+
+    opened: int  # background streams that had their first token before the probes began
+    background: list[StreamResult]
+    probes: list[StreamResult]
+
+
+async def latency_under_load(target: Target, background_spec: StreamSpec, background: int, probe_spec: StreamSpec,
+                             probes: int, *, ramp: float, settle: float, window: float,
+                             timeout: float) -> UnderLoad:
+    """First-token latency of new streams while ``background`` paced streams are open.
+
+    The background streams are opened evenly over ``ramp`` seconds; once all have their first
+    token (or ``ramp`` + ``settle`` seconds passed), ``probes`` connections run short streams one after the other
+    for ``window`` seconds; then the background streams are read to their end.  Everything stops
+    at ``timeout``.
+    """
+    opened = 0
+
+    def first() -> None:
+        nonlocal opened
+        opened += 1
+
+    start = time.perf_counter()
+    loader = asyncio.ensure_future(run_streams(target, background_spec, concurrency=background, count=background,
+                                               ramp=ramp, timeout=timeout, on_first=first)) if background else None
+    while background and opened < background and time.perf_counter() - start < ramp + settle:
+        await asyncio.sleep(0.05)
+    at_probes = opened
+    left = max(timeout - (time.perf_counter() - start), 1.0)
+    probed = await run_streams(target, probe_spec, concurrency=probes, count=10**9, window=min(window, left),
+                               timeout=left)
+    return UnderLoad(at_probes, await loader if loader else [], probed)
 
 
 async def hold_streams(target: Target, spec: StreamSpec, count: int, *,

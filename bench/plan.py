@@ -8,6 +8,7 @@ what a proxy adds).  The interval used at each level is written into the results
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,11 +24,27 @@ class Load:
 
 @dataclass(frozen=True)
 class LatencyLevel:
+    """``concurrency`` streams open: ``probes`` of them short streams timed one after the other, the
+    rest long paced streams in the background (see :func:`bench.load.latency_under_load`)."""
+
     concurrency: int
-    count: int  # streams in one round (each connection runs count / concurrency in turn)
-    tokens: int
     repeats: int
-    timeout: float
+    window: float  # seconds of probing
+    timeout: float  # the whole round, background included
+    probes: int = 4
+
+    @property
+    def background(self) -> int:
+        return max(self.concurrency - self.probes, 0)
+
+    @property
+    def ramp(self) -> float:
+        return self.background / 200.0  # background streams opened at 200 per second
+
+    @property
+    def settle(self) -> float:
+        """The longest wait, after the ramp, for every background stream's first token."""
+        return 1.0 + self.ramp / 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,8 @@ class Plan:
     hold_timeout: float = 60.0
     hold_stall: float = 5.0
     base_interval_ms: float = 10.0
-    aggregate_tokens_per_s: float = 2000.0
+    aggregate_tokens_per_s: float = 500.0  # of the background streams in the latency rounds
+    probe_tokens: int = 5
     round_timeout: float = 120.0
     warmup_streams: int = 20
     warmup_concurrency: int = 4
@@ -48,31 +66,37 @@ class Plan:
     sse_seconds: float = 6.0
     leave_out: tuple[str, ...] = field(default=())
 
-    def interval_ms(self, concurrency: int) -> float:
-        return max(self.base_interval_ms, 1000.0 * concurrency / self.aggregate_tokens_per_s)
+    def background_spec(self, level: LatencyLevel) -> StreamSpec:
+        """Paced streams at most ``aggregate_tokens_per_s`` together, open for the whole round."""
+        interval = max(self.base_interval_ms, 1000.0 * level.background / self.aggregate_tokens_per_s)
+        open_for = level.ramp + level.settle + level.window + 1.0
+        return StreamSpec("paced", max(2, math.ceil(open_for * 1000 / interval)), interval)
+
+    def probe_spec(self) -> StreamSpec:
+        return StreamSpec("paced", self.probe_tokens, self.base_interval_ms)
 
     def describe(self) -> dict[str, Any]:
         out = asdict(self)
-        out["ttft_intervals_ms"] = {lv.concurrency: self.interval_ms(lv.concurrency) for lv in self.ttft_levels}
+        out["background"] = {lv.concurrency: asdict(self.background_spec(lv)) for lv in self.ttft_levels}
         return out
 
 
 FULL = Plan(
-    repeats=5,
+    repeats=3,
     cpu_loads=(Load(StreamSpec("paced", 100, 10), concurrency=32, count=96),
                Load(StreamSpec("burst", 100), concurrency=8, count=160)),
-    ttft_levels=(LatencyLevel(1, count=40, tokens=5, repeats=3, timeout=60),
-                 LatencyLevel(100, count=400, tokens=20, repeats=3, timeout=60),
-                 LatencyLevel(1000, count=2000, tokens=10, repeats=2, timeout=45)),
-    hold_levels=(1000, 2000, 4000),
+    ttft_levels=(LatencyLevel(1, repeats=3, window=4.0, timeout=30, probes=1),
+                 LatencyLevel(100, repeats=2, window=4.0, timeout=30),
+                 LatencyLevel(1000, repeats=2, window=4.0, timeout=30)),
+    hold_levels=(1000, 2000),
 )
 
 QUICK = Plan(
     repeats=1,
     cpu_loads=(Load(StreamSpec("paced", 20, 5), concurrency=8, count=16),
                Load(StreamSpec("burst", 50), concurrency=4, count=16)),
-    ttft_levels=(LatencyLevel(1, count=5, tokens=3, repeats=1, timeout=20),
-                 LatencyLevel(50, count=100, tokens=5, repeats=1, timeout=20)),
+    ttft_levels=(LatencyLevel(1, repeats=1, window=1.0, timeout=15, probes=1),
+                 LatencyLevel(50, repeats=1, window=1.5, timeout=20)),
     hold_levels=(100,),
     hold_timeout=15.0,
     hold_stall=2.0,

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .load import StreamResult, Target, hold_streams, run_streams
+from .load import StreamResult, Target, hold_streams, latency_under_load, run_streams
+from .plan import LatencyLevel, Plan
 from .procs import HOST, ServerProcess
 from .streams import StreamSpec
 
@@ -86,17 +87,23 @@ def cpu_round(live: Live, upstream: ServerProcess, spec: StreamSpec, concurrency
             "errors": _errors(results), **meter.record()}
 
 
-def ttft_round(live: Live, upstream: ServerProcess, spec: StreamSpec, concurrency: int, count: int,
-               ramp: float, timeout: float) -> dict[str, Any]:
-    """Time to first token of every stream, ``concurrency`` streams at a time."""
+def ttft_round(live: Live, upstream: ServerProcess, plan: Plan, level: LatencyLevel) -> dict[str, Any]:
+    """Time to first token of short streams while ``level.concurrency`` streams are open."""
+    background = plan.background_spec(level)
     with Meter(live.process, upstream) as meter:
-        results = asyncio.run(run_streams(live.target, spec, concurrency=concurrency, count=count, ramp=ramp,
-                                          timeout=timeout))
-    ttfts = [r.ttft if r.ttft is not None else float("inf") for r in results]
-    return {"contender": live.name, "concurrency": concurrency, "streams": len(results),
-            "exact": sum(r.exact for r in results), "interval_ms": spec.interval_ms, "tokens": spec.tokens,
-            "p50_ms": _percentile(ttfts, 50) * 1e3, "p99_ms": _percentile(ttfts, 99) * 1e3,
-            "errors": _errors(results), **meter.record()}
+        seen = asyncio.run(latency_under_load(live.target, background, level.background, plan.probe_spec(),
+                                              min(level.probes, level.concurrency), ramp=level.ramp,
+                                              settle=level.settle, window=level.window, timeout=level.timeout))
+    ttfts = [r.ttft if r.ttft is not None else float("inf") for r in seen.probes]
+    return {"contender": live.name, "concurrency": level.concurrency, "probes": len(seen.probes),
+            "probes_exact": sum(r.exact for r in seen.probes), "background": level.background,
+            "background_open": seen.opened, "background_exact": sum(r.exact for r in seen.background),
+            "interval_ms": background.interval_ms, "background_tokens": background.tokens,
+            "streams": len(seen.probes) + level.background,
+            "exact": sum(r.exact for r in seen.probes) + sum(r.exact for r in seen.background),
+            "p50_ms": _percentile(ttfts, 50) * 1e3 if ttfts else None,
+            "p99_ms": _percentile(ttfts, 99) * 1e3 if ttfts else None,
+            "errors": _errors(seen.probes + seen.background), **meter.record()}
 
 
 def _post(port: int, path: str) -> Any:

@@ -118,15 +118,15 @@ def cpu_phase(lives: list[Live], upstream: ServerProcess, plan: Plan) -> list[di
 def ttft_phase(lives: list[Live], direct: Live, upstream: ServerProcess, plan: Plan) -> list[dict[str, Any]]:
     rows = []
     for level in plan.ttft_levels:
-        spec = StreamSpec("paced", level.tokens, plan.interval_ms(level.concurrency))
-        ramp = spec.tokens * spec.interval_ms / 1000 if level.concurrency > 1 else 0.0
         for repeat in range(level.repeats):
             for live in rotated([direct, *lives], repeat):
-                row = ttft_round(live, upstream, spec, level.concurrency, level.count, ramp, level.timeout)
+                row = ttft_round(live, upstream, plan, level)
                 row["repeat"] = repeat
                 rows.append(row)
                 log(f"ttft c={level.concurrency} {repeat} {live.name}: p50 {row['p50_ms']:.2f} ms, "
-                    f"p99 {row['p99_ms']:.2f} ms, {row['exact']}/{row['streams']} exact, load {row['loadavg']:.1f}")
+                    f"p99 {row['p99_ms']:.2f} ms over {row['probes']} probes; background "
+                    f"{row['background_open']}/{row['background']} open, {row['background_exact']} exact; "
+                    f"{row['wall_s']:.0f} s, load {row['loadavg']:.1f}")
     return rows
 
 
