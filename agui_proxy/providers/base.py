@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..core import fastjson
 from ..core.conversation import Conversation
 from ..core.redact import redact
 from ..core.run import RunBuilder
@@ -121,7 +122,7 @@ def error_text(payload: Any) -> str:
 def parse_json_event(event: SSEEvent) -> dict[str, Any]:
     """The JSON object inside an SSE event, or a protocol error naming what came instead."""
     try:
-        value = json.loads(event.data)
+        value = fastjson.loads(event.data)
     except ValueError:
         raise UpstreamProtocolError(f"upstream sent an event that is not JSON: {event.data[:80]!r}") from None
     if not isinstance(value, dict):

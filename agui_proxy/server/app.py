@@ -27,6 +27,7 @@ from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError, UpstreamError
 from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
+from .coalesce import CoalescingSender
 from .exchange import Exchange
 from .ops import Operations
 from .playground import PlaygroundPage
@@ -243,6 +244,7 @@ class AGUIProxyMiddleware:
 
     async def _pump(self, route: _Route, upstream_request: UpstreamRequest | None, stream: RunStream,
                     exchange: Exchange, send: Send) -> None:
+        body = CoalescingSender(send)
         try:
             if upstream_request is None:
                 assert route.replay_file is not None
@@ -252,25 +254,20 @@ class AGUIProxyMiddleware:
                     self._client = new_client()
                 source = open_http(self._client, upstream_request, route.provider)
             async with source as chunks:
-                async for chunk in chunks:
+                async for chunk in body.read(chunks):  # frames of chunks received together: one send
                     out = stream.feed(chunk)
                     exchange.upstream_chunk(out)
-                    if out:
-                        await send({"type": "http.response.body", "body": out, "more_body": True})
+                    body.queue(out)
                     if stream.ended:
+                        await body.flush()
                         break
                 else:
-                    out = stream.close()
-                    if out:
-                        await send({"type": "http.response.body", "body": out, "more_body": True})
+                    await body.send(stream.close())
         except UpstreamError as exc:
-            out = stream.fail(exc)
-            if out:
-                await send({"type": "http.response.body", "body": out, "more_body": True})
+            await body.send(stream.fail(exc))
         except OSError as exc:  # a replay file that cannot be read
             error = UpstreamError(f"the recording cannot be read ({exc.strerror})", code="upstream_unavailable")
-            out = stream.fail(error)
-            await send({"type": "http.response.body", "body": out, "more_body": True})
+            await body.send(stream.fail(error))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

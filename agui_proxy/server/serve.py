@@ -38,14 +38,18 @@ def app_from_env() -> AGUIProxyMiddleware:
     return create_app(path if path else default_config())
 
 
-def run(config: Config, *, config_path: str | None, workers: int = 1, log_level: str | None = None) -> None:
-    """Serve ``config`` (loaded from ``config_path``; ``None``: the embedded default) until stopped."""
+def run(config: Config, *, config_path: str | None, workers: int = 1, log_level: str | None = None,
+        loop: str = "auto", http: str = "auto") -> None:
+    """Serve ``config`` (loaded from ``config_path``; ``None``: the embedded default) until stopped.
+
+    ``loop`` and ``http`` pick uvicorn's event loop and HTTP/1.1 parser (``auto``: uvloop and
+    httptools when installed)."""
     log_config = logging_config(config.logging, log_level)
     logging.config.dictConfig(log_config)  # for what the app logs while it is built, before uvicorn's start
     # uvicorn's access log is off: the proxy writes its own line per request (server/access_log.py),
     # which never holds a query string.
     options: dict[str, Any] = {"host": config.server.host, "port": config.server.port, "log_config": log_config,
-                               "access_log": False, "lifespan": "on"}
+                               "access_log": False, "lifespan": "on", "loop": loop, "http": http}
     if workers == 1:
         uvicorn.run(create_app(config), **options)
         return

@@ -1,0 +1,44 @@
+"""JSON decoding of upstream events: orjson where it gives exactly what ``json.loads`` gives.
+
+Every upstream event is a JSON document, so decoding it is the largest single cost of the core
+per token: ``json.loads`` takes about 3.5 us for a Chat Completions chunk on the bench machine,
+orjson about 1 us (``python -m bench``, "The sans-I/O core alone").  Two differences are kept out:
+
+- orjson refuses what the standard library accepts (``NaN``, ``Infinity``, ``1e400``, a lone
+  surrogate escape such as ``"\\ud83d"``): on any orjson error the standard library decides, so
+  the result, or the error, is the one ``json.loads`` gives;
+- orjson reads an integer beyond 64 bits as a float, losing digits (a tool call's arguments sent
+  as an object carry the user's numbers, Gemini's always do): text with a run of 19 or more digits
+  anywhere goes to the standard library.  Shorter runs are integers orjson keeps exact.
+
+Without orjson installed this is ``json.loads``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the core working without it
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["loads"]
+
+# Every ASCII digit byte becomes "0" and every other byte ".", so a run of digits is a run of "0".
+_DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def loads(text: str) -> Any:
+    """``json.loads(text)``, faster."""
+    if orjson is None:
+        return json.loads(text)
+    data = text.encode("utf-8", "surrogatepass")
+    if _LONG_RUN in data.translate(_DIGIT_RUNS):
+        return json.loads(text)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(text)

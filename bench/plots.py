@@ -1,0 +1,66 @@
+"""The two plots: CPU per token by contender, and added time to first token against concurrency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+COLOURS = {"agui-proxy": "#1f77b4", "passthrough": "#7f7f7f", "docs-server": "#d62728", "litellm": "#ff7f0e",
+           "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8", "upstream": "#2ca02c"}
+
+
+def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
+    modes = [m for m in ("paced", "burst") if any(m in modes for modes in cpu.values())]
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4.2), squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        names = [n for n in cpu if cpu[n].get(mode, {}).get("median") is not None]
+        values = [cpu[n][mode]["median"] for n in names]
+        lows = [cpu[n][mode]["median"] - cpu[n][mode]["min"] for n in names]
+        highs = [cpu[n][mode]["max"] - cpu[n][mode]["median"] for n in names]
+        bars = ax.bar(range(len(names)), values, yerr=[lows, highs], capsize=4,
+                      color=[COLOURS.get(n, "#9467bd") for n in names])
+        ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 10 else f"{v:.1f}" for v in values], padding=3)
+        ax.set_xticks(range(len(names)), [labels.get(n, n).replace(" (", "\n(") for n in names], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("server CPU per streamed token (us, log scale)")
+        ax.set_title(f"{mode} streams (median, min-max over repeats)", fontsize=10)
+        ax.margins(y=0.25)
+    fig.suptitle("Server CPU per token: lower is better")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
+    levels = sorted(ttft)
+    names = sorted({n for by in ttft.values() for n in by if n != "upstream"},
+                   key=lambda n: list(COLOURS).index(n) if n in COLOURS else 99)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, title in ((axes[0], "add50_med", "p50"), (axes[1], "add99_med", "p99")):
+        for name in names:
+            points = [(c, ttft[c][name][key]) for c in levels if name in ttft[c] and ttft[c][name][key] is not None]
+            finite = [(c, max(v, 0.01)) for c, v in points if v != float("inf")]
+            if finite:
+                ax.plot(*zip(*finite, strict=True), marker="o", label=labels.get(name, name),
+                        color=COLOURS.get(name, "#9467bd"))
+            for c, v in points:
+                if v == float("inf"):
+                    ax.annotate("never (timed out)", (c, ax.get_ylim()[1]), color=COLOURS.get(name, "#9467bd"),
+                                fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.set_xlabel("concurrent streams")
+        ax.set_ylabel(f"added time to first token, {title} (ms, log)")
+        ax.set_title(f"{title}: contender minus the upstream's own", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Added time to first token against concurrency: lower is better")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,259 @@
+"""``RESULTS.md`` and the plots, from the results of one run.
+
+Medians over the repeats of each round; ratios against the byte passthrough (the floor) and the
+docs server, taken within this one run.  The targets of issue 7 are checked here, each printed as
+met or missed with its measured value.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import statistics
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .contenders import LITELLM_VENV
+from .report_tables import core_section, hold_section, sse_section
+
+PACKAGES = ("starlette", "httpx", "uvicorn", "uvloop", "httptools", "orjson", "fastapi", "openai", "httpx-sse")
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    litellm = sorted(LITELLM_VENV.glob("lib/python*/site-packages/litellm-*.dist-info"))
+    versions["litellm"] = litellm[-1].name.split("-")[1].removesuffix(".dist") if litellm else "not installed"
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "packages": versions}
+
+
+def median(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if value == float("inf"):
+        return "never"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+# -- CPU per token ------------------------------------------------------------------------------
+
+
+def cpu_summary(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """contender -> mode -> {median, min, max, cv, exact, streams}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in results.get("cpu", []):
+        out.setdefault(row["contender"], {}).setdefault(row["mode"], {"values": [], "exact": 0, "streams": 0})
+        cell = out[row["contender"]][row["mode"]]
+        cell["values"].append(row["cpu_us_per_token"])
+        cell["exact"] += row["exact"]
+        cell["streams"] += row["streams"]
+        cell.setdefault("upstream_share", []).append(row["upstream_cpu_s"] / row["wall_s"])
+    for modes in out.values():
+        for cell in modes.values():
+            vals = [v for v in cell["values"] if v is not None]
+            cell["median"] = median(vals)
+            cell["min"], cell["max"] = (min(vals), max(vals)) if vals else (None, None)
+            cell["cv"] = statistics.pstdev(vals) / statistics.mean(vals) if len(vals) > 1 else None
+    return out
+
+
+def ttft_summary(results: dict[str, Any]) -> dict[int, dict[str, dict[str, Any]]]:
+    """concurrency -> contender -> medians over repeats of p50/p99 and of added p50/p99."""
+    rows = results.get("ttft", [])
+    base = {(r["concurrency"], r["repeat"]): r for r in rows if r["contender"] == "upstream"}
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        b = base.get((r["concurrency"], r["repeat"]))
+        cell = out.setdefault(r["concurrency"], {}).setdefault(
+            r["contender"], {"p50": [], "p99": [], "add50": [], "add99": [], "exact": 0, "streams": 0,
+                             "interval_ms": r["interval_ms"]})
+        cell["p50"].append(r["p50_ms"])
+        cell["p99"].append(r["p99_ms"])
+        if b is not None:
+            cell["add50"].append(r["p50_ms"] - b["p50_ms"])
+            cell["add99"].append(r["p99_ms"] - b["p99_ms"])
+        cell["exact"] += r["exact"]
+        cell["streams"] += r["streams"]
+    for by in out.values():
+        for cell in by.values():
+            for key in ("p50", "p99", "add50", "add99"):
+                cell[key + "_med"] = median(cell[key])
+    return out
+
+
+def targets(results: dict[str, Any], cpu: dict[str, Any], ttft: dict[int, Any]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    agui = cpu.get("agui-proxy", {})
+    for mode in ("paced", "burst"):
+        a = agui.get(mode, {}).get("median")
+        floor = cpu.get("passthrough", {}).get(mode, {}).get("median")
+        docs = cpu.get("docs-server", {}).get(mode, {}).get("median")
+        r = ratio(a, floor)
+        rows.append((f"CPU per token ({mode}) at most 1.2x the passthrough (stretch: 1.0x)",
+                     f"{fmt(a)} vs {fmt(floor)} us = {fmt(r, 2)}x", _verdict(None if r is None else r <= 1.2)))
+        r = ratio(a, docs)
+        rows.append((f"CPU per token ({mode}) at most 0.1x the docs server",
+                     f"{fmt(a)} vs {fmt(docs)} us = {fmt(r, 3)}x", _verdict(None if r is None else r <= 0.1)))
+    for c, by in sorted(ttft.items()):
+        a = by.get("agui-proxy", {}).get("add99_med")
+        p = by.get("passthrough", {}).get("add99_med")
+        ok = None if a is None or p is None else a <= 1.5 * max(p, 0.0) or a <= 1.0
+        rows.append((f"added TTFT p99 at concurrency {c} within 1.5x the passthrough's",
+                     f"{fmt(a, 2)} vs {fmt(p, 2)} ms", _verdict(ok)))
+    paced_1000 = ttft.get(1000, {}).get("agui-proxy")
+    if paced_1000:
+        ok = paced_1000["exact"] == paced_1000["streams"]
+        rows.append(("1,000 concurrent paced streams in one process, all exact",
+                     f"{paced_1000['exact']}/{paced_1000['streams']} exact", _verdict(ok)))
+    holds = [h for h in results.get("hold", []) if h["contender"] == "agui-proxy" and h["kb_per_stream"] is not None]
+    if holds:
+        worst = max(h["kb_per_stream"] for h in holds)
+        rows.append(("under 50 KB of memory per open stream", f"{worst:.1f} KB (largest over the levels held)",
+                     _verdict(worst < 50)))
+    return rows
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    from .plots import plot_cpu, plot_ttft
+
+    cpu = cpu_summary(results)
+    ttft = ttft_summary(results)
+    labels = {"upstream": "the upstream itself", **results.get("contenders", {})}
+    m = results.get("machine", {})
+    lines = ["# agui-proxy benchmark results", "",
+             f"Generated by `{results['command']}` on {m.get('date', '?')} in {results['duration_s']:.0f} s"
+             + (" (**--quick smoke run: too small to read numbers from**)" if results.get("quick") else "") + ".", "",
+             f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores shared with other work, Linux "
+             f"{m.get('kernel', '?')}, Python {m.get('python', '?')}.  Packages: "
+             + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + ".", ""]
+    lines += noise_section(results, cpu)
+    lines += ["## Targets (ratios within this run)", ""]
+    lines += _table(["target", "measured", "verdict"], [list(t) for t in targets(results, cpu, ttft)])
+    lines += ["", "How they are met, what limits the rest and what was changed to get there: "
+              "[OPTIMISATIONS.md](OPTIMISATIONS.md).", ""]
+    if results.get("skipped"):
+        lines += ["Not measured: " + "; ".join(f"**{k}**: {v}" for k, v in results["skipped"].items()) + ".", ""]
+    lines += cpu_section(cpu, labels, results)
+    lines += ttft_section(ttft, labels, results)
+    lines += hold_section(results.get("hold", []), labels)
+    lines += core_section(results.get("core"))
+    lines += sse_section(results.get("sse"))
+    plots = []
+    if cpu:
+        plot_cpu(cpu, labels, out / "cpu_per_token.png")
+        plots.append("![CPU per token](cpu_per_token.png)")
+    if ttft:
+        plot_ttft(ttft, labels, out / "ttft.png")
+        plots.append("![added time to first token](ttft.png)")
+    if plots:
+        lines += ["## Plots", "", *plots, ""]
+    (out / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def noise_section(results: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
+    cvs = [cell["cv"] for modes in cpu.values() for cell in modes.values() if cell.get("cv") is not None]
+    loads = [r["loadavg"] for key in ("cpu", "ttft", "hold") for r in results.get(key, [])]
+    ups = [s for modes in cpu.values() for cell in modes.values() for s in cell.get("upstream_share", [])]
+    lines = ["## How noisy it was", ""]
+    if loads:
+        lines.append(f"- 1-minute load average at round starts: {min(loads):.1f} to {max(loads):.1f} "
+                     f"(median {statistics.median(loads):.1f}) on {results.get('machine', {}).get('cores')} cores: "
+                     "the other engineers' tests ran alongside.")
+    if cvs:
+        lines.append(f"- CPU per token across repeats of one round: coefficient of variation {min(cvs):.0%} to "
+                     f"{max(cvs):.0%} (median {statistics.median(cvs):.0%}); medians are reported, min-max beside.")
+    if ups:
+        lines.append(f"- The fake upstream used at most {max(ups):.0%} of one core during the CPU rounds "
+                     "(it is not the bottleneck).")
+    if results.get("crashed"):
+        lines.append(f"- Crashed during the run: {', '.join(results['crashed'])}.")
+    return [*lines, ""]
+
+
+def cpu_section(cpu: dict[str, Any], labels: dict[str, str], results: dict[str, Any]) -> list[str]:
+    if not cpu:
+        return []
+    loads = {ld["spec"]["mode"]: ld for ld in results["plan"]["cpu_loads"]}
+    lines = ["## Server CPU per streamed token", "",
+             "The server process's own CPU time (user + system, /proc) over a round, divided by the tokens "
+             "of the streams that arrived exact; per-request work (HTTP parsing, the upstream request) is "
+             "included, spread over the stream's tokens.  "
+             + "; ".join(f"**{mode}**: {ld['count']} streams of {ld['spec']['tokens']} tokens, {ld['concurrency']} "
+                         f"at a time" + (f", a token every {ld['spec']['interval_ms']:g} ms, each its own write"
+                                         if mode == "paced" else ", the whole upstream response in one write")
+                         for mode, ld in loads.items()) + ".", ""]
+    floor = cpu.get("passthrough", {})
+    docs = cpu.get("docs-server", {})
+    rows = []
+    for name, modes in cpu.items():
+        row = [labels.get(name, name)]
+        for mode in ("paced", "burst"):
+            cell = modes.get(mode, {})
+            row += [f"{fmt(cell.get('median'))} ({fmt(cell.get('min'))}-{fmt(cell.get('max'))})",
+                    fmt(ratio(cell.get("median"), floor.get(mode, {}).get("median")), 2) + "x",
+                    fmt(ratio(cell.get("median"), docs.get(mode, {}).get("median")), 3) + "x",
+                    f"{cell.get('exact', 0)}/{cell.get('streams', 0)}"]
+        rows.append(row)
+    lines += _table(["contender", "paced us/token (min-max)", "vs floor", "vs docs", "exact",
+                     "burst us/token (min-max)", "vs floor", "vs docs", "exact"], rows)
+    return [*lines, ""]
+
+
+def ttft_section(ttft: dict[int, Any], labels: dict[str, str], results: dict[str, Any]) -> list[str]:
+    if not ttft:
+        return []
+    lines = ["## Time to first token", "",
+             "Paced streams; the time from writing the request to reading the first token's bytes, for every "
+             "stream.  *Added* is the contender's percentile minus the upstream's own in the same repeat "
+             "(the upstream measured directly by the same client).  Per concurrency: the token interval "
+             "(grown so all streams together ask at most "
+             f"{results['plan']['aggregate_tokens_per_s']:,.0f} tokens/s of the 2-core machine), then medians over "
+             "repeats.  A stream that never got its first token before the round's time limit counts as slowest "
+             "(`never`).", ""]
+    for c, by in sorted(ttft.items()):
+        any_cell = next(iter(by.values()))
+        lines += [f"### concurrency {c} (a token every {any_cell['interval_ms']:g} ms)", ""]
+        floor = by.get("passthrough", {}).get("add99_med")
+        rows = []
+        for name, cell in by.items():
+            rows.append([labels.get(name, name), fmt(cell["p50_med"], 2), fmt(cell["p99_med"], 2),
+                         fmt(cell["add50_med"], 2) if name != "upstream" else "-",
+                         fmt(cell["add99_med"], 2) if name != "upstream" else "-",
+                         fmt(ratio(cell["add99_med"], floor), 2) + "x" if name != "upstream" else "-",
+                         f"{cell['exact']}/{cell['streams']}"])
+        lines += _table(["contender", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "added p99 vs floor",
+                         "exact"], rows)
+        lines.append("")
+    return lines

@@ -1,0 +1,107 @@
+"""The sections of ``RESULTS.md`` about holding streams, the core alone and the SSE decoders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _rate(value: float) -> str:
+    return f"{value / 1000:,.0f}k ({1e6 / value:.1f} us)" if value else "n/a"
+
+
+def hold_section(rows: list[dict[str, Any]], labels: dict[str, str]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Streams held open, and memory per open stream", "",
+             "Streams in `hold` mode: the upstream sends the first token, then nothing until the bench has "
+             "counted how many streams have their first token at once and read the server's resident memory; "
+             "then it releases them all and every stream is checked.  Memory per stream is (RSS with the streams "
+             "open - RSS after warm-up) / streams; it includes the server's upstream connection for each.  "
+             "The levels stop at the first one not fully held.", ""]
+    table = []
+    for r in rows:
+        table.append([labels.get(r["contender"], r["contender"]), f"{r['streams']:,}", f"{r['held']:,}",
+                      f"{r['exact']:,}", f"{r['rss_idle_mb']:.0f} -> {r['rss_held_mb']:.0f}",
+                      f"{r['kb_per_stream']:.1f}" if r["kb_per_stream"] is not None else "n/a",
+                      str(r.get("server_fds", "")), "; ".join(r["errors"])[:120]])
+    lines += _table(["contender", "streams", "held at once", "exact", "RSS MB", "KB per stream", "server fds",
+                     "errors"], table)
+    return [*lines, ""]
+
+
+def core_section(core: dict[str, Any] | None) -> list[str]:
+    if not core:
+        return []
+    lines = ["## The sans-I/O core alone", "",
+             "Upstream events per second (and microseconds per event) through agui-proxy's core in one process, "
+             "every recording of each registered provider fed one chunk per event, over and over: the SSE "
+             "decoder alone; decoder + translator (AG-UI events built, not encoded); the whole pipeline "
+             "(decoder, translator, encoder: the bytes sent to the client).  *corpus* is total events over total "
+             "time across the provider's recordings; *bench-stream* is the Chat Completions stream of the "
+             "end-to-end rounds.", ""]
+    rows = []
+    for p in core["providers"]:
+        entries = []
+        if p.get("corpus"):
+            entries.append((f"corpus ({len([t for t in p['transcripts'] if t['transcript'] != 'bench-stream'])} "
+                            "recordings)", p["corpus"]))
+        entries += [(t["transcript"], t) for t in p["transcripts"] if t["transcript"] == "bench-stream"]
+        for name, r in entries:
+            rows.append([p["provider"], name, _rate(r["decoder"]), _rate(r["translator"]), _rate(r["pipeline"])])
+        if p.get("missing_folders"):
+            rows.append([p["provider"], "recordings not found: " + ", ".join(p["missing_folders"]), "", "", ""])
+    lines += _table(["provider", "input", "decoder", "decoder + translator", "whole pipeline"], rows)
+    if core.get("unregistered_formats"):
+        lines += ["", "Recorded formats with no provider registered on this branch (not measured): "
+                  + ", ".join(core["unregistered_formats"]) + "."]
+    return [*lines, ""]
+
+
+def sse_section(sse: dict[str, Any] | None) -> list[str]:
+    if not sse:
+        return []
+    lines = ["## agui-proxy's SSE decoder next to httpx-sse's", "",
+             "httpx-sse decodes text: its `aiter_sse` runs httpx's incremental UTF-8 decoder, its `SSELineDecoder` "
+             "and its `SSEDecoder`; the bench chains exactly those and feeds both decoders the same chunks.", "",
+             "### Correctness (WHATWG HTML 9.2.6)", ""]
+    rows = []
+    wrong = {"agui-proxy": 0, "httpx-sse": 0}
+    for c in sse["correctness"]:
+        cells = []
+        for name in ("agui-proxy", "httpx-sse"):
+            cell = c[name]
+            if cell["ok"]:
+                cells.append("right")
+            elif cell.get("deliberate"):
+                cells.append("differs on purpose")
+            else:
+                wrong[name] += 1
+                cells.append(f"**wrong**: `{cell['got']!r}`")
+        rows.append([c["case"], *cells, c.get("note", "")])
+    lines += _table(["case", "agui-proxy", "httpx-sse", "note"], rows)
+    lines += ["", "### Speed (events per second, same bytes, same chunks)", ""]
+    rows = []
+    ratios = []
+    for r in sse["speed"]:
+        ratio = r["agui-proxy"] / r["httpx-sse"]
+        ratios.append(ratio)
+        rows.append([r["input"], r["chunking"], f"{r['agui-proxy'] / 1000:,.0f}k", f"{r['httpx-sse'] / 1000:,.0f}k",
+                     f"{ratio:.2f}x"])
+    lines += _table(["input", "chunking", "agui-proxy", "httpx-sse", "agui-proxy / httpx-sse"], rows)
+    ratios.sort()
+    median = ratios[len(ratios) // 2] if ratios else 0.0
+    lines += ["", f"**Verdict**: agui-proxy's decoder gets {wrong['agui-proxy']} case(s) wrong and httpx-sse's "
+              f"{wrong['httpx-sse']}; agui-proxy's is {median:.2f}x httpx-sse's speed at the median "
+              f"({ratios[0]:.2f}x to {ratios[-1]:.2f}x).  "
+              + ("The hand-written decoder stays: it is more correct" + (" and faster." if median > 1.1 else
+                                                                          ", at a comparable speed.")
+                 if wrong["agui-proxy"] < wrong["httpx-sse"] else
+                 "Neither is more correct: the decoder stays only if it is clearly faster.")
+              + "  It also works on bytes and caps every event it buffers (httpx-sse's buffers grow without "
+              "bound on a line that never ends).", ""]
+    return lines

@@ -1,0 +1,65 @@
+"""The benchmark suite's ``--quick`` run, end to end: it runs, and every stream is exact.
+
+It starts the fake upstream and every contender as real processes on 127.0.0.1 and runs each phase
+small.  No timing is asserted (a shared machine makes timings noise); what is asserted is that the
+suite works and that every stream any contender delivered was exact.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..recordings import REPO
+
+for module in ("fastapi", "openai", "httpx_sse", "psutil", "matplotlib"):
+    pytest.importorskip(module, reason=f"the bench extra is not installed ({module}): pip install -e '.[bench]'")
+
+pytestmark = [pytest.mark.bench, pytest.mark.integration]
+ALWAYS = ("agui-proxy", "passthrough", "docs-server")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, f"python -m bench --quick failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return json.loads((out / "results.json").read_text()), out
+
+
+def test_every_contender_ran_and_every_stream_was_exact(quick_run: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick_run
+    assert set(ALWAYS) <= set(results["contenders"]), results.get("skipped")
+    assert not results["crashed"]
+    rows = results["warmup"] + results["cpu"] + results["ttft"] + results["hold"]
+    for row in rows:
+        assert row["exact"] == row["streams"], row
+    for phase in ("cpu", "ttft", "hold"):
+        assert {r["contender"] for r in results[phase]} >= set(ALWAYS), phase
+    assert all(r["tokens"] > 0 and r["cpu_us_per_token"] > 0 for r in results["cpu"])
+    assert {r["contender"] for r in results["ttft"]} >= {"upstream"}
+
+
+def test_the_core_and_decoder_phases_ran(quick_run: tuple[dict[str, Any], Path]) -> None:
+    results, _ = quick_run
+    providers = {p["provider"]: p for p in results["core"]["providers"]}
+    assert "openai-chat" in providers
+    assert all(t["pipeline"] > 0 for p in providers.values() for t in p["transcripts"])
+    cases = results["sse"]["correctness"]
+    assert all(c["agui-proxy"]["ok"] or c["agui-proxy"].get("deliberate") for c in cases)
+
+
+def test_the_report_and_plots_are_written(quick_run: tuple[dict[str, Any], Path]) -> None:
+    _, out = quick_run
+    report = (out / "RESULTS.md").read_text()
+    for heading in ("## Targets", "## Server CPU per streamed token", "## Time to first token",
+                    "## Streams held open", "## The sans-I/O core alone", "## agui-proxy's SSE decoder"):
+        assert heading in report
+    for png in ("cpu_per_token.png", "ttft.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,106 @@
+"""The bench's own tools, so that its "every stream exact" means something.
+
+The load client's HTTP/1.1 response parser is fed real responses split at every offset, and the
+body checker must reject every way a stream can be wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from bench import upstream as fake
+from bench.check import check_body
+from bench.load import _Connection
+from bench.streams import FIRST_TOKEN, StreamSpec, expected_text, finish_chunks, role_chunk, token_chunk
+
+SPEC = StreamSpec("burst", 12)
+
+
+def openai_body(spec: StreamSpec = SPEC, text_tokens: int | None = None) -> bytes:
+    n = spec.tokens if text_tokens is None else text_tokens
+    return role_chunk() + b"".join(token_chunk(i) for i in range(n)) + finish_chunks(spec.tokens, True)
+
+
+def agui_body(deltas: list[str], *, done: bool = True, kinds: list[str] | None = None) -> bytes:
+    events = [{"type": "RUN_STARTED", "threadId": "t", "runId": "r"},
+              {"type": "TEXT_MESSAGE_START", "messageId": "m", "role": "assistant"},
+              *({"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": d} for d in deltas),
+              {"type": "TEXT_MESSAGE_END", "messageId": "m"},
+              {"type": "RUN_FINISHED", "threadId": "t", "runId": "r"}]
+    if kinds is not None:
+        events = [e for e in events if e["type"] in kinds]
+    frames = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    return frames + (b"data: [DONE]\n\n" if done else b"")
+
+
+def test_the_exact_streams_pass() -> None:
+    assert check_body("openai", 200, openai_body(), SPEC) == ""
+    deltas = [expected_text(SPEC.tokens)[:5], expected_text(SPEC.tokens)[5:]]
+    assert check_body("agui", 200, agui_body(deltas), SPEC) == ""
+    assert check_body("openai", 200, openai_body().replace(b"\n", b"\r\n"), SPEC) == ""
+
+
+@pytest.mark.parametrize(("kind", "status", "body", "problem"), [
+    ("openai", 500, b"oops", "HTTP 500"),
+    ("openai", 200, openai_body(text_tokens=11), "text differs"),
+    ("openai", 200, openai_body().removesuffix(b"data: [DONE]\n\n"), "no data: [DONE]"),
+    ("openai", 200, openai_body().replace(b'"finish_reason":"stop"', b'"finish_reason":null'), "no finish_reason"),
+    ("openai", 200, b"data: {not json\n\ndata: [DONE]\n\n", "not JSON"),
+    ("agui", 200, agui_body([expected_text(12)], done=False), "no data: [DONE]"),
+    ("agui", 200, agui_body([expected_text(12)[:-1]]), "text differs"),
+    ("agui", 200, agui_body([expected_text(12)], kinds=["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT",
+                                                       "RUN_FINISHED"]), "unexpected event order"),
+])
+def test_every_wrong_stream_is_caught(kind: str, status: int, body: bytes, problem: str) -> None:
+    assert problem in check_body(kind, status, body, SPEC)
+
+
+def chunked_response(body_parts: list[bytes]) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in body_parts) + b"0\r\n\r\n"
+
+
+def parse(pieces: list[bytes]) -> tuple[bytes, bool, bool]:
+    """Feed a response to the client's parser in ``pieces``: (body, ended, first token seen)."""
+    loop = asyncio.new_event_loop()
+    try:
+        conn = _Connection()
+        done: asyncio.Future[None] = loop.create_future()
+        conn._reset(done)
+        for piece in pieces:
+            conn.data_received(piece)
+        return b"".join(conn._body), done.done(), conn.first_at is not None
+    finally:
+        loop.close()
+
+
+def test_the_response_parser_at_every_split() -> None:
+    parts = [role_chunk(), token_chunk(0) + token_chunk(1), finish_chunks(2, False)]
+    raw = chunked_response(parts)
+    expected = (b"".join(parts), True, True)
+    assert parse([raw[i:i + 1] for i in range(len(raw))]) == expected, "byte by byte"
+    for at in range(len(raw) + 1):
+        assert parse([raw[:at], raw[at:]]) == expected, f"split at {at}"
+    # Without its last CRLF the body has not ended yet; without the token, no first token.
+    assert parse([raw[:-2]])[1] is False
+    assert parse([chunked_response([role_chunk()])])[2] is False
+
+
+def test_content_length_bodies_and_the_first_token_marker() -> None:
+    body = b'{"x":"' + FIRST_TOKEN.encode() + b'"}'
+    raw = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    for at in range(len(raw) + 1):
+        assert parse([raw[:at], raw[at:]]) == (body, True, True), f"split at {at}"
+
+
+def test_the_fake_upstream_streams_what_the_checker_expects() -> None:
+    whole = fake._burst(SPEC.tokens, True)
+    head = whole.partition(b"\r\n\r\n")[0]
+    assert b"transfer-encoding: chunked" in head
+    body, ended, first = parse([whole])
+    assert ended and first
+    assert check_body("openai", 200, body, SPEC) == ""
+    assert StreamSpec.parse(SPEC.prompt()) == SPEC
