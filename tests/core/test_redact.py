@@ -124,7 +124,8 @@ def test_property_any_text_any_secrets_never_raises_and_is_stable(secrets: list[
         if len(secret) >= WINDOW:
             assert not leaks(once, secret)
         elif secret and REDACTED.find(secret) == -1:
-            assert secret not in once.replace(REDACTED, "\x00")
+            # Nowhere outside the markers (a sentinel in the markers' place could be the secret).
+            assert all(secret not in piece for piece in once.split(REDACTED)), (secret, text, once)
     # Redacting again changes nothing, unless a secret is itself part of the marker's text.
     in_marker = [s for s in secrets if s and (s in REDACTED or any(s[i:i + WINDOW] in REDACTED
                                                                    for i in range(len(s) - WINDOW + 1)))]
