@@ -74,12 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: the playground is at http://{url_host}:{port}/playground", flush=True)
     workers = args.workers or config.server.workers
     try:
-        run(config, config_path=args.config, workers=workers, log_level=args.log_level, loop=args.loop,
-            http=args.http)
+        started = run(config, config_path=args.config, workers=workers, log_level=args.log_level, loop=args.loop,
+                      http=args.http)
     except ConfigError as exc:  # the environment the workers share (PROMETHEUS_MULTIPROC_DIR)
         print(f"agui-proxy: config error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 0 if started else 3
 
 
 if __name__ == "__main__":  # pragma: no cover

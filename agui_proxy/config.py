@@ -54,6 +54,49 @@ class LimitsConfig(_Strict):
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 
+# -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------
+
+# Client headers that never reach an upstream, whatever forward_headers says: the client's own
+# credentials (PROTOCOL.md section 4: the inbound token is never forwarded) and hop-by-hop or
+# framing headers that belong to one connection, not to the request.
+UNFORWARDABLE_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "host", "content-length", "content-type",
+    "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect",
+})
+
+
+class TimeoutsConfig(_Strict):
+    """Seconds.  Each one ends the run with RUN_ERROR ``upstream_timeout`` naming it."""
+
+    connect: float = Field(10.0, gt=0)  # opening the TCP (and TLS) connection
+    first_byte: float = Field(60.0, gt=0)  # from sending the request to the response's status line
+    # The longest silence between two chunks of the body.  Reasoning models think for minutes
+    # without a byte (FORMATS.md section 0: OpenAI and Gemini send nothing meanwhile).
+    idle: float = Field(300.0, gt=0)
+    total: float = Field(1800.0, gt=0)  # the whole exchange with this upstream, retries included
+
+
+class RetriesConfig(_Strict):
+    """Retries of one upstream before anything of its answer reached the client."""
+
+    max: int = Field(2, ge=0)  # retries after the first try (0: none)
+    backoff: float = Field(0.5, ge=0)  # the first wait, in seconds; doubled on each retry
+    max_backoff: float = Field(8.0, ge=0)
+    max_retry_after: float = Field(30.0, ge=0)  # a 429's Retry-After past this is not waited for
+
+
+def _forwardable(names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        lowered = name.strip().lower()
+        if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9a-z]+", lowered):
+            raise ValueError(f"{name!r} is not a header name")
+        if lowered in UNFORWARDABLE_HEADERS:
+            raise ValueError(f"the {lowered} header is never forwarded to an upstream")
+        out.append(lowered)
+    return out
+
+
 class UpstreamConfig(_Strict):
     provider: str
     base_url: str | None = None
@@ -68,6 +111,23 @@ class UpstreamConfig(_Strict):
     file: str | None = None
     chunk_size: int = Field(64, ge=1)
     interval: float = Field(0.02, ge=0)
+    # reliability
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    retries: RetriesConfig = RetriesConfig()
+    forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retries_shorthand(cls, value: Any) -> Any:
+        # "retries: 3" is "retries: {max: 3}".
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"max": value}
+        return value
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _upstream_forwardable(cls, names: list[str]) -> list[str]:
+        return _forwardable(names)
 
     @field_validator("provider")
     @classmethod
@@ -101,6 +161,15 @@ class RouteConfig(_Strict):
     done: Literal["auto", "always", "never"] = "auto"
     event_lines: bool = False
     reasoning: bool = True
+    # reliability and security
+    fallbacks: list[str] = Field(default_factory=list)  # upstreams tried in order when the first fails early
+    allow_models: list[str] = Field(default_factory=list)  # models the client may pick with params.model
+    forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _route_forwardable(cls, names: list[str]) -> list[str]:
+        return _forwardable(names)
 
     @field_validator("path")
     @classmethod
@@ -110,10 +179,20 @@ class RouteConfig(_Strict):
         return path
 
 
+class StreamsConfig(_Strict):
+    """Limits and lifecycle of the streams one process serves."""
+
+    max_concurrent: int = Field(1000, ge=1)  # past it: 503 with Retry-After
+    retry_after: int = Field(1, ge=0)  # seconds, in the Retry-After of those 503s
+    keepalive: float = Field(15.0, ge=0)  # seconds of silence before a ": ping" comment; 0: never
+    shutdown_grace: float = Field(25.0, ge=0)  # seconds streams get to finish after SIGTERM
+
+
 class Config(_Strict):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
+    streams: StreamsConfig = StreamsConfig()
     upstreams: dict[str, UpstreamConfig]
     routes: list[RouteConfig] = Field(min_length=1)
     probes: ProbesConfig = ProbesConfig()
@@ -133,6 +212,11 @@ class Config(_Strict):
             if route.upstream not in self.upstreams:
                 names = ", ".join(sorted(self.upstreams)) or "none are configured"
                 raise ValueError(f"routes[{i}].upstream: no upstream named {route.upstream!r} ({names})")
+            for j, name in enumerate(route.fallbacks):
+                if name not in self.upstreams:
+                    raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
+                if name == route.upstream or route.fallbacks.index(name) != j:
+                    raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
             if route.path in seen:
                 raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
             seen.add(route.path)

@@ -120,11 +120,15 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
                     f"{where}: still open: {open_text | open_tools | open_reasoning | open_reasoning_msgs}")
 
 
+PING = ": ping"  # the keep-alive comment frame (README "Reliability")
+
+
 def parse_frames(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     """Split a proxy response into its events; also says whether it ended with ``data: [DONE]``.
 
     Fails on anything but LF-only ``data: <one-line JSON>\\n\\n`` frames (the official client
-    splits on ``\\n\\n`` and parses each ``data:`` line as JSON).
+    splits on ``\\n\\n`` and parses each ``data:`` line as JSON), and the proxy's keep-alive
+    comment ``: ping\\n\\n``, which clients skip (a frame without a ``data:`` line).
     """
     text = body.decode("utf-8")
     assert "\r" not in text, "CR in the output stream"
@@ -133,6 +137,8 @@ def parse_frames(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     done = False
     for frame in text[:-2].split("\n\n"):
         assert not done, "frames after data: [DONE]"
+        if frame == PING:
+            continue
         lines = frame.split("\n")
         data_lines = [line for line in lines if line.startswith("data: ")]
         assert len(data_lines) == 1 and all(

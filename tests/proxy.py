@@ -212,6 +212,8 @@ class EventReader:
             self._buffer += chunk
             self.raw += chunk
         frame, self._buffer = self._buffer.split(b"\n\n", 1)
+        if frame == b": ping":  # the keep-alive comment: clients skip it
+            return self.next()
         payload = frame.decode().removeprefix("data: ")
         if payload == "[DONE]":
             self.done = True

@@ -17,7 +17,12 @@ forgot a script fails loudly instead of hanging.  Connections are kept alive (th
 them), and a reader watches every connection all the time, so the moment the peer closes one is
 known even while its response is paused.
 
-:class:`RefusedPort` gives a 127.0.0.1 port that refuses connections (bound, never listening).
+:class:`RefusedPort` gives a 127.0.0.1 port that refuses connections (bound, never listening);
+:class:`StalledPort` one whose connections never complete (a full accept queue): a connect timeout.
+
+For many responses at once (the load test): :meth:`ScriptedUpstream.respond_with` answers every
+unscripted request with steps computed from the request itself, and :meth:`ScriptedUpstream.hold`
+gives a :class:`Hold` step that thousands of responses can wait on without polling.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +86,21 @@ class WaitFor:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Hold the response here until :meth:`release` (from any thread) or the peer closes.
+
+    Unlike :class:`WaitFor` it does not poll, so thousands of responses can wait on one.  Get one
+    from :meth:`ScriptedUpstream.hold`.
+    """
+
+    event: asyncio.Event
+    loop: asyncio.AbstractEventLoop
+
+    def release(self) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+@dataclass(frozen=True)
 class Signal:
     """Set ``event`` when the response reaches this point (everything before it is written)."""
 
@@ -97,7 +117,7 @@ class End:
     """End the response (the last chunk of a chunked body); the connection stays open."""
 
 
-Step = Status | Chunk | Raw | Pause | WaitFor | Signal | Cut | End
+Step = Status | Chunk | Raw | Pause | WaitFor | Hold | Signal | Cut | End
 
 
 def sse_event(payload: Any, event: str | None = None) -> bytes:
@@ -173,7 +193,8 @@ class _Connection:
 class ScriptedUpstream:
     """A scripted HTTP/1.1 server on 127.0.0.1 in a background thread (a context manager)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, backlog: int = 100) -> None:
+        self._backlog = backlog  # pending connections the listener queues (raise it for load tests)
         self._lock = threading.Condition()
         self._scripts: deque[list[Step]] = deque()
         self._scripts_at: dict[str, deque[list[Step]]] = {}  # path prefix -> its own queue
@@ -186,13 +207,14 @@ class ScriptedUpstream:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="scripted-upstream", daemon=True)
         self._server: asyncio.Server | None = None
+        self._responder: Callable[[Request], list[Step]] | None = None
         self.port = 0
 
     # -- lifecycle --
 
     def start(self) -> ScriptedUpstream:
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, HOST, 0))
+        self._server = self._call(asyncio.start_server(self._serve, HOST, 0, backlog=self._backlog))
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -243,6 +265,15 @@ class ScriptedUpstream:
         flat = _flatten(steps)
         with self._lock:
             self._scripts_at.setdefault(prefix, deque()).append(flat)
+
+    def respond_with(self, responder: Callable[[Request], list[Step]] | None) -> None:
+        """Answer requests that have no queued script with ``responder(request)`` (``None``: stop)."""
+        with self._lock:
+            self._responder = responder
+
+    def hold(self) -> Hold:
+        """A :class:`Hold` step on this server's loop."""
+        return Hold(asyncio.Event(), self._loop)
 
     @property
     def pending_scripts(self) -> int:
@@ -302,7 +333,11 @@ class ScriptedUpstream:
             while (request := await incoming.get()) is not None:
                 with self._lock:
                     steps = self._next_script(request.path)
-                    if steps is None:
+                    responder = self._responder
+                if steps is None and responder is not None:
+                    steps = responder(request)
+                if steps is None:
+                    with self._lock:
                         self._unscripted.append(request)
                 if steps is None:
                     steps = body_response(500, f"no response scripted for {request.method} {request.target}",
@@ -394,6 +429,12 @@ class ScriptedUpstream:
                 while not step.event.is_set() and not conn.peer_closed.is_set() and time.monotonic() < deadline:
                     await _sleep_unless(conn.peer_closed, 0.002)
                 continue
+            elif isinstance(step, Hold):
+                waits = [asyncio.ensure_future(step.event.wait()), asyncio.ensure_future(conn.peer_closed.wait())]
+                _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                continue
             elif isinstance(step, Signal):
                 step.event.set()
                 continue
@@ -462,6 +503,32 @@ class RefusedPort:
         self._sock.close()
 
     def __enter__(self) -> RefusedPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StalledPort:
+    """A 127.0.0.1 port whose connections never complete: it listens with a backlog of one that
+    is already taken, so the kernel drops every further SYN and a connect waits until it times out."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(0)
+        self.port: int = self._sock.getsockname()[1]
+        self._filler = socket.create_connection((HOST, self.port), timeout=2)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def close(self) -> None:
+        self._filler.close()
+        self._sock.close()
+
+    def __enter__(self) -> StalledPort:
         return self
 
     def __exit__(self, *exc: object) -> None:

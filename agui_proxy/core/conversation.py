@@ -115,6 +115,9 @@ class Conversation:
     native_tools: dict[str, list[Any]] = field(default_factory=dict)
     max_tokens: int = 4000
     tool_choice: ToolChoice | None = None
+    # The model the client asked for (``params.model``); the shell honours it only when the
+    # route lists it in ``allow_models`` (PROTOCOL.md section 1), and refuses it otherwise.
+    requested_model: str | None = None
 
     def tool_name_for(self, tool_call_id: str) -> str | None:
         """The name of the tool an earlier assistant turn called with this id."""

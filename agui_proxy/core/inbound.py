@@ -13,6 +13,7 @@ and the problem, so a frontend developer can fix their request from the message 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,7 +42,13 @@ def _bad(path: str, problem: str) -> InboundError:
 
 
 def decode_json(body: bytes) -> Any:
-    """Bytes to JSON, with a 400 that says what is wrong when they are not."""
+    """Bytes to JSON, with a 400 that says what is wrong when they are not.
+
+    Strict where Python's ``json`` is lenient, because the value is sent on as JSON text:
+    ``NaN`` / ``Infinity``, numbers too large for a double (or of more than ``MAX_NUMBER_DIGITS``
+    digits) and lone UTF-16 surrogates (``"\\ud800"``, which cannot be written as UTF-8) are all
+    refused here instead of breaking the upstream request later.
+    """
     if not body.strip():
         raise InboundError(400, "invalid_json", "the request body is empty; send a JSON object")
     try:
@@ -49,28 +56,55 @@ def decode_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InboundError(400, "invalid_encoding", f"the request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_int=_int, parse_float=_float)
     except json.JSONDecodeError as exc:
         raise InboundError(400, "invalid_json", f"the request body is not valid JSON: {exc.msg} at line "
                            f"{exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise InboundError(400, "too_deep", f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
-        raise InboundError(400, "too_deep", f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    _check_tree(value, MAX_JSON_DEPTH)
     return value
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+MAX_NUMBER_DIGITS = 100
+
+
+def _no_constant(name: str) -> Any:
+    raise InboundError(400, "invalid_json", f"the request body is not valid JSON: {name} is not a JSON number")
+
+
+def _int(digits: str) -> int:
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise InboundError(400, "invalid_json", f"the request body has a number of more than {MAX_NUMBER_DIGITS} "
+                           "digits")
+    return int(digits)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if len(text) > MAX_NUMBER_DIGITS or value in (float("inf"), float("-inf")):
+        raise InboundError(400, "invalid_json", f"the request body has a number out of range ({text[:20]}...)")
+    return value
+
+
+def _check_tree(value: Any, limit: int) -> None:
+    """The depth cap, and no lone surrogate in any string or key (json.loads pairs the valid ones)."""
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
-            return True
+            raise InboundError(400, "too_deep", f"the request body nests deeper than {limit} levels")
         if isinstance(node, dict):
+            stack.extend((k, depth) for k in node)
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
-    return False
+        elif isinstance(node, str) and not node.isascii() and _SURROGATE.search(node):
+            raise InboundError(400, "invalid_encoding", "the request body has a lone UTF-16 surrogate escape "
+                               "(such as \\ud800) that is not a character")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_request(body: bytes) -> InboundRequest:
@@ -130,7 +164,20 @@ def _read_branderux(params: dict[str, Any], path: str) -> InboundRequest:
     conv.max_tokens = max_tokens
     if params.get("tool_choice") is not None:
         conv.tool_choice = read_tool_choice(params["tool_choice"], f"{path}.tool_choice")
+    conv.requested_model = read_model(params.get("model"), f"{path}.model")
     return InboundRequest("branderux", conv, *_new_ids())
+
+
+MAX_MODEL_NAME = 256
+
+
+def read_model(raw: Any, path: str) -> str | None:
+    """``params.model``: a model name or nothing (whether it is allowed is the route's call)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_MODEL_NAME:
+        raise _bad(path, f"must be a model name (a non-empty string of at most {MAX_MODEL_NAME} characters)")
+    return raw
 
 
 def read_tool_choice(raw: Any, path: str) -> ToolChoice:

@@ -17,33 +17,48 @@ _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret, every run of eight or more characters of one, and anything
+    shaped like a provider key replaced by ``[redacted]``.
+
+    Every key-shaped run and every place a secret's window matches is marked on the original
+    text first, then each marked run is replaced once: a replacement can never join two halves
+    into a new match, nor cut a key-shaped run short (``sk-proj-****abcd`` goes whole).
+    """
+    marked = bytearray(len(text))
+    for match in _KEY_SHAPED.finditer(text):
+        marked[match.start():match.end()] = b"\x01" * (match.end() - match.start())
     for secret in secrets:
         if not secret:
             continue
         if len(secret) < _WINDOW:
-            text = text.replace(secret, REDACTED)
+            # Too short to match in pieces without hiding ordinary words: only the whole of it.
+            _mark_all(text, secret, marked)
             continue
-        text = text.replace(secret, REDACTED)
-        for start in range(len(secret) - _WINDOW + 1):
-            piece = secret[start:start + _WINDOW]
-            if piece in text:
-                text = _remove_around(text, secret, piece)
-    return _KEY_SHAPED.sub(REDACTED, text)
+        windows = {secret[i:i + _WINDOW] for i in range(len(secret) - _WINDOW + 1)}
+        for start in range(len(text) - _WINDOW + 1):
+            if text[start:start + _WINDOW] in windows:
+                marked[start:start + _WINDOW] = b"\x01" * _WINDOW
+    return _replace_marked(text, marked) if any(marked) else text
 
 
-def _remove_around(text: str, secret: str, piece: str) -> str:
-    # Grow each occurrence of ``piece`` to the longest run of the secret around it.
+def _mark_all(text: str, piece: str, marked: bytearray) -> None:
+    at = text.find(piece)
+    while at != -1:
+        marked[at:at + len(piece)] = b"\x01" * len(piece)
+        at = text.find(piece, at + 1)
+
+
+def _replace_marked(text: str, marked: bytearray) -> str:
     out = []
     i = 0
-    while (at := text.find(piece, i)) != -1:
-        end = at + len(piece)
-        while end < len(text) and text[at:end + 1] in secret:
-            end += 1
-        start = at
-        while start > 0 and text[start - 1:end] in secret:
-            start -= 1
-        out.append(text[i:start])
-        out.append(REDACTED)
-        i = end
-    out.append(text[i:])
+    while i < len(text):
+        if marked[i]:
+            while i < len(text) and marked[i]:
+                i += 1
+            out.append(REDACTED)
+        else:
+            end = marked.find(1, i)
+            end = len(text) if end == -1 else end
+            out.append(text[i:end])
+            i = end
     return "".join(out)

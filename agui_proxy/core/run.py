@@ -65,6 +65,11 @@ class RunBuilder:
         out, self._out = self._out, []
         return out
 
+    @property
+    def pending(self) -> bool:
+        """Whether events are waiting to be taken."""
+        return bool(self._out)
+
     # -- text -------------------------------------------------------------------------------
 
     def text(self, delta: str) -> None:

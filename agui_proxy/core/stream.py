@@ -6,6 +6,11 @@ The shell calls :meth:`RunStream.start` once, :meth:`feed` with each chunk of th
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
 send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISHED`` or
 ``RUN_ERROR`` and the terminator were produced) and the shell stops reading the upstream.
+
+A shell that can try again elsewhere (a retry, a fallback upstream) builds the stream with
+``hold_early_failure``: an error found in the upstream's bytes before anything but
+``RUN_STARTED`` was produced is then kept in :attr:`early_failure` instead of ending the run,
+and the client never sees that attempt.  Once output has started, errors end the run as usual.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class RunStream:
         done_frame: bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         secrets: Sequence[str] = (),
+        hold_early_failure: bool = False,
     ) -> None:
         self.run = run
         self._translator = make_translator(run)
@@ -38,16 +44,24 @@ class RunStream:
         self._done_frame = done_frame
         self._secrets = secrets
         self.error: UpstreamError | None = None
+        self._hold_early = hold_early_failure
+        self.early_failure: UpstreamError | None = None
+        self._output_started = False
 
     @property
     def ended(self) -> bool:
         return self.run.ended
 
+    @property
+    def output_started(self) -> bool:
+        """Whether :meth:`feed` or :meth:`close` produced anything (the upstream's answer began)."""
+        return self._output_started
+
     def start(self) -> bytes:
         return self._flush()
 
     def feed(self, chunk: bytes) -> bytes:
-        if self.run.ended:
+        if self.run.ended or self.early_failure is not None:
             return b""
         try:
             for event in self._decoder.feed(chunk):
@@ -56,12 +70,12 @@ class RunStream:
                     if self.run.ended:
                         break
         except UpstreamError as exc:
-            self._fail(exc)
-        return self._flush()
+            self._upstream_failed(exc)
+        return self._output(self._flush())
 
     def close(self) -> bytes:
         """The upstream body ended."""
-        if not self.run.ended:
+        if not self.run.ended and self.early_failure is None:
             try:
                 for event in self._decoder.close():
                     if event.data:
@@ -71,8 +85,19 @@ class RunStream:
                 if not self.run.ended:
                     self._translator.close(self._decoder.truncated)
             except UpstreamError as exc:
-                self._fail(exc)
-        return self._flush()
+                self._upstream_failed(exc)
+        return self._output(self._flush())
+
+    def _output(self, data: bytes) -> bytes:
+        if data:
+            self._output_started = True
+        return data
+
+    def _upstream_failed(self, error: UpstreamError) -> None:
+        if self._hold_early and not self._output_started and not self.run.pending:
+            self.early_failure = error
+        else:
+            self._fail(error)
 
     def fail(self, error: UpstreamError) -> bytes:
         """The upstream failed (HTTP error, connection lost, timeout): end the run with RUN_ERROR."""

@@ -8,59 +8,34 @@ ASGI (no ``BaseHTTPMiddleware``, whose overhead is large under streaming load).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import json
 import logging
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
-import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import PLAYGROUND_PATH, REPLAY, Config, RouteConfig, UpstreamConfig, load_config
-from ..core.encoder import EventEncoder
+from ..config import PLAYGROUND_PATH, Config, load_config
 from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
-from ..errors import InboundError, UpstreamError
-from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
-from .coalesce import CoalescingSender
+from ..errors import InboundError
+from ..providers import UpstreamRequest
 from .exchange import Exchange
+from .keepalive import KeepAlive
+from .lifecycle import drain_logged, drain_on_exit_signals
+from .limits import ActiveStream, StreamGate
 from .ops import Operations
 from .playground import PlaygroundPage
-from .upstream import new_client, open_http, open_replay
+from .reliability import UpstreamRun
+from .routing import RoutePlan, Target, provider_for
+from .session import ClientWriter, serve_stream
+from .upstream import new_client
 
 log = logging.getLogger("agui_proxy")
-
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-@dataclass(slots=True)
-class _Route:
-    config: RouteConfig
-    upstream_name: str
-    upstream: UpstreamConfig
-    provider: Provider
-    replay_file: Path | None
-
-
-def _provider_for(upstream: UpstreamConfig) -> Provider:
-    if upstream.provider == REPLAY:
-        settings = UpstreamSettings(base_url="http://replay.invalid", model=upstream.model or "replay")
-        return PROVIDERS[upstream.format](settings)
-    assert upstream.base_url is not None  # checked by the config
-    options = {"max_tokens_param": upstream.max_tokens_param}
-    settings = UpstreamSettings(base_url=upstream.base_url, model=upstream.model, api_key=upstream.api_key,
-                                headers=dict(upstream.headers), query=dict(upstream.query),
-                                extra_body=dict(upstream.body), options=options)
-    return PROVIDERS[upstream.provider](settings)
 
 
 class AGUIProxyMiddleware:
@@ -77,17 +52,19 @@ class AGUIProxyMiddleware:
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
-        self._routes: dict[str, _Route] = {}
-        for route in self.config.routes:
-            upstream = self.config.upstreams[route.upstream]
-            replay = self.config.replay_file(upstream) if upstream.provider == REPLAY else None
-            self._routes[route.path] = _Route(route, route.upstream, upstream, _provider_for(upstream), replay)
+        self._routes = {route.path: RoutePlan(self.config, route) for route in self.config.routes}
         self._tokens = [t.encode() for t in self.config.auth.bearer_tokens]
         self._secrets = list(self.config.auth.bearer_tokens)
         for upstream in self.config.upstreams.values():
-            self._secrets += _provider_for(upstream).secrets()
+            self._secrets += provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
         self._shutting_down = False
+        self._draining: asyncio.Future[None] | None = None
+        # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (lifecycle.py).
+        self.drain_on_exit_signals = False
+        streams = self.config.streams
+        self.gate = StreamGate(streams.max_concurrent, streams.retry_after)
+        self.keepalive = KeepAlive(streams.keepalive)
         # Probes, /metrics, request ids, CORS and the access log (server/ops.py).
         self.ops = Operations(self.config, readiness=self._readiness, check_auth=self._check_auth,
                               secrets=self._secrets)
@@ -103,7 +80,7 @@ class AGUIProxyMiddleware:
             route = self._routes.get(route_path(scope))
             if route is not None:
                 await self.ops.serve(scope, receive, send, functools.partial(self._handle, route),
-                                     route=route.config.path, upstream=route.upstream_name)
+                                     route=route.route.path, upstream=route.upstream_name)
                 return
             if (endpoint := self.ops.endpoint(scope["path"])) is not None:
                 await endpoint(scope, receive, send)
@@ -125,7 +102,7 @@ class AGUIProxyMiddleware:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    self._client = self._client or new_client()
+                    self._started()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     self.begin_shutdown()
@@ -136,7 +113,7 @@ class AGUIProxyMiddleware:
         async def wrapped_receive() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self._client = self._client or new_client()
+                self._started()
             elif message["type"] == "lifespan.shutdown":
                 self.begin_shutdown()
             return message
@@ -155,6 +132,16 @@ class AGUIProxyMiddleware:
             await self.aclose()
             raise
 
+    def _started(self) -> None:
+        self._client = self._client or new_client()
+        if self.drain_on_exit_signals:
+            drain_on_exit_signals(self)
+
+    def start_drain(self) -> None:
+        """Begin the graceful shutdown (:meth:`drain`) in the background, once."""
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(drain_logged(self))
+
     @property
     def http_client(self) -> httpx.AsyncClient | None:
         """The shared upstream client: opened at lifespan startup, closed at shutdown."""
@@ -170,31 +157,59 @@ class AGUIProxyMiddleware:
                 "http_client": self._client is not None and not self._client.is_closed,
                 "accepting": not self._shutting_down}
 
+    @property
+    def secrets(self) -> list[str]:
+        """Every key and token of the config: never in a response or a log."""
+        return list(self._secrets)
+
+    async def drain(self, grace: float | None = None) -> int:
+        """Graceful shutdown: refuse new streams (503), let running ones finish for ``grace`` seconds
+        (``streams.shutdown_grace``), then end them with ``RUN_ERROR`` code ``shutdown``.  The CLI
+        calls it on SIGTERM; an app that embeds the middleware calls it before its server stops."""
+        self.begin_shutdown()
+        return await self.gate.drain(self.config.streams.shutdown_grace if grace is None else grace)
+
     async def aclose(self) -> None:
         self.ops.close()
+        self.keepalive.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
 
     # -- one request ---------------------------------------------------------------------------
 
-    async def _handle(self, route: _Route, exchange: Exchange, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, route: RoutePlan, exchange: Exchange, scope: Scope, receive: Receive,
+                      send: Send) -> None:
         if scope["method"] != "POST":
-            await _send_error(send, InboundError(405, "method_not_allowed", f"{route.config.path} takes POST"),
+            await _send_error(send, InboundError(405, "method_not_allowed", f"{route.route.path} takes POST"),
                               [(b"allow", b"POST")])
             return
+        active: ActiveStream | None = None
         try:
-            self._check_auth(scope)
-            body = await _read_body(scope, receive, self.config.limits.max_body_bytes)
-            request = read_request(body)
-            # Built before the 200, so a conversation the provider cannot express is a 422.
-            upstream_request = None if route.replay_file else route.provider.build_request(request.conversation)
-        except InboundError as exc:
-            exchange.error = exc.type
-            extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
-            await _send_error(send, exc, extra)
-            return
-        await self._stream(route, request, upstream_request, exchange, receive, send)
+            try:
+                self._check_auth(scope)
+                active = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                # The body is not kept: a 10 MB prompt is not held for the whole stream.
+                request = read_request(await _read_body(scope, receive, self.config.limits.max_body_bytes))
+                targets = route.targets(request.conversation.requested_model)
+                first_request = targets[0].build_request(request.conversation, scope["headers"])
+            except InboundError as exc:
+                exchange.error = exc.type
+                extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
+                if exc.retry_after is not None:
+                    extra.append((b"retry-after", str(exc.retry_after).encode()))
+                await _send_error(send, exc, extra)
+                return
+            writer = ClientWriter(send)
+            label = f"request {exchange.request_id} {route.label}"
+            upstream_run = self._upstream_run(route, request, writer, targets, first_request, scope["headers"],
+                                              exchange, label)
+            exchange.stream = upstream_run.stream
+            await serve_stream(upstream_run, receive=receive, writer=writer, active=active,
+                               keepalive=self.keepalive, label=label)
+        finally:
+            if active is not None:
+                self.gate.release(active)
 
     def _check_auth(self, scope: Scope) -> None:
         if not self._tokens:
@@ -215,60 +230,28 @@ class AGUIProxyMiddleware:
         if not matched:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
-    async def _stream(self, route: _Route, request: InboundRequest, upstream_request: UpstreamRequest | None,
-                      exchange: Exchange, receive: Receive, send: Send) -> None:
-        done = route.config.done == "always" or (route.config.done == "auto" and request.kind == "branderux")
-        run = RunBuilder(request.thread_id, request.run_id, reasoning=route.config.reasoning,
-                         parent_run_id=request.parent_run_id)
-        stream = RunStream(run, route.provider.translator, EventEncoder(event_lines=route.config.event_lines),
-                           done_frame=done, max_event_size=self.config.limits.max_event_bytes,
-                           secrets=self._secrets)
-        exchange.stream = stream
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        await send({"type": "http.response.body", "body": stream.start(), "more_body": True})
+    def _upstream_run(self, route: RoutePlan, request: InboundRequest, writer: ClientWriter, targets: list[Target],
+                      first_request: UpstreamRequest, client_headers: list[tuple[bytes, bytes]],
+                      exchange: Exchange, label: str) -> UpstreamRun:
+        config = route.route
+        done = config.done == "always" or (config.done == "auto" and request.kind == "branderux")
 
-        async with anyio.create_task_group() as tg:
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                tg.cancel_scope.cancel()  # the client left: stop reading the upstream now
+        def new_stream(target: Target) -> RunStream:
+            # One per try (same ids), read by the translator of the upstream tried.
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=config.reasoning,
+                             parent_run_id=request.parent_run_id)
+            return RunStream(run, target.provider.translator, route.encoder,
+                             done_frame=done, max_event_size=self.config.limits.max_event_bytes,
+                             secrets=self._secrets, hold_early_failure=True)
 
-            tg.start_soon(watch_disconnect)
-            try:
-                await self._pump(route, upstream_request, stream, exchange, send)
-            finally:
-                tg.cancel_scope.cancel()
-        if stream.error is not None:
-            log.warning("request %s route %s upstream %s: run ended with %s: %s", exchange.request_id,
-                        route.config.path, route.upstream_name, stream.error.code, stream.error.message)
+        return UpstreamRun(new_stream, targets, first_request, request.conversation, client_headers,
+                           writer.write, self._http, secrets=self._secrets, label=label,
+                           observer=_Observer(exchange, self.ops, config.path))
 
-    async def _pump(self, route: _Route, upstream_request: UpstreamRequest | None, stream: RunStream,
-                    exchange: Exchange, send: Send) -> None:
-        body = CoalescingSender(send)
-        try:
-            if upstream_request is None:
-                assert route.replay_file is not None
-                source = open_replay(route.replay_file, route.upstream.chunk_size, route.upstream.interval)
-            else:
-                if self._client is None:  # served without a lifespan: open the client on first use
-                    self._client = new_client()
-                source = open_http(self._client, upstream_request, route.provider)
-            async with source as chunks:
-                async for chunk in body.read(chunks):  # frames of chunks received together: one send
-                    out = stream.feed(chunk)
-                    exchange.upstream_chunk(out)
-                    body.queue(out)
-                    if stream.ended:
-                        await body.flush()
-                        break
-                else:
-                    await body.send(stream.close())
-        except UpstreamError as exc:
-            await body.send(stream.fail(exc))
-        except OSError as exc:  # a replay file that cannot be read
-            error = UpstreamError(f"the recording cannot be read ({exc.strerror})", code="upstream_unavailable")
-            await body.send(stream.fail(error))
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:  # served without a lifespan: open the client on first use
+            self._client = new_client()
+        return self._client
 
 
 def route_path(scope: Scope) -> str:
@@ -326,3 +309,26 @@ def create_app(config: Config | str | os.PathLike[str]) -> AGUIProxyMiddleware:
     """The standalone proxy as an ASGI app (what ``agui-proxy --config`` serves)."""
     return AGUIProxyMiddleware(None, config)
 
+
+
+class _Observer:
+    """Tells a request's :class:`Exchange` and the metrics what its upstream run does."""
+
+    __slots__ = ("_exchange", "_ops", "_route")
+
+    def __init__(self, exchange: Exchange, ops: Operations, route: str) -> None:
+        self._exchange = exchange
+        self._ops = ops
+        self._route = route
+
+    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+        self._exchange.upstream = upstream
+        self._exchange.stream = stream
+        if retry:
+            self._ops.metrics.retry(upstream)
+
+    def fallback(self, from_upstream: str, to_upstream: str) -> None:
+        self._ops.metrics.fallback(self._route, from_upstream, to_upstream)
+
+    def chunk(self, out: bytes) -> None:
+        self._exchange.upstream_chunk(out)

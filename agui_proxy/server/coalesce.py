@@ -19,16 +19,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
-from starlette.types import Send
-
 T = TypeVar("T")
 
 
-class CoalescingSender:
-    """Queues body bytes and sends them as ``http.response.body`` messages, joined when ready together."""
+Write = Callable[[bytes], Awaitable[None]]
 
-    def __init__(self, send: Send) -> None:
-        self._send = send
+
+class CoalescingSender:
+    """Queues body bytes and writes them (one ``http.response.body`` message each), joined when
+    ready together."""
+
+    __slots__ = ("_pending", "_write")
+
+    def __init__(self, write: Write) -> None:
+        self._write = write
         self._pending: list[bytes] = []
 
     def queue(self, data: bytes) -> None:
@@ -44,7 +48,7 @@ class CoalescingSender:
         if self._pending:
             body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
             self._pending.clear()
-            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            await self._write(body)
 
     def read(self, source: AsyncIterable[T]) -> AsyncIterator[T]:
         """``source``'s items; what is queued is sent whenever reading the next item would wait."""

@@ -26,6 +26,7 @@ import uvicorn
 from ..config import Config, default_config
 from .access_log import logging_config
 from .app import AGUIProxyMiddleware, create_app
+from .lifecycle import BACKSTOP, install_log_redaction
 from .metrics import MULTIPROC_ENV
 
 CONFIG_ENV = "AGUI_PROXY_CONFIG"
@@ -35,24 +36,40 @@ FACTORY = f"{__name__}:app_from_env"
 def app_from_env() -> AGUIProxyMiddleware:
     """The app of one worker: the config file named by ``AGUI_PROXY_CONFIG`` (unset: the demo)."""
     path = os.environ.get(CONFIG_ENV)
-    return create_app(path if path else default_config())
+    return _served(create_app(path if path else default_config()))
+
+
+def _served(proxy: AGUIProxyMiddleware) -> AGUIProxyMiddleware:
+    """``proxy`` as a server process of its own serves it: SIGTERM drains its streams, and no log
+    line of the process carries a key or token."""
+    proxy.drain_on_exit_signals = True
+    install_log_redaction(proxy.secrets)  # after the server configured its handlers
+    return proxy
 
 
 def run(config: Config, *, config_path: str | None, workers: int = 1, log_level: str | None = None,
-        loop: str = "auto", http: str = "auto") -> None:
+        loop: str = "auto", http: str = "auto") -> bool:
     """Serve ``config`` (loaded from ``config_path``; ``None``: the embedded default) until stopped.
 
     ``loop`` and ``http`` pick uvicorn's event loop and HTTP/1.1 parser (``auto``: uvloop and
-    httptools when installed)."""
+    httptools when installed).  False when the server could not start (the port is taken...)."""
     log_config = logging_config(config.logging, log_level)
     logging.config.dictConfig(log_config)  # for what the app logs while it is built, before uvicorn's start
     # uvicorn's access log is off: the proxy writes its own line per request (server/access_log.py),
     # which never holds a query string.
+    # uvicorn cancels what still runs past its graceful timeout; the drain (lifecycle.py) ends every
+    # stream with its RUN_ERROR and terminator before that.
+    grace = int(config.streams.shutdown_grace + BACKSTOP)
     options: dict[str, Any] = {"host": config.server.host, "port": config.server.port, "log_config": log_config,
-                               "access_log": False, "lifespan": "on", "loop": loop, "http": http}
+                               "access_log": False, "lifespan": "on", "loop": loop, "http": http,
+                               "timeout_graceful_shutdown": grace}
     if workers == 1:
-        uvicorn.run(create_app(config), **options)
-        return
+        proxy = create_app(config)
+        server_config = uvicorn.Config(proxy, **options)  # configures the log handlers
+        server = uvicorn.Server(server_config)
+        _served(proxy)
+        server.run()
+        return server.started
 
     if config_path is None:
         os.environ.pop(CONFIG_ENV, None)
@@ -64,6 +81,7 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         os.environ[MULTIPROC_ENV] = own_dir
     try:
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+        return True
     finally:
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)

@@ -4,10 +4,16 @@ It opens the streaming request, checks the status, hands the raw body chunks on,
 exceptions to the project's own at this boundary, and always closes the upstream response, so a
 client that leaves frees the upstream connection at once.  A replay upstream reads a recording
 from disk instead, paced like a real provider.
+
+The upstream's ``timeouts`` are enforced here: ``connect`` by httpx; ``first_byte`` (until the
+status line), ``idle`` (between two body chunks) and ``total`` (all tries of one upstream) by a
+:class:`Deadline`, so each ends with an :class:`UpstreamTimeout` that names the one that ran out.
 """
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,9 +21,9 @@ from pathlib import Path
 import anyio
 import httpx
 
+from ..config import TimeoutsConfig
 from ..errors import (
     UpstreamConnectError,
-    UpstreamError,
     UpstreamHTTPError,
     UpstreamProtocolError,
     UpstreamStreamError,
@@ -38,37 +44,140 @@ def new_client() -> httpx.AsyncClient:
                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
 
 
-@asynccontextmanager
-async def open_http(client: httpx.AsyncClient, request: UpstreamRequest,
-                    provider: Provider) -> AsyncIterator[AsyncIterator[bytes]]:
-    """Send ``request``; yields the body's chunks once the upstream answered 2xx."""
-    try:
-        response = await client.send(
-            client.build_request(request.method, request.url, headers=request.headers,
-                                 content=request.body, params=request.params or None),
-            stream=True,
-        )
-    except httpx.TimeoutException:
-        raise UpstreamTimeout("the upstream did not answer in time") from None
-    except httpx.TransportError as exc:
-        raise UpstreamConnectError(f"could not reach the upstream ({_reason(exc)})") from None
-    try:
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+class Deadline:
+    """The timeouts of one try, kept by one cancel scope whose deadline moves.
+
+    The caller enters :attr:`scope` around the whole try; it always ends the try by ``end``
+    (``timeouts.total`` after the first try of this upstream began).  While the shell waits on
+    the upstream (for the status line, for the next chunk) it ends it sooner, at that wait's
+    limit.  One scope per try rather than one per wait: memory per open stream counts when a
+    process holds a thousand of them.  :meth:`expired` is the error for whichever ran out.
+    """
+
+    __slots__ = ("_end", "_waiting", "scope", "timeouts")
+
+    def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
+        self.timeouts = timeouts
+        self._end = end
+        self._waiting = "total"
+        self.scope = anyio.CancelScope(deadline=end)
+
+    def waiting(self, kind: str, seconds: float) -> None:
+        at = anyio.current_time() + seconds
+        self._waiting = kind if at < self._end else "total"
+        self.scope.deadline = min(at, self._end)
+
+    def done_waiting(self) -> None:
+        if self.scope.cancel_called:
+            return  # the wait that ran out is what expired() must name
+        self._waiting = "total"
+        self.scope.deadline = self._end
+
+    def expired(self) -> UpstreamTimeout:
+        t = self.timeouts
+        if self._waiting == "first_byte":
+            return UpstreamTimeout(f"the upstream did not answer within {_seconds(t.first_byte)} "
+                                   "(timeouts.first_byte)")
+        if self._waiting == "idle":
+            return UpstreamTimeout(f"the upstream went silent for {_seconds(t.idle)} (timeouts.idle)")
+        return UpstreamTimeout(f"the upstream took longer than {_seconds(t.total)} in all (timeouts.total)")
+
+
+class UpstreamCall:
+    """One request to an upstream: ``async with UpstreamCall(...) as chunks`` sends it, gives
+    the body's chunks once the upstream answered 2xx, and closes the response on the way out,
+    whatever happened (so a client that leaves frees the upstream connection at once).
+
+    Must run inside ``deadline.scope``; when it expires the try is cancelled there.  A class
+    rather than an ``asynccontextmanager`` and an async generator: each of those keeps a
+    generator frame alive for the whole stream.
+    """
+
+    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response")
+
+    def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
+                 deadline: Deadline) -> None:
+        self._client = client
+        self._request = request
+        self._provider = provider
+        self._deadline = deadline
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def __aenter__(self) -> UpstreamCall:
+        request, deadline, t = self._request, self._deadline, self._deadline.timeouts
+        client = self._client
+        # httpx keeps the connect timeout; the waits for the status line and for each chunk have
+        # limits of their own, kept by the deadline.
+        http_timeout = httpx.Timeout(connect=t.connect, read=None, write=t.first_byte, pool=t.connect)
+        deadline.waiting("first_byte", t.first_byte)
+        try:
+            response = await client.send(
+                client.build_request(request.method, request.url, headers=request.headers,
+                                     content=request.body, params=request.params or None, timeout=http_timeout),
+                stream=True,
+            )
+        except httpx.ConnectTimeout:
+            # Nothing was sent: as safe to retry as a refused connection.
+            raise UpstreamTimeout(f"the upstream did not accept the connection within {_seconds(t.connect)} "
+                                  "(timeouts.connect)", retryable=True) from None
+        except httpx.TimeoutException:  # writing the request took too long
+            raise deadline.expired() from None
+        except httpx.TransportError as exc:
+            raise UpstreamConnectError(f"could not reach the upstream ({_reason(exc)})") from None
+        finally:
+            deadline.done_waiting()
+        self._response = response
+        try:
+            await self._check(response, t.idle)
+        except BaseException:
+            await response.aclose()
+            raise
+        self._chunks = response.aiter_bytes().__aiter__()
+        return self
+
+    async def _check(self, response: httpx.Response, idle: float) -> None:
         if not 200 <= response.status_code < 300:
-            body = await _read_capped(response)
-            raise UpstreamHTTPError(response.status_code, provider.error_message(
-                response.status_code, body, response.headers.get("content-type", "")))
+            body = await _read_capped(response, idle)
+            raise UpstreamHTTPError(response.status_code, self._provider.error_message(
+                response.status_code, body, response.headers.get("content-type", "")),
+                retry_after=retry_after_seconds(response.headers))
         content_type = response.headers.get("content-type", "")
         if content_type and not content_type.lower().startswith("text/event-stream"):
             # A wrong base_url (an HTML page) or a server that ignored "stream": true.
-            detail = describe_error_body(await _read_capped(response), content_type)
+            detail = describe_error_body(await _read_capped(response, idle), content_type)
             raise UpstreamProtocolError(
                 f"the upstream answered {response.status_code} with {content_type.split(';')[0]}, not an event stream"
                 + (f": {detail}" if detail else ""))
-        chunks = _chunks(response)
-        yield chunks
-        await _drain(chunks)  # only when the caller is done with the body, never on an error or cancellation
-    finally:
-        await response.aclose()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._response is None:
+            return
+        try:
+            if exc_type is None and self._chunks is not None:
+                await _drain(self._chunks)  # the run ended well: keep the connection for the next one
+        finally:
+            await self._response.aclose()
+
+    def __aiter__(self) -> UpstreamCall:
+        return self
+
+    async def __anext__(self) -> bytes:
+        assert self._chunks is not None
+        # A limit on each wait, never between them: the consumer's time is not silence.
+        self._deadline.waiting("idle", self._deadline.timeouts.idle)
+        try:
+            return await self._chunks.__anext__()
+        except httpx.TransportError as exc:
+            # Before any output this is as good as a connection error: worth another try.
+            raise UpstreamStreamError(f"the upstream connection broke mid-stream ({_reason(exc)})",
+                                      code="upstream_truncated", retryable=True) from None
+        finally:
+            self._deadline.done_waiting()
 
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
@@ -78,7 +187,8 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
     (the last chunk of a chunked body).  Closing a response before its body's end makes httpcore
     drop the connection, and the next request pays a new TCP (and TLS) handshake: measured in the
     bench as connection set-up on every request.  Bounded in bytes and time, since an upstream may
-    keep the body open after its end marker.
+    keep the body open after its end marker.  Never on an error or a cancellation (a client that
+    left): the response is closed at once then.
     """
     received = 0
     with anyio.move_on_after(DRAIN_SECONDS):
@@ -87,31 +197,47 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
                 received += len(chunk)
                 if received > MAX_DRAIN_BYTES:
                     return
-        except UpstreamError:
+        except httpx.HTTPError:
             return  # the connection is lost anyway; aclose() cleans up
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.aiter_bytes():
-            yield chunk
-    except httpx.TimeoutException:
-        raise UpstreamTimeout("the upstream went silent for longer than the read timeout") from None
-    except httpx.TransportError as exc:
-        raise UpstreamStreamError(f"the upstream connection broke mid-stream ({_reason(exc)})",
-                                  code="upstream_truncated") from None
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(response: httpx.Response, idle: float) -> bytes:
     body = bytearray()
     try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) >= MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass  # the status says enough; a broken error body is not worth more
+        with anyio.fail_after(idle):
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= MAX_ERROR_BODY:
+                    break
+    except (httpx.HTTPError, TimeoutError):
+        pass  # the status says enough; a broken or stalled error body is not worth more
     return bytes(body)
+
+
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """The wait an upstream asked for: ``retry-after-ms`` (OpenAI, Anthropic), else ``Retry-After``
+    in seconds or as an HTTP date (RFC 9110 section 10.2.3).  ``None`` when absent or unreadable."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            ms = float(value)
+        except ValueError:
+            ms = -1.0
+        if 0 <= ms < float("inf"):
+            return ms / 1000
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _reason(exc: httpx.TransportError) -> str:

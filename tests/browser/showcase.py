@@ -77,7 +77,8 @@ def response(pause: float = 0.02) -> list[Step]:
 def proxy_config(upstream_url: str, **extra: Any) -> dict[str, Any]:
     return {
         "upstreams": {"deepseek": {"provider": "openai-chat", "base_url": f"{upstream_url}/v1",
-                                   "api_key": "${TEST_UPSTREAM_KEY}", "model": MODEL}},
+                                   "api_key": "${TEST_UPSTREAM_KEY}", "model": MODEL,
+                                   "retries": 0}},  # one scripted answer per question, errors included
         "routes": [{"path": "/api/agent", "upstream": "deepseek"}],
         "playground": True,
         **extra,

@@ -149,7 +149,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         config = {
             "auth": {"bearer_tokens": [TOKEN]},
             "upstreams": {f"case{i}": {"provider": case.provider, "base_url": f"{upstream.url}/case/{i}",
-                                       "api_key": KEY, "model": "test-model"}
+                                       # Each case's answer is scripted once: no retry of its errors.
+                                       "api_key": KEY, "model": "test-model", "retries": 0}
                           for i, case in enumerate(cases)},
             "routes": [{"path": f"/case/{i}", "upstream": f"case{i}", "done": case.done,
                         "event_lines": case.event_lines}

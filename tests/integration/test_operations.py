@@ -43,8 +43,10 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 def proxy_config(upstream: ScriptedUpstream, **sections: Any) -> dict[str, Any]:
     return {
         "auth": {"bearer_tokens": ["${AGUI_PROXY_TOKEN}"]},
+        # One scripted answer per request: the error cases here are not retried (retries are
+        # counted in test_retries_and_fallbacks_are_counted_and_logged).
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1",
-                                 "api_key": "${TEST_OPENAI_KEY}", "model": MODEL}},
+                                 "api_key": "${TEST_OPENAI_KEY}", "model": MODEL, "retries": 0}},
         "routes": [{"path": "/api/agent", "upstream": "openai"}],
         **sections,
     }
@@ -165,6 +167,32 @@ def test_metrics_after_a_known_sequence(upstream: ScriptedUpstream, up: Scripted
         assert s.with_name("agui_proxy_upstream_retries_total") == {}
         assert s.with_name("agui_proxy_upstream_fallbacks_total") == {}
         assert len(up.requests) == 4
+
+
+def test_retries_and_fallbacks_are_counted_and_logged(upstream: ScriptedUpstream, up: ScriptedUpstream,
+                                                      tmp_path: Path) -> None:
+    """The primary answers 503 twice (its try and its one retry); its fallback answers."""
+    config = proxy_config(upstream, logging={"format": "json"})
+    config["upstreams"]["openai"]["retries"] = {"max": 1, "backoff": 0}
+    config["upstreams"]["backup"] = {"provider": "openai-chat", "base_url": f"{upstream.url}/backup/v1",
+                                     "api_key": "${TEST_OPENAI_KEY}", "model": MODEL, "retries": 0}
+    config["routes"][0]["fallbacks"] = ["backup"]
+    with start_proxy(tmp_path, config, env=ENV) as proxy:
+        for _ in range(2):
+            up.script_at("/v1/", body_response(503, {"error": {"message": "overloaded", "type": "server_error"}}))
+        up.script_at("/backup/", sse_response(text_transcript()))
+        reply = post(f"{proxy.url}/api/agent", BODY, headers={**AUTH, "x-request-id": "fell-back"})
+        assert text_of(reply.events) == TEXT
+        assert [r.path for r in up.requests] == ["/v1/chat/completions", "/v1/chat/completions",
+                                                 "/backup/v1/chat/completions"]
+
+        line = line_of(proxy, "fell-back")
+        assert (line["route"], line["upstream"], line["outcome"]) == ("/api/agent", "backup", "ok")
+        s = Samples(post(f"{proxy.url}/metrics", b"", method="GET", headers=AUTH).body)
+        assert s.with_name("agui_proxy_upstream_retries_total") == {frozenset({("upstream", "openai")}): 1}
+        assert s.with_name("agui_proxy_upstream_fallbacks_total") == {
+            frozenset({("route", "/api/agent"), ("from_upstream", "openai"), ("to_upstream", "backup")}): 1}
+        assert s.get("agui_proxy_requests_total", route="/api/agent", upstream="backup", outcome="ok") == 1
 
 
 # -- CORS ---------------------------------------------------------------------------------------------

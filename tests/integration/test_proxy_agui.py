@@ -31,7 +31,7 @@ ROUTES = {"/agent": {}, "/always": {"done": "always"}, "/never": {"done": "never
 def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
     config = {
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": KEY,
-                                 "model": MODEL}},
+                                 "model": MODEL, "retries": 0}},  # one scripted answer per request
         "routes": [{"path": path, "upstream": "openai", **options} for path, options in ROUTES.items()],
     }
     with start_proxy(tmp_path_factory.mktemp("proxy-agui"), config) as running:

@@ -29,7 +29,8 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
     config = {
         "upstreams": {"claude": {"provider": "anthropic", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_KEY}",
                                  "model": MODEL, "headers": {"anthropic-beta": BETA},
-                                 "body": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}},
+                                 "body": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
+                                 "retries": 0}},  # the errors' reports are tested here, retries in test_faults.py
         "routes": [{"path": "/api/claude", "upstream": "claude"}],
     }
     with start_proxy(tmp_path_factory.mktemp("proxy"), config,

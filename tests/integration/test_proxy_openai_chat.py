@@ -66,10 +66,11 @@ def proxy(upstream: ScriptedUpstream, refused: RefusedPort, tmp_path_factory: py
     config = {
         "limits": {"max_body_bytes": MAX_BODY},
         "upstreams": {
+            # No retries: each failure here maps to one RUN_ERROR (retries: tests/integration/test_faults.py).
             "openai": {"provider": "openai-chat", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_OPENAI_KEY}",
-                       "model": MODEL, "headers": {"OpenAI-Organization": ORGANIZATION}},
+                       "model": MODEL, "headers": {"OpenAI-Organization": ORGANIZATION}, "retries": 0},
             "down": {"provider": "openai-chat", "base_url": f"{refused.url}/v1", "api_key": "${TEST_OPENAI_KEY}",
-                     "model": MODEL},
+                     "model": MODEL, "retries": 0},
         },
         "routes": [{"path": "/api/agent", "upstream": "openai"}, {"path": "/api/down", "upstream": "down"}],
     }

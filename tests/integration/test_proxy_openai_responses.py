@@ -49,7 +49,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
     config = {
         "upstreams": {
             "responses": {"provider": "openai-responses", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_KEY}",
-                          "model": MODEL, "body": EXTRAS},
+                          "model": MODEL, "body": EXTRAS, "retries": 0},  # retries: test_faults.py
             # Azure OpenAI: a deployment URL, the key in an "api-key" header, the API version as a query.
             "azure": {"provider": "openai-chat", "model": "gpt-4o",
                       "base_url": "${UPSTREAM_URL}/openai/deployments/gpt-4o-prod",

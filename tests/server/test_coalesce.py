@@ -21,8 +21,8 @@ class Recorder:
     def __init__(self) -> None:
         self.log: list[Any] = []
 
-    async def send(self, message: dict[str, Any]) -> None:
-        self.log.append(message["body"])
+    async def send(self, body: bytes) -> None:
+        self.log.append(body)
 
 
 async def items(*steps: bytes | float) -> AsyncIterator[bytes]:

@@ -1,0 +1,238 @@
+"""Retries, backoff and fallbacks: a flaky provider absorbed before the user sees it.
+
+One client's run goes through :class:`UpstreamRun`.  Each try of an upstream feeds a fresh
+:class:`~agui_proxy.core.stream.RunStream` (same thread and run ids; its ``RUN_STARTED`` was
+already sent by the first one) built with ``hold_early_failure``, so a failure found before any
+of the answer was produced is held back instead of reaching the client.  Then:
+
+- a retryable failure (a refused or reset connection, a connect timeout, HTTP 429, 500, 502,
+  503, 504, 529, a connection lost before any output) is tried again on the same upstream,
+  up to ``retries.max`` times, after an exponential backoff with jitter, or after the 429's
+  ``Retry-After`` when that is no longer than ``retries.max_retry_after``;
+- any other failure before output, or the last retryable one, moves on to the route's next
+  ``fallbacks`` upstream, with the request rebuilt for that upstream's provider;
+- once output has started the run is committed to that upstream: a failure then ends it with
+  ``RUN_ERROR``, never a retry (the client would see the answer twice).
+
+The client sees none of this except the time it takes.  ``timeouts.total`` bounds the tries of
+one upstream, backoff included.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import anyio
+import httpx
+
+from ..config import RetriesConfig
+from ..core.conversation import Conversation
+from ..core.redact import redact
+from ..core.stream import RunStream
+from ..errors import UpstreamError, UpstreamHTTPError
+from ..providers import UpstreamRequest
+from .coalesce import CoalescingSender
+from .routing import Target
+from .upstream import Deadline, UpstreamCall, open_replay
+
+log = logging.getLogger("agui_proxy")
+
+Write = Callable[[bytes], Awaitable[None]]
+
+# Failures that are an answer, not an outage: another upstream must not be asked instead (a
+# safety filter that stopped a prompt is not bypassed by sending it elsewhere).
+FINAL_CODES = frozenset({"content_filtered"})
+
+# One generator for every run's jitter: a Random's state is 2.5 KB, too much to carry per stream.
+_JITTER = random.Random()
+
+
+def backoff_delay(policy: RetriesConfig, retry: int, error: UpstreamError, rng: random.Random) -> float | None:
+    """Seconds to wait before retry number ``retry`` (1 for the first), or ``None``: do not retry.
+
+    Exponential (``backoff`` doubled per retry, capped at ``max_backoff``) with jitter in the
+    upper half, so many clients failing together do not come back together; never less than
+    what the upstream asked for in ``Retry-After``, and no retry when that is past the cap.
+    """
+    if not error.retryable or retry > policy.max:
+        return None
+    delay: float = min(policy.max_backoff, policy.backoff * 2.0 ** min(retry - 1, 32))
+    delay *= rng.uniform(0.5, 1.0)
+    asked = error.retry_after if isinstance(error, UpstreamHTTPError) else None
+    if asked is not None:
+        if asked > policy.max_retry_after:
+            return None
+        delay = max(delay, asked)
+    return delay
+
+
+class RunObserver(Protocol):
+    """What the shell's metrics and access log learn about a run's tries (see ``app.py``)."""
+
+    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+        """A request is sent to ``upstream``, its answer read into ``stream`` (``retry``: again)."""
+
+    def fallback(self, from_upstream: str, to_upstream: str) -> None:
+        """The run moves on to the route's next upstream."""
+
+    def chunk(self, out: bytes) -> None:
+        """One chunk of the upstream's body was read; ``out`` is what it gave the client."""
+
+
+class _Unobserved:
+    __slots__ = ()
+
+    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+        pass
+
+    def fallback(self, from_upstream: str, to_upstream: str) -> None:
+        pass
+
+    def chunk(self, out: bytes) -> None:
+        pass
+
+
+UNOBSERVED = _Unobserved()
+
+
+class _FailedEarly(Exception):
+    """An upstream failed before any of its answer reached the client (internal to this module)."""
+
+    def __init__(self, error: UpstreamError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class UpstreamRun:
+    """One client's run across tries and upstreams.
+
+    ``targets`` is the route's chain, ``first_request`` the request already built for the first
+    of them; the others' are built from ``conversation`` when their turn comes.  ``new_stream``
+    builds a run stream for an upstream (with its provider's translator); the first one is
+    :attr:`stream`, whose ``start()`` the caller sends.  ``write`` sends bytes to the client.
+    :attr:`stream` is always the stream of the current try, so the caller can end the run
+    (``stream.fail``) when it is stopped.
+    """
+
+    __slots__ = ("_client_headers", "_conversation", "_first_request", "_http", "_label", "_new_stream",
+                 "_observer", "_rng", "_secrets", "_stream_used", "_targets", "_write", "stream", "tries")
+
+    def __init__(self, new_stream: Callable[[Target], RunStream], targets: Sequence[Target],
+                 first_request: UpstreamRequest, conversation: Conversation,
+                 client_headers: Iterable[tuple[bytes, bytes]], write: Write, http: Callable[[], httpx.AsyncClient],
+                 *, secrets: Sequence[str] = (), rng: random.Random | None = None, label: str = "",
+                 observer: RunObserver = UNOBSERVED) -> None:
+        self._new_stream = new_stream
+        self._targets = targets
+        self._first_request = first_request
+        self._conversation = conversation
+        self._client_headers = client_headers
+        self._write = write
+        self._http = http
+        self._secrets = secrets
+        self._rng = rng or _JITTER
+        self._label = label
+        self._observer = observer
+        self.stream = new_stream(targets[0])
+        self._stream_used = False
+        self.tries = 0  # requests sent, over all upstreams (for logs and tests)
+
+    async def run(self) -> None:
+        targets = self._targets
+        last: UpstreamError | None = None
+        for index, target in enumerate(targets):
+            request = (self._first_request if index == 0
+                       else target.build_request(self._conversation, self._client_headers))
+            try:
+                await self._run_on(target, request)
+                return
+            except _FailedEarly as failed:
+                last = failed.error
+                if last.code in FINAL_CODES:
+                    break
+                if index + 1 < len(targets):
+                    self._observer.fallback(target.name, targets[index + 1].name)
+                    log.warning("%supstream %s failed before its answer started (%s: %s); falling back to %s",
+                                self._label, target.name, last.code, self._redact(last.message),
+                                targets[index + 1].name)
+        assert last is not None
+        await self._write(self.stream.fail(last))
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _next_stream(self, target: Target) -> RunStream:
+        if self._stream_used:
+            self.stream = self._new_stream(target)
+            self.stream.start()  # RUN_STARTED: the client has it from the first stream
+        self._stream_used = True
+        return self.stream
+
+    async def _run_on(self, target: Target, request: UpstreamRequest) -> None:
+        """Tries of one upstream; raises :class:`_FailedEarly` when it failed before any output."""
+        policy = target.upstream.retries
+        end = anyio.current_time() + target.upstream.timeouts.total
+        retry = 0
+        while True:
+            stream = self._next_stream(target)
+            self._observer.attempt(target.name, stream, retry > 0)
+            self.tries += 1
+            deadline = Deadline(target.upstream.timeouts, end)
+            error: UpstreamError
+            try:
+                with deadline.scope:
+                    await self._attempt(target, request, stream, deadline)
+                if not deadline.scope.cancelled_caught:
+                    return
+                error = deadline.expired()
+            except UpstreamError as exc:
+                error = exc
+            if stream.output_started:
+                await self._write(stream.fail(error))
+                return
+            retry += 1
+            delay = None if error.code in FINAL_CODES else backoff_delay(policy, retry, error, self._rng)
+            if delay is None or anyio.current_time() + delay >= end:
+                raise _FailedEarly(error)
+            log.warning("%supstream %s: %s (%s); retry %d of %d in %.2f s", self._label, target.name,
+                        self._redact(error.message), error.code, retry, policy.max, delay)
+            await anyio.sleep(delay)
+
+    async def _attempt(self, target: Target, request: UpstreamRequest, stream: RunStream,
+                       deadline: Deadline) -> None:
+        """One request to one upstream, its answer written to the client as it comes."""
+        try:
+            source: AbstractAsyncContextManager[AsyncIterator[bytes]]
+            if target.replay_file is not None:
+                upstream = target.upstream
+                source = open_replay(target.replay_file, upstream.chunk_size, upstream.interval)
+            else:
+                source = UpstreamCall(self._http(), request, target.provider, deadline)
+            # The frames of chunks that were received together leave in one write (coalesce.py).
+            body = CoalescingSender(self._write)
+            observer = self._observer
+            async with source as chunks:
+                try:
+                    async for chunk in body.read(chunks):
+                        out = stream.feed(chunk)
+                        observer.chunk(out)
+                        if stream.early_failure is not None:
+                            raise stream.early_failure
+                        body.queue(out)
+                        if stream.ended:
+                            break
+                    else:
+                        out = stream.close()
+                        if stream.early_failure is not None:
+                            raise stream.early_failure
+                        body.queue(out)
+                except UpstreamError:
+                    await body.flush()  # what was read before the failure goes out before its RUN_ERROR
+                    raise
+                await body.flush()  # before the connection's end is read (upstream.py _drain)
+        except OSError as exc:  # a replay file that cannot be read
+            raise UpstreamError(f"the recording cannot be read ({exc.strerror})", code="upstream_unavailable") from None

@@ -1,0 +1,81 @@
+"""Hostile bodies through the real proxy: a 4xx JSON error naming the problem, never a 500,
+never a request upstream.  The reader itself is driven much harder in tests/core/test_inbound_hostile.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ..proxy import ProxyProcess, Reply, post, start_proxy
+from ..upstream import ScriptedUpstream
+from .openai_chat_streams import MODEL
+
+pytestmark = pytest.mark.integration
+
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    config = {"limits": {"max_body_bytes": MAX_BODY},
+              "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "model": MODEL}},
+              "routes": [{"path": "/api/agent", "upstream": "openai"}]}
+    with start_proxy(tmp_path_factory.mktemp("hostile"), config) as running:
+        yield running
+
+
+def refused(reply: Reply) -> dict[str, Any]:
+    assert 400 <= reply.status < 500, (reply.status, reply.body[:300])
+    assert reply.headers["content-type"] == "application/json"
+    error: dict[str, Any] = reply.json()["error"]
+    assert error["type"] and error["message"], error
+    return error
+
+
+def message(**fields: Any) -> bytes:
+    return json.dumps({"params": {"messages": [{"role": "user", "content": "hi", **fields}]}}).encode()
+
+
+@pytest.mark.parametrize(("body", "status", "word"), [
+    pytest.param(b'{"params": {"messages": [{"role": "user", "content": "\\ud800"}]}}', 400, "surrogate",
+                 id="lone-surrogate"),
+    pytest.param(b'{"params": {"messages": [], "max_tokens": NaN}}', 400, "NaN", id="nan"),
+    pytest.param(b'{"params": {"messages": [], "max_tokens": ' + b"9" * 5000 + b"}}", 400, "digits",
+                 id="huge-integer"),
+    pytest.param(b'{"params": {"system": "\xff\xfe"}}', 400, "UTF-8", id="invalid-utf8"),
+    pytest.param(b"[" * 10_000, 400, "deeper", id="deep-nesting"),
+    pytest.param(message(role="root"), 422, "unknown role 'root'", id="unknown-role"),
+    pytest.param(message(content={"$gt": ""}), 422, "content", id="wrong-type"),
+    pytest.param(json.dumps({"params": {"messages": [{"role": "user", "content": "x" * MAX_BODY}]}}).encode(), 413,
+                 str(MAX_BODY), id="huge-string"),
+])
+def test_hostile_body(proxy: ProxyProcess, up: ScriptedUpstream, body: bytes, status: int, word: str) -> None:
+    reply = post(proxy.url + "/api/agent", body)
+    assert reply.status == status, reply.body
+    assert word in refused(reply)["message"]
+    assert up.requests == []
+
+
+_junk = st.one_of(
+    st.binary(max_size=200),
+    st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10)),
+                 lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                         st.dictionaries(st.sampled_from(["params", "messages", "role", "content",
+                                                                          "tools", "model", "max_tokens"]),
+                                                         inner, max_size=4)),
+                 max_leaves=10).map(lambda value: json.dumps({"params": value}).encode()),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_junk)
+def test_generated_bodies_never_get_a_500(proxy: ProxyProcess, upstream: ScriptedUpstream, body: bytes) -> None:
+    reply = post(proxy.url + "/api/agent", body)
+    if reply.status == 200:  # a body that happens to be valid: it was streamed (no upstream scripted)
+        return
+    refused(reply)
