@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ..proxy import ProxyProcess, start_proxy
 from ..upstream import ScriptedUpstream
+from .openai_chat_streams import MODEL
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +31,15 @@ def up(upstream: ScriptedUpstream) -> Iterator[ScriptedUpstream]:
     upstream.reset()
     assert not unscripted, f"the proxy sent requests nobody scripted: {[(r.method, r.target) for r in unscripted]}"
     assert not pending, f"{pending} scripted responses were never requested"
+
+
+@pytest.fixture(scope="module")
+def plain_proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    """The proxy with one Chat Completions upstream (the module's) at ``/api/agent``, defaults otherwise."""
+    config = {
+        "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "sk-test",
+                                 "model": MODEL}},
+        "routes": [{"path": "/api/agent", "upstream": "openai"}],
+    }
+    with start_proxy(tmp_path_factory.mktemp("proxy"), config) as running:
+        yield running

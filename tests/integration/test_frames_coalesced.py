@@ -7,29 +7,17 @@ The client reads the raw HTTP/1.1 response, where each ``send`` of the proxy is 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..proxy import ProxyProcess, RawStream, start_proxy
+from ..proxy import ProxyProcess, RawStream
 from ..upstream import SSE_HEADERS, Chunk, End, Raw, ScriptedUpstream, Status, Step, WaitFor, sse_event
-from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
+from .openai_chat_streams import TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Hello"}]}}
-
-
-@pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
-    config = {
-        "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "sk-test",
-                                 "model": MODEL}},
-        "routes": [{"path": "/api/agent", "upstream": "openai"}],
-    }
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config) as running:
-        yield running
 
 
 def http_chunks(raw: bytes) -> tuple[list[bytes], bool]:
@@ -69,10 +57,10 @@ def events() -> list[bytes]:
     return [sse_event(chunk) for chunk in text_transcript()] + [b"data: [DONE]\n\n"]
 
 
-def test_events_that_arrive_together_are_sent_together(up: ScriptedUpstream, proxy: ProxyProcess) -> None:
+def test_events_that_arrive_together_are_sent_together(up: ScriptedUpstream, plain_proxy: ProxyProcess) -> None:
     # Every event its own HTTP chunk, as providers frame them, all in one write.
     up.script(Status(200, SSE_HEADERS), Raw(b"".join(framed(e) for e in events())), End())
-    with RawStream(proxy.url, "/api/agent", BODY) as client:
+    with RawStream(plain_proxy.url, "/api/agent", BODY) as client:
         client.read_until(b"\r\n0\r\n\r\n")
         chunks, ended = http_chunks(client.received)
     assert ended
@@ -84,7 +72,7 @@ def test_events_that_arrive_together_are_sent_together(up: ScriptedUpstream, pro
     assert [len(parse_frames(c)[0]) for c in chunks] == [1, len(run) - 1]
 
 
-def test_events_that_arrive_one_by_one_are_sent_one_by_one(up: ScriptedUpstream, proxy: ProxyProcess) -> None:
+def test_events_that_arrive_one_by_one_are_sent_one_by_one(up: ScriptedUpstream, plain_proxy: ProxyProcess) -> None:
     role, *contents, finish, usage = events()[:-1]
     assert len(contents) == len(TEXT_PIECES)
     seen = [threading.Event() for _ in contents]
@@ -92,7 +80,7 @@ def test_events_that_arrive_one_by_one_are_sent_one_by_one(up: ScriptedUpstream,
     for content, reached in zip(contents[1:], seen[1:], strict=True):
         steps += [Chunk(content), WaitFor(reached)]  # the next event only once this one reached the client
     up.script(*steps, Chunk(finish + usage + b"data: [DONE]\n\n"), End())
-    with RawStream(proxy.url, "/api/agent", BODY) as client:
+    with RawStream(plain_proxy.url, "/api/agent", BODY) as client:
         for i, reached in enumerate(seen):
             read_chunks(client, i + 2)  # RUN_STARTED, then one chunk per content event
             reached.set()

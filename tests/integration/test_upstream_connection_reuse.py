@@ -10,35 +10,23 @@ dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from ..agui_check import assert_valid_run, text_of
-from ..proxy import ProxyProcess, post, start_proxy
+from ..proxy import ProxyProcess, post
 from ..upstream import SSE_HEADERS, End, ScriptedUpstream, Status, WaitFor, sse_response, sse_steps
-from .openai_chat_streams import MODEL, TEXT, text_transcript
+from .openai_chat_streams import TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Hello"}]}}
 
 
-@pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
-    config = {
-        "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "sk-test",
-                                 "model": MODEL}},
-        "routes": [{"path": "/api/agent", "upstream": "openai"}],
-    }
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config) as running:
-        yield running
-
-
-def test_runs_that_end_normally_reuse_the_upstream_connection(up: ScriptedUpstream, proxy: ProxyProcess) -> None:
+def test_runs_that_end_normally_reuse_the_upstream_connection(up: ScriptedUpstream, plain_proxy: ProxyProcess) -> None:
     for _ in range(3):
         up.script(sse_response(text_transcript()))  # [DONE], then the body's end in a write of its own
-    replies = [post(f"{proxy.url}/api/agent", BODY) for _ in range(3)]
+    replies = [post(f"{plain_proxy.url}/api/agent", BODY) for _ in range(3)]
     for reply in replies:
         assert reply.status == 200 and reply.done
         assert_valid_run(reply.events)
@@ -49,11 +37,11 @@ def test_runs_that_end_normally_reuse_the_upstream_connection(up: ScriptedUpstre
 
 
 def test_an_upstream_that_never_ends_its_body_does_not_hold_the_client(up: ScriptedUpstream,
-                                                                       proxy: ProxyProcess) -> None:
+                                                                       plain_proxy: ProxyProcess) -> None:
     never = threading.Event()
     up.script(Status(200, SSE_HEADERS), sse_steps(text_transcript()), WaitFor(never, timeout=20), End())
     try:
-        reply = post(f"{proxy.url}/api/agent", BODY, timeout=10)
+        reply = post(f"{plain_proxy.url}/api/agent", BODY, timeout=10)
         assert reply.status == 200 and reply.done
         assert text_of(reply.events) == TEXT
         request = up.wait_for_requests(1)[0]
