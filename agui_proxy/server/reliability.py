@@ -184,7 +184,7 @@ class UpstreamRun:
             deadline = Deadline(target.upstream.timeouts, end)
             error: UpstreamError
             try:
-                with deadline.scope:
+                with deadline:
                     await self._attempt(target, request, stream, deadline)
                 if not deadline.scope.cancelled_caught:
                     return
