@@ -2,7 +2,8 @@
 
 - ``agui`` (agui-proxy, the docs server): ``data: <json>\\n\\n`` frames, ``RUN_STARTED``, one text
   message whose ``TEXT_MESSAGE_CONTENT`` deltas join to exactly the text the upstream streamed,
-  ``RUN_FINISHED``, then ``data: [DONE]``.
+  ``RUN_FINISHED``, then ``data: [DONE]``.  Comment-only blocks (keep-alive pings) are skipped, as
+  an SSE client skips them.
 - ``openai`` (the passthrough, LiteLLM, the upstream itself): Chat Completions chunks whose
   ``choices[0].delta.content`` join to exactly that text, a ``finish_reason``, then ``data: [DONE]``.
 
@@ -23,7 +24,13 @@ _AGUI_SHAPE = ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEX
 def _frames(body: bytes) -> list[bytes]:
     # SSE allows CRLF line ends; some servers use them (agui-proxy never does: PROTOCOL.md 2).
     text = body.replace(b"\r\n", b"\n")
-    return [f for f in text.split(b"\n\n") if f.strip()]
+    return [f for f in text.split(b"\n\n") if f.strip() and not _comments_only(f)]
+
+
+def _comments_only(frame: bytes) -> bool:
+    """A block of ``:`` comment lines (agui-proxy's ``: ping`` keep-alive after streams.keepalive
+    seconds of silence): SSE clients ignore it and it dispatches no event (WHATWG HTML 9.2.6)."""
+    return all(line.startswith(b":") for line in frame.strip(b"\n").split(b"\n"))
 
 
 def _data(frame: bytes) -> bytes | None:

@@ -40,6 +40,17 @@ LITELLM_INSTALL = "bench/install-litellm.sh"
 CLIENT_TOKEN = "sk-bench-client-token"
 
 
+# agui-proxy's streams.max_concurrent in the bench: above the most streams any phase opens.
+BENCH_STREAM_CAP = 100_000
+
+
+def _has_stream_cap(source: Path) -> bool:
+    """Whether this copy of agui-proxy knows ``streams.max_concurrent`` (a --baseline before the
+    cap existed rejects the unknown block, and has no cap to lift)."""
+    config = source / "agui_proxy" / "config.py"
+    return config.exists() and "max_concurrent" in config.read_text(encoding="utf-8")
+
+
 class Unavailable(Exception):
     """A contender that cannot run here; the message says why and how to get it."""
 
@@ -72,6 +83,10 @@ def _agui_proxy(extra_args: tuple[str, ...] = (), *, name: str = "",
             "routes": [{"path": "/api/agent", "upstream": "bench"}],
             "auth": {"bearer_tokens": [CLIENT_TOKEN]},
         }
+        if _has_stream_cap(source or REPO):
+            # The product refuses streams past streams.max_concurrent (1,000 by default) with a 503:
+            # the bench measures how many one process can hold, so the cap is set past every level.
+            config["streams"] = {"max_concurrent": BENCH_STREAM_CAP}
         path = run_dir / f"agui-proxy{port}.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         label = name or "agui-proxy" + ("-" + "-".join(a.lstrip("-") for a in extra_args) if extra_args else "")

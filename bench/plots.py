@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+# Plain numbers on the log axes ("200", not "2 x 10^2").
+_PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
+FLOOR = "passthrough"
 
 COLOURS = {"agui-proxy": "#1f77b4", "passthrough": "#7f7f7f", "docs-server": "#d62728", "litellm": "#ff7f0e",
            "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8", "upstream": "#2ca02c"}
@@ -25,8 +31,15 @@ def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
         bars = ax.bar(range(len(names)), values, yerr=[lows, highs], capsize=4,
                       color=[COLOURS.get(n, "#9467bd") for n in names])
         ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 10 else f"{v:.1f}" for v in values], padding=3)
-        ax.set_xticks(range(len(names)), [labels.get(n, n).replace(" (", "\n(") for n in names], fontsize=8)
+        ax.set_xticks(range(len(names)), [_wrap(labels.get(n, n)) for n in names], fontsize=8)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(_PLAIN)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        if FLOOR in names:  # the floor across the whole axis, so every bar reads against it
+            ax.axhline(cpu[FLOOR][mode]["median"], color=COLOURS[FLOOR], linestyle="--", linewidth=1,
+                       label="byte passthrough (the floor)")
+            ax.legend(fontsize=8, loc="upper left")
         ax.set_ylabel("server CPU per streamed token (us, log scale)")
         ax.set_title(f"{mode} streams (median, min-max over repeats)", fontsize=10)
         ax.margins(y=0.25)
@@ -46,15 +59,19 @@ def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
             points = [(c, ttft[c][name][key]) for c in levels if name in ttft[c] and ttft[c][name][key] is not None]
             finite = [(c, max(v, 0.01)) for c, v in points if v != float("inf")]
             if finite:
+                floor = name == FLOOR  # dashed and drawn on top, so the floor stays visible under the others
                 ax.plot(*zip(*finite, strict=True), marker="o", label=labels.get(name, name),
-                        color=COLOURS.get(name, "#9467bd"))
+                        color=COLOURS.get(name, "#9467bd"), linestyle="--" if floor else "-",
+                        zorder=3 if floor else 2)
             for c, v in points:
                 if v == float("inf"):
-                    ax.annotate("never (timed out)", (c, ax.get_ylim()[1]), color=COLOURS.get(name, "#9467bd"),
+                    ax.annotate(f"{labels.get(name, name)}: never (timed out) at {c}", (0.98, 0.03),
+                                xycoords="axes fraction", ha="right", va="bottom", color=COLOURS.get(name, "#9467bd"),
                                 fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(levels, [str(c) for c in levels])
+        ax.yaxis.set_major_formatter(_PLAIN)
         ax.set_xlabel("concurrent streams")
         ax.set_ylabel(f"added time to first token, {title} (ms, log)")
         ax.set_title(f"{title}: contender minus the upstream's own", fontsize=10)
@@ -64,3 +81,8 @@ def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _wrap(label: str) -> str:
+    """A contender's label on short lines, so neighbouring bars' labels do not overlap."""
+    return textwrap.fill(label, 14)

@@ -58,6 +58,12 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def fmt_ratio(value: float | None, digits: int) -> str:
+    """``1.25x``; ``n/a`` or ``never`` (a contender that never delivered) with no ``x``."""
+    text = fmt(value, digits)
+    return text + "x" if value is not None and value != float("inf") else text
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
@@ -158,6 +164,10 @@ def write_report(results: dict[str, Any], out: Path) -> None:
              f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores shared with other work, Linux "
              f"{m.get('kernel', '?')}, Python {m.get('python', '?')}.  Packages: "
              + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + ".", ""]
+    for rerun in results.get("reruns", []):
+        lines += [f"Measured again after that run and merged in (`--merge`): the {', '.join(rerun['phases'])} "
+                  f"phase(s) of {', '.join(rerun['contenders'])}, by `{rerun['command']}` on {rerun['date']} "
+                  f"in {rerun['duration_s']:.0f} s (load average {rerun['loadavg_start']:.1f} at its start).", ""]
     lines += noise_section(results, cpu)
     lines += ["## Targets (ratios within this run)", ""]
     lines += _table(["target", "measured", "verdict"], [list(t) for t in targets(results, cpu, ttft)])
@@ -189,8 +199,8 @@ def noise_section(results: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
     lines = ["## How noisy it was", ""]
     if loads:
         lines.append(f"- 1-minute load average at round starts: {min(loads):.1f} to {max(loads):.1f} "
-                     f"(median {statistics.median(loads):.1f}) on {results.get('machine', {}).get('cores')} cores: "
-                     "the other engineers' tests ran alongside.")
+                     f"(median {statistics.median(loads):.1f}) on {results.get('machine', {}).get('cores')} cores, "
+                     "which other work shares (not under the bench's control).")
     if cvs:
         lines.append(f"- CPU per token across repeats of one round: coefficient of variation {min(cvs):.0%} to "
                      f"{max(cvs):.0%} (median {statistics.median(cvs):.0%}); medians are reported, min-max beside.")
@@ -222,8 +232,8 @@ def cpu_section(cpu: dict[str, Any], labels: dict[str, str], results: dict[str, 
         for mode in ("paced", "burst"):
             cell = modes.get(mode, {})
             row += [f"{fmt(cell.get('median'))} ({fmt(cell.get('min'))}-{fmt(cell.get('max'))})",
-                    fmt(ratio(cell.get("median"), floor.get(mode, {}).get("median")), 2) + "x",
-                    fmt(ratio(cell.get("median"), docs.get(mode, {}).get("median")), 3) + "x",
+                    fmt_ratio(ratio(cell.get("median"), floor.get(mode, {}).get("median")), 2),
+                    fmt_ratio(ratio(cell.get("median"), docs.get(mode, {}).get("median")), 3),
                     f"{cell.get('exact', 0)}/{cell.get('streams', 0)}"]
         rows.append(row)
     lines += _table(["contender", "paced us/token (min-max)", "vs floor", "vs docs", "exact",
@@ -251,7 +261,7 @@ def ttft_section(ttft: dict[int, Any], labels: dict[str, str], results: dict[str
             rows.append([labels.get(name, name), fmt(cell["p50_med"], 2), fmt(cell["p99_med"], 2),
                          fmt(cell["add50_med"], 2) if name != "upstream" else "-",
                          fmt(cell["add99_med"], 2) if name != "upstream" else "-",
-                         fmt(ratio(cell["add99_med"], floor), 2) + "x" if name != "upstream" else "-",
+                         fmt_ratio(ratio(cell["add99_med"], floor), 2) if name != "upstream" else "-",
                          f"{cell['exact']}/{cell['streams']}"])
         lines += _table(["contender", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "added p99 vs floor",
                          "exact"], rows)

@@ -25,6 +25,7 @@ from typing import Any
 from . import core, sse_compare
 from .contenders import CONTENDERS, DEFAULT, Contender, Unavailable, baseline_contender
 from .load import Target, run_streams
+from .merge import merge
 from .plan import FULL, QUICK, Plan
 from .procs import ServerProcess, free_port
 from .report import machine_info, write_report
@@ -141,6 +142,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", metavar="GIT-REV",
                         help="add agui-proxy as of this git revision as a contender (before/after a change)")
     parser.add_argument("--repeats", type=int, help="repeats of the CPU rounds (default: the plan's)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the results already in --out: replace only the phases run now (see --skip), "
+                             "for the contenders run now")
     return parser.parse_args(argv)
 
 
@@ -155,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown contenders: {', '.join(unknown)} (known: {', '.join(CONTENDERS)})", file=sys.stderr)
         return 2
     skip = set(filter(None, args.skip.split(",")))
+    if args.merge and "ttft" not in skip:
+        print("--merge cannot merge the latency phase (its added times are taken against the upstream of the "
+              "same repeat): add --skip ttft, or rerun it whole without --merge", file=sys.stderr)
+        return 2
     skipped = {n: "left out of --quick" + (" (it takes about 20 s to start)" if n == "litellm" else "")
                for n in DEFAULT if n not in names and n in plan.leave_out}
     for name, reason in skipped.items():
@@ -162,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="agui-bench-"))
     started = time.time()
-    results: dict[str, Any] = {"command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+    results: dict[str, Any] = {"command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
                                "quick": args.quick, "plan": plan.describe(), "loadavg_start": loadavg()}
     upstream_port = free_port()
     upstream = ServerProcess("upstream", [sys.executable, "-m", "bench.upstream", "--port", str(upstream_port)],
@@ -200,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         results["sse"] = sse_compare.run(plan.sse_seconds)
     results["loadavg_end"] = loadavg()
     results["duration_s"] = time.time() - started
+    took = results["duration_s"]
+    if args.merge:
+        ran = {"warmup", "hold", "cpu", "ttft", "core", "sse"} - skip - ({"sse"} if "core" in skip else set())
+        results = merge(results, args.out / "results.json", ran)
     (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_report(results, args.out)
     shutil.rmtree(run_dir, ignore_errors=True)
-    log(f"done in {results['duration_s']:.0f} s: {args.out / 'RESULTS.md'}")
+    log(f"done in {took:.0f} s: {args.out / 'RESULTS.md'}")
     return 0

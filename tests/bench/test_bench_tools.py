@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
 from bench import upstream as fake
 from bench.check import check_body
 from bench.load import _Connection
+from bench.merge import merge
 from bench.streams import FIRST_TOKEN, StreamSpec, expected_text, finish_chunks, role_chunk, token_chunk
 
 SPEC = StreamSpec("burst", 12)
@@ -41,6 +43,16 @@ def test_the_exact_streams_pass() -> None:
     deltas = [expected_text(SPEC.tokens)[:5], expected_text(SPEC.tokens)[5:]]
     assert check_body("agui", 200, agui_body(deltas), SPEC) == ""
     assert check_body("openai", 200, openai_body().replace(b"\n", b"\r\n"), SPEC) == ""
+
+
+def test_keepalive_comments_are_skipped_as_a_client_skips_them() -> None:
+    # agui-proxy writes ": ping" blocks after streams.keepalive seconds of silence.
+    deltas = [expected_text(SPEC.tokens)]
+    body = agui_body(deltas)
+    start, rest = body.split(b"\n\n", 1)
+    assert check_body("agui", 200, start + b"\n\n: ping\n\n" + rest, SPEC) == ""
+    assert check_body("agui", 200, b": ping\n: again\n\n" + body, SPEC) == ""
+    assert "not one data line" in check_body("agui", 200, start + b"\n\nevent: x\n\n" + rest, SPEC)
 
 
 @pytest.mark.parametrize(("kind", "status", "body", "problem"), [
@@ -104,3 +116,22 @@ def test_the_fake_upstream_streams_what_the_checker_expects() -> None:
     assert ended and first
     assert check_body("openai", 200, body, SPEC) == ""
     assert StreamSpec.parse(SPEC.prompt()) == SPEC
+
+
+def test_merge_replaces_only_the_rerun_phase_of_the_rerun_contenders(tmp_path: Path) -> None:
+    old = {"quick": False, "command": "python -m bench", "contenders": {"a": "A", "b": "B"},
+           "hold": [{"contender": "a", "v": 1}, {"contender": "b", "v": 1}],
+           "cpu": [{"contender": "a", "v": 1}, {"contender": "b", "v": 1}], "crashed": ["b"]}
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    new = {"quick": False, "command": "python -m bench --contenders b --merge", "contenders": {"b": "B"},
+           "hold": [{"contender": "b", "v": 2}], "crashed": [], "duration_s": 3.0, "loadavg_start": 0.5,
+           "machine": {"date": "today"}}
+    merged = merge(new, tmp_path / "results.json", {"warmup", "hold"})
+    assert merged["hold"] == [{"contender": "a", "v": 1}, {"contender": "b", "v": 2}]
+    assert merged["cpu"] == old["cpu"]
+    assert merged["command"] == "python -m bench" and merged["crashed"] == []
+    assert merged["reruns"][0]["phases"] == ["hold", "warmup"] and merged["reruns"][0]["contenders"] == ["b"]
+    with pytest.raises(SystemExit, match="latency"):
+        merge(new, tmp_path / "results.json", {"ttft"})
+    with pytest.raises(SystemExit, match="quick"):
+        merge({**new, "quick": True}, tmp_path / "results.json", {"hold"})
