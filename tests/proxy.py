@@ -168,6 +168,27 @@ class Reply:
         return json.loads(self.body)
 
 
+def sse_events(reply: Reply, *secrets: str) -> list[dict[str, Any]]:
+    """The events of a 200 SSE reply whose run is valid and ended, holding none of ``secrets``."""
+    assert reply.status == 200, reply.body
+    assert reply.headers["content-type"] == "text/event-stream"
+    events, done = reply.frames
+    assert done
+    assert_valid_run(events)
+    for secret in secrets:
+        assert secret.encode() not in reply.body
+    return events
+
+
+def sse_run_error(reply: Reply, code: str, *parts: str, secrets: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """:func:`sse_events` of a run that ended with ``RUN_ERROR`` ``code``, its message holding ``parts``."""
+    events = sse_events(reply, *secrets)
+    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == code, events[-1]
+    for part in parts:
+        assert part in events[-1]["message"], events[-1]
+    return events
+
+
 def new_client(timeout: float = 10.0) -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False)
 

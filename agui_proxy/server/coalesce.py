@@ -5,8 +5,8 @@ When they come one at a time (a model generating), each gets its send at once, a
 several are already received (events that piled up: a slow loop, a network that batched them, a
 provider that flushed a backlog), reading the next one does not wait, and the frames of all of them
 are joined and sent when the next read would wait, or at the end.  Each send is a write system
-call on the client's socket and, on loopback, the wake-up of the reader: the bench measured 72 ->
-41 us per token with such bursts (bench/OPTIMISATIONS.md), and nothing is held back, since the
+call on the client's socket and, on loopback, the wake-up of the reader: the bench measured 73.8 ->
+51.2 us per token with such bursts (bench/OPTIMISATIONS.md), and nothing is held back, since the
 frames go out the moment the proxy would otherwise sit idle.
 
 The moment "the next read would wait" is known exactly, with no timer: :class:`_BeforeSuspending`

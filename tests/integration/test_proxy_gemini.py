@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
+from ..agui_check import reasoning_of, text_of, tool_calls_of
+from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
 from ..upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
 pytestmark = pytest.mark.integration
@@ -65,21 +65,11 @@ def gemini(proxy: ProxyProcess, body: dict[str, Any]) -> Reply:
 
 
 def stream_events(reply: Reply) -> list[dict[str, Any]]:
-    assert reply.status == 200, reply.body
-    assert reply.headers["content-type"] == "text/event-stream"
-    events, done = reply.frames
-    assert done
-    assert_valid_run(events)
-    assert KEY.encode() not in reply.body
-    return events
+    return sse_events(reply, KEY)
 
 
 def run_error(reply: Reply, code: str, *parts: str) -> list[dict[str, Any]]:
-    events = stream_events(reply)
-    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == code, events[-1]
-    for part in parts:
-        assert part in events[-1]["message"], events[-1]
-    return events
+    return sse_run_error(reply, code, *parts, secrets=[KEY])
 
 
 def test_thoughts_text_and_parallel_calls(proxy: ProxyProcess, up: ScriptedUpstream) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
+from ..agui_check import reasoning_of, text_of, tool_calls_of
+from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
 from ..upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
 from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
@@ -72,14 +72,7 @@ def ask(proxy: ProxyProcess, path: str = "/api/responses", **params: Any) -> Rep
 
 
 def stream_events(reply: Reply) -> list[dict[str, Any]]:
-    assert reply.status == 200, reply.body
-    assert reply.headers["content-type"] == "text/event-stream"
-    events, done = reply.frames
-    assert done
-    assert_valid_run(events)
-    for secret in (KEY, AZURE_KEY):
-        assert secret.encode() not in reply.body
-    return events
+    return sse_events(reply, KEY, AZURE_KEY)
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:
@@ -87,11 +80,8 @@ def types(events: list[dict[str, Any]]) -> list[str]:
 
 
 def run_error(reply: Reply, code: str, *message_parts: str) -> list[dict[str, Any]]:
-    events = stream_events(reply)
-    assert events[-1]["type"] == "RUN_ERROR" and types(events).count("RUN_ERROR") == 1, types(events)
-    assert events[-1]["code"] == code, events[-1]
-    for part in message_parts:
-        assert part in events[-1]["message"], events[-1]
+    events = sse_run_error(reply, code, *message_parts, secrets=[KEY, AZURE_KEY])
+    assert types(events).count("RUN_ERROR") == 1, types(events)
     return events
 
 
