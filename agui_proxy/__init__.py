@@ -5,7 +5,7 @@ same routes in front of an existing ASGI app) and :func:`load_config`.
 """
 
 from .config import Config, load_config
-from .errors import AGUIProxyError, ConfigError, InboundError, UpstreamError
+from .errors import AGUIProxyError, ConfigError, InboundError, RunError
 from .server.app import AGUIProxyMiddleware, create_app
 
 __version__ = "0.1.0"
@@ -16,7 +16,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "InboundError",
-    "UpstreamError",
+    "RunError",
     "create_app",
     "load_config",
 ]

@@ -1,25 +1,41 @@
 """The one exception tree of agui-proxy.
 
     AGUIProxyError
-    ├── ConfigError              the YAML config is unusable (names file and field)
-    ├── InboundError             the client's request is refused before streaming (4xx;
-    │                            503 when the process is at its stream cap or shutting down)
-    └── UpstreamError            the run fails after it started: becomes RUN_ERROR {message, code}
-        ├── UpstreamProtocolError    bytes that are not the provider's protocol (bad SSE,
-        │                            an event over the size cap, JSON that does not parse)
+    ├── ConfigError                  the YAML config is unusable (names file and field)
+    ├── InboundError                 the client's request is refused before streaming (4xx;
+    │                                503 when the process is at its stream cap or shutting down)
+    └── RunError                     the run fails after it started: RUN_ERROR {message, code}
         ├── UpstreamHTTPError        the provider answered with a non-2xx status
-        ├── UpstreamConnectError     the provider could not be reached
-        ├── UpstreamTimeout          the provider was too slow
-        ├── UpstreamStreamError      the provider reported an error inside a 200 stream,
-        │                            or the stream ended before its end marker
-        └── RunAborted               the proxy itself ended the run (shutting down)
+        │   ├── UpstreamAuthFailed       401, 403                     upstream_auth_failed
+        │   ├── UpstreamRateLimited      429               (retried)  upstream_rate_limited
+        │   ├── UpstreamRejected         any other 4xx                upstream_rejected
+        │   └── UpstreamServerError      500, 502-504, 529 (retried)  upstream_unavailable
+        │       └── UpstreamServerRefused  any other 5xx (501, 505, ...)
+        ├── UpstreamUnavailable      the provider could not be reached (retried)
+        ├── UpstreamTimeout          the provider was too slow            upstream_timeout
+        │   └── UpstreamConnectTimeout   it did not accept the connection (retried)
+        ├── UpstreamTruncated        the stream ended, or the connection broke, before the
+        │                            provider's end marker (retried before any output)
+        ├── UpstreamReportedError    the provider reported an error inside a 200 stream
+        ├── UpstreamProtocolError    bytes that are not the provider's protocol (bad SSE, an
+        │                            event over the size cap, JSON that does not parse)
+        ├── ContentFiltered          the provider's safety filter stopped the response (final:
+        │                            never retried, never sent to a fallback)
+        ├── RunAborted               the proxy itself ended the run (shutting down)
+        └── InternalError            a bug in the proxy; the stream still ends properly
 
-Errors are translated at the boundary where they happen (the HTTP shell maps httpx's
-exceptions to these), so the core never sees a library's exception type.  Every message
-here is meant for a person and must never carry a key or a token.
+Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``,
+only ever acted on before any of the upstream's answer reached the client: README
+"Reliability") or whether no other upstream should be tried either (``final``), as httpx's
+tree carries its meaning in its classes.  Errors are translated at the boundary where they
+happen (the HTTP shell maps httpx's exceptions to these), so the core never sees a library's
+exception type.  Every message here is meant for a person and must never carry a key or a
+token.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class AGUIProxyError(Exception):
@@ -52,75 +68,139 @@ class InboundError(AGUIProxyError):
         super().__init__(message)
 
 
-class UpstreamError(AGUIProxyError):
+class RunError(AGUIProxyError):
     """A failure after the stream started; ends the run with ``RUN_ERROR {message, code}``.
 
-    ``code`` is one of the documented RUN_ERROR codes (README, "Errors").
+    ``code`` is one of the documented RUN_ERROR codes (README, "Errors"); each subclass has its
+    own.  ``retryable``: the same upstream may answer if asked again.  ``final``: no fallback
+    upstream may be asked either (the answer would be the same, or must not be sought).
     """
 
-    code = "upstream_error"
-    # Whether trying the same upstream again may help (a refused connection, a 503).  Only ever
-    # acted on before any of the upstream's answer reached the client (README "Reliability").
-    retryable = False
+    code: ClassVar[str] = "upstream_error"
+    retryable: ClassVar[bool] = False
+    final: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool | None = None) -> None:
-        if code is not None:
-            self.code = code
-        if retryable is not None:
-            self.retryable = retryable
+    def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
 
 
-class UpstreamProtocolError(UpstreamError):
-    """The upstream sent bytes that break its own protocol (or exceed a size cap)."""
+class UpstreamHTTPError(RunError):
+    """The upstream answered with a non-2xx status; build one with :func:`http_error`."""
 
-    code = "upstream_protocol_error"
-
-
-class UpstreamHTTPError(UpstreamError):
-    """The upstream answered with a non-2xx status; ``code`` depends on the status."""
+    code = "upstream_rejected"
 
     def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         self.status = status
         self.retry_after = retry_after  # seconds the upstream asked us to wait (Retry-After)
-        super().__init__(message, code=http_status_code(status), retryable=status in RETRYABLE_STATUSES)
+        super().__init__(message)
 
 
-class UpstreamConnectError(UpstreamError):
+class UpstreamAuthFailed(UpstreamHTTPError):
+    """401 or 403: the upstream's key is wrong or lacks the right."""
+
+    code = "upstream_auth_failed"
+
+
+class UpstreamRateLimited(UpstreamHTTPError):
+    """429: the provider asks us to slow down (Retry-After is honoured when retrying)."""
+
+    code = "upstream_rate_limited"
+    retryable = True
+
+
+class UpstreamRejected(UpstreamHTTPError):
+    """Another 4xx: a bad model, a context too long; asking again gives the same answer."""
+
+    code = "upstream_rejected"
+
+
+class UpstreamServerError(UpstreamHTTPError):
+    """5xx (and Anthropic's 529 "overloaded", FORMATS.md section 0): a later try may not meet it."""
+
+    code = "upstream_unavailable"
+    retryable = True
+
+
+class UpstreamServerRefused(UpstreamServerError):
+    """Another 5xx (501, 505, ...): a server-side answer that will not change if asked again."""
+
+    retryable = False
+
+
+class UpstreamUnavailable(RunError):
     """The upstream could not be reached (refused, DNS, TLS, reset before a response)."""
 
     code = "upstream_unavailable"
     retryable = True
 
 
-class UpstreamTimeout(UpstreamError):
+class UpstreamTimeout(RunError):
     """The upstream did not answer, or went silent, for longer than the configured timeout."""
 
     code = "upstream_timeout"
 
 
-class UpstreamStreamError(UpstreamError):
-    """An error the provider reported inside its stream, or a stream cut off early."""
+class UpstreamConnectTimeout(UpstreamTimeout):
+    """The upstream did not accept the connection in time: nothing was sent, so try again."""
+
+    retryable = True
 
 
-class RunAborted(UpstreamError):
+class UpstreamTruncated(RunError):
+    """The stream ended, or its connection broke, before the provider's end marker."""
+
+    code = "upstream_truncated"
+    retryable = True
+
+
+class UpstreamReportedError(RunError):
+    """The provider reported an error inside its 200 stream."""
+
+    code = "upstream_error"
+
+
+class UpstreamProtocolError(RunError):
+    """The upstream sent bytes that break its own protocol (or exceed a size cap)."""
+
+    code = "upstream_protocol_error"
+
+
+class ContentFiltered(RunError):
+    """The provider's safety filter stopped the response; never retried nor sent elsewhere."""
+
+    code = "content_filtered"
+    final = True
+
+
+class RunAborted(RunError):
     """The proxy ended a run that was still going: the grace period of a shutdown ran out."""
 
     code = "shutdown"
 
 
-# Rate limited, or a server-side failure that a later try may not meet: 529 is Anthropic's
-# "overloaded" (FORMATS.md section 0); 501 and 505 are answers that will not change.
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+class InternalError(RunError):
+    """A bug in the proxy; the run still ends with its RUN_ERROR and terminator."""
+
+    code = "internal_error"
 
 
-def http_status_code(status: int) -> str:
-    """The RUN_ERROR code for an upstream HTTP status."""
+# A server-side failure that a later try may not meet: 529 is Anthropic's "overloaded"
+# (FORMATS.md section 0); 501 and 505 are answers that will not change.
+RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504, 529})
+
+
+def http_error(status: int, message: str, *, retry_after: float | None = None) -> UpstreamHTTPError:
+    """The error for an upstream's non-2xx answer, of the class its status calls for."""
+    cls: type[UpstreamHTTPError]
     if status in (401, 403):
-        return "upstream_auth_failed"
-    if status == 429:
-        return "upstream_rate_limited"
-    if status >= 500:
-        return "upstream_unavailable"
-    return "upstream_rejected"
+        cls = UpstreamAuthFailed
+    elif status == 429:
+        cls = UpstreamRateLimited
+    elif status in RETRYABLE_SERVER_STATUSES:
+        cls = UpstreamServerError
+    elif status >= 500:
+        cls = UpstreamServerRefused
+    else:
+        cls = UpstreamRejected
+    return cls(status, message, retry_after=retry_after)

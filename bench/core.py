@@ -22,7 +22,7 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder
 from agui_proxy.core.stream import RunStream
-from agui_proxy.errors import UpstreamError
+from agui_proxy.errors import RunError
 from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
 
 from .streams import finish_chunks, role_chunk, token_chunk
@@ -125,7 +125,7 @@ def _run_decoder(transcript: Transcript) -> None:
         for chunk in transcript.chunks:
             decoder.feed(chunk)
         decoder.close()
-    except UpstreamError:
+    except RunError:
         pass
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..errors import UpstreamError
+from ..errors import RunError
 from .encoder import DONE_FRAME, EventEncoder
 from .redact import redact
 from .run import RunBuilder
@@ -43,9 +43,9 @@ class RunStream:
         self._decoder = SSEDecoder(max_event_size)
         self._done_frame = done_frame
         self._secrets = secrets
-        self.error: UpstreamError | None = None
+        self.error: RunError | None = None
         self._hold_early = hold_early_failure
-        self.early_failure: UpstreamError | None = None
+        self.early_failure: RunError | None = None
         self._output_started = False
 
     @property
@@ -69,7 +69,7 @@ class RunStream:
                     self._translator.feed(event)
                     if self.run.ended:
                         break
-        except UpstreamError as exc:
+        except RunError as exc:
             self._upstream_failed(exc)
         return self._output(self._flush())
 
@@ -84,7 +84,7 @@ class RunStream:
                             break
                 if not self.run.ended:
                     self._translator.close(self._decoder.truncated)
-            except UpstreamError as exc:
+            except RunError as exc:
                 self._upstream_failed(exc)
         return self._output(self._flush())
 
@@ -93,18 +93,18 @@ class RunStream:
             self._output_started = True
         return data
 
-    def _upstream_failed(self, error: UpstreamError) -> None:
+    def _upstream_failed(self, error: RunError) -> None:
         if self._hold_early and not self._output_started and not self.run.pending:
             self.early_failure = error
         else:
             self._fail(error)
 
-    def fail(self, error: UpstreamError) -> bytes:
+    def fail(self, error: RunError) -> bytes:
         """The upstream failed (HTTP error, connection lost, timeout): end the run with RUN_ERROR."""
         self._fail(error)
         return self._flush()
 
-    def _fail(self, error: UpstreamError) -> None:
+    def _fail(self, error: RunError) -> None:
         if not self.run.ended:
             # Every error message passes here on its way to the client: providers echo keys back.
             error.message = redact(error.message, self._secrets)

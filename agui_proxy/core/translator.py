@@ -10,7 +10,7 @@ from .sse import SSEEvent
 class Translator(Protocol):
     """Feeds one provider's decoded SSE events into a :class:`~agui_proxy.core.run.RunBuilder`.
 
-    ``feed`` raises an :class:`~agui_proxy.errors.UpstreamError` for an error the provider
+    ``feed`` raises an :class:`~agui_proxy.errors.RunError` for an error the provider
     reports in-band; ``close`` is called at the end of the body (``truncated`` when the last
     event was not terminated by a blank line) and must finish the run or raise.
     """

@@ -29,7 +29,7 @@ from typing import Any
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import UpstreamStreamError
+from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
 from .base import count, error_text, parse_json_event
 
 _STOP_REASONS = {
@@ -60,14 +60,14 @@ class AnthropicTranslator:
         kind = payload.get("type") or event.event
         if kind == "error" or event.event == "error":
             # {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-            raise UpstreamStreamError(f"upstream reported an error: {error_text(payload)}", code="upstream_error")
+            raise UpstreamReportedError(f"upstream reported an error: {error_text(payload)}")
         handler = _EVENTS.get(kind)
         if handler is not None:  # ping and event types to come are ignored
             handler(self, payload)
 
     def close(self, truncated: bool) -> None:
         if not self._run.ended:
-            raise UpstreamStreamError("the upstream stream ended before message_stop", code="upstream_truncated")
+            raise UpstreamTruncated("the upstream stream ended before message_stop")
 
     # -- the message -------------------------------------------------------------------------
 
@@ -86,8 +86,7 @@ class AnthropicTranslator:
         for index in list(self._blocks):
             self._close_block(index)
         if self._stop_reason == _FILTERED:
-            raise UpstreamStreamError("the provider's safety filter stopped the response (stop_reason refusal)",
-                                      code="content_filtered")
+            raise ContentFiltered("the provider's safety filter stopped the response (stop_reason refusal)")
 
     def _message_stop(self, payload: dict[str, Any]) -> None:
         raw = self._stop_reason

@@ -26,7 +26,7 @@ from typing import Any
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import UpstreamStreamError
+from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
 from .base import count, error_text, parse_json_event
 from .gemini_args import PartialArgsWriter
 
@@ -50,7 +50,7 @@ class GeminiTranslator:
         payload = parse_json_event(event)
         if payload.get("error") is not None:
             # {"error": {"code": 500, "message": "...", "status": "INTERNAL"}}
-            raise UpstreamStreamError(f"upstream reported an error: {error_text(payload)}", code="upstream_error")
+            raise UpstreamReportedError(f"upstream reported an error: {error_text(payload)}")
         if isinstance(payload.get("modelVersion"), str) and payload["modelVersion"]:
             self._model = payload["modelVersion"]
         usage = payload.get("usageMetadata")
@@ -59,8 +59,7 @@ class GeminiTranslator:
         feedback = payload.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
             # A blocked prompt: one event, no candidates.
-            raise UpstreamStreamError(f"the provider blocked the prompt (blockReason {feedback['blockReason']})",
-                                      code="content_filtered")
+            raise ContentFiltered(f"the provider blocked the prompt (blockReason {feedback['blockReason']})")
         for candidate in payload.get("candidates") or ():
             if isinstance(candidate, dict) and candidate.get("index", 0) == 0:  # a chat UI shows one answer
                 self._candidate(candidate)
@@ -69,7 +68,7 @@ class GeminiTranslator:
         if self._run.ended:
             return
         if self._finish_reason is None:
-            raise UpstreamStreamError("the upstream stream ended without a finishReason", code="upstream_truncated")
+            raise UpstreamTruncated("the upstream stream ended without a finishReason")
         self._end_streamed_call()
         raw = self._finish_reason
         # Gemini says STOP after tool calls too; the shared vocabulary says why the turn ended.
@@ -85,8 +84,7 @@ class GeminiTranslator:
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             if reason in _FILTERED:
-                raise UpstreamStreamError(f"the provider's safety filter stopped the response (finishReason {reason})",
-                                          code="content_filtered")
+                raise ContentFiltered(f"the provider's safety filter stopped the response (finishReason {reason})")
             self._finish_reason = reason
 
     def _part(self, part: dict[str, Any]) -> None:

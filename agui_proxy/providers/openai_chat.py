@@ -20,7 +20,7 @@ from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator
-from ..errors import InboundError, UpstreamStreamError
+from ..errors import ContentFiltered, InboundError, UpstreamReportedError, UpstreamTruncated
 from .base import Provider, UpstreamRequest, count, error_text, parse_json_event
 
 _STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
@@ -140,7 +140,7 @@ class ChatTranslator:
         chunk = parse_json_event(event)
         error = chunk.get("error")
         if error or event.event == "error":
-            raise UpstreamStreamError(f"upstream reported an error: {error_text(chunk)}", code="upstream_error")
+            raise UpstreamReportedError(f"upstream reported an error: {error_text(chunk)}")
         if isinstance(chunk.get("model"), str) and chunk["model"]:
             self._model = chunk["model"]
         usage = chunk.get("usage")
@@ -179,8 +179,7 @@ class ChatTranslator:
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             if reason == "content_filter":
-                raise UpstreamStreamError("the provider's content filter stopped the response",
-                                          code="content_filtered")
+                raise ContentFiltered("the provider's content filter stopped the response")
             if self._finish_reason != "refusal":
                 self._finish_reason = reason
             for key in list(self._open_ids):
@@ -218,7 +217,7 @@ class ChatTranslator:
 
     def close(self, truncated: bool) -> None:
         if not self._run.ended:
-            raise UpstreamStreamError("the upstream stream ended before data: [DONE]", code="upstream_truncated")
+            raise UpstreamTruncated("the upstream stream ended before data: [DONE]")
 
 
 def _details_text(details: Any) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import UpstreamStreamError
+from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
 from .base import count, parse_json_event
 
 REFUSAL = "refusal"
@@ -85,8 +85,7 @@ class ResponsesTranslator:
     def feed(self, event: SSEEvent) -> None:
         if event.data == "[DONE]":
             # OpenRouter's addition after the terminal event; here it means the response never ended.
-            raise UpstreamStreamError("the upstream stream ended (data: [DONE]) before response.completed",
-                                      code="upstream_truncated")
+            raise UpstreamTruncated("the upstream stream ended (data: [DONE]) before response.completed")
         payload = parse_json_event(event)
         kind = payload.get("type")
         handler = self._handlers.get(kind if isinstance(kind, str) else event.event)
@@ -95,8 +94,7 @@ class ResponsesTranslator:
 
     def close(self, truncated: bool) -> None:
         if not self._run.ended:
-            raise UpstreamStreamError("the upstream stream ended before response.completed",
-                                      code="upstream_truncated")
+            raise UpstreamTruncated("the upstream stream ended before response.completed")
 
     # -- items ----------------------------------------------------------------------------------
 
@@ -218,7 +216,7 @@ class ResponsesTranslator:
         details = response.get("incomplete_details")
         reason = details.get("reason") if isinstance(details, dict) else None
         if reason == "content_filter":
-            raise UpstreamStreamError("the provider's content filter stopped the response", code="content_filtered")
+            raise ContentFiltered("the provider's content filter stopped the response")
         if reason == "max_output_tokens":
             self._finish(response, MAX_TOKENS, reason)
         else:  # a reason this translator does not know: passed through as it is
@@ -234,14 +232,12 @@ class ResponsesTranslator:
 
     def _failed(self, event: dict[str, Any]) -> None:
         error = _response(event).get("error")
-        raise UpstreamStreamError(f"upstream reported an error: {describe_error(error) or 'the response failed'}",
-                                  code="upstream_error")
+        raise UpstreamReportedError(f"upstream reported an error: {describe_error(error) or 'the response failed'}")
 
     def _error(self, event: dict[str, Any]) -> None:
         nested = event.get("error")
         error = nested if isinstance(nested, dict) else event
-        raise UpstreamStreamError(f"upstream reported an error: {describe_error(error) or 'no details'}",
-                                  code="upstream_error")
+        raise UpstreamReportedError(f"upstream reported an error: {describe_error(error) or 'no details'}")
 
 
 def _index(event: dict[str, Any], field: str) -> int:

@@ -33,7 +33,7 @@ from ..config import RetriesConfig
 from ..core.conversation import Conversation
 from ..core.redact import redact
 from ..core.stream import RunStream
-from ..errors import UpstreamError, UpstreamHTTPError
+from ..errors import RunError, UpstreamHTTPError, UpstreamUnavailable
 from ..providers import UpstreamRequest
 from .coalesce import CoalescingSender
 from .routing import Target
@@ -43,15 +43,11 @@ log = logging.getLogger("agui_proxy")
 
 Write = Callable[[bytes], Awaitable[None]]
 
-# Failures that are an answer, not an outage: another upstream must not be asked instead (a
-# safety filter that stopped a prompt is not bypassed by sending it elsewhere).
-FINAL_CODES = frozenset({"content_filtered"})
-
 # One generator for every run's jitter: a Random's state is 2.5 KB, too much to carry per stream.
 _JITTER = random.Random()
 
 
-def backoff_delay(policy: RetriesConfig, retry: int, error: UpstreamError, rng: random.Random) -> float | None:
+def backoff_delay(policy: RetriesConfig, retry: int, error: RunError, rng: random.Random) -> float | None:
     """Seconds to wait before retry number ``retry`` (1 for the first), or ``None``: do not retry.
 
     Exponential (``backoff`` doubled per retry, capped at ``max_backoff``) with jitter in the
@@ -102,7 +98,7 @@ UNOBSERVED = _Unobserved()
 class _FailedEarly(Exception):
     """An upstream failed before any of its answer reached the client (internal to this module)."""
 
-    def __init__(self, error: UpstreamError) -> None:
+    def __init__(self, error: RunError) -> None:
         super().__init__(error.message)
         self.error = error
 
@@ -143,7 +139,7 @@ class UpstreamRun:
 
     async def run(self) -> None:
         targets = self._targets
-        last: UpstreamError | None = None
+        last: RunError | None = None
         for index, target in enumerate(targets):
             request = (self._first_request if index == 0
                        else target.build_request(self._conversation, self._client_headers))
@@ -152,7 +148,7 @@ class UpstreamRun:
                 return
             except _FailedEarly as failed:
                 last = failed.error
-                if last.code in FINAL_CODES:
+                if last.final:  # an answer, not an outage: a safety filter is not bypassed elsewhere
                     break
                 if index + 1 < len(targets):
                     self._observer.fallback(target.name, targets[index + 1].name)
@@ -182,20 +178,20 @@ class UpstreamRun:
             self._observer.attempt(target.name, stream, retry > 0)
             self.tries += 1
             deadline = Deadline(target.upstream.timeouts, end)
-            error: UpstreamError
+            error: RunError
             try:
                 with deadline:
                     await self._attempt(target, request, stream, deadline)
                 if not deadline.scope.cancelled_caught:
                     return
                 error = deadline.expired()
-            except UpstreamError as exc:
+            except RunError as exc:
                 error = exc
             if stream.output_started:
                 await self._write(stream.fail(error))
                 return
             retry += 1
-            delay = None if error.code in FINAL_CODES else backoff_delay(policy, retry, error, self._rng)
+            delay = None if error.final else backoff_delay(policy, retry, error, self._rng)
             if delay is None or anyio.current_time() + delay >= end:
                 raise _FailedEarly(error)
             log.warning("%supstream %s: %s (%s); retry %d of %d in %.2f s", self._label, target.name,
@@ -230,9 +226,9 @@ class UpstreamRun:
                         if stream.early_failure is not None:
                             raise stream.early_failure
                         body.queue(out)
-                except UpstreamError:
+                except RunError:
                     await body.flush()  # what was read before the failure goes out before its RUN_ERROR
                     raise
                 await body.flush()  # before the connection's end is read (upstream.py _drain)
         except OSError as exc:  # a replay file that cannot be read
-            raise UpstreamError(f"the recording cannot be read ({exc.strerror})", code="upstream_unavailable") from None
+            raise UpstreamUnavailable(f"the recording cannot be read ({exc.strerror})") from None

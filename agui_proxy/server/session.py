@@ -22,7 +22,7 @@ import anyio
 from starlette.types import Receive, Send
 
 from ..core.stream import RunStream
-from ..errors import RunAborted, UpstreamError
+from ..errors import InternalError, RunAborted, UpstreamReportedError
 from .keepalive import PING, KeepAlive
 from .limits import ActiveStream
 from .reliability import UpstreamRun
@@ -96,7 +96,7 @@ async def serve_stream(run: UpstreamRun, *, receive: Receive, writer: ClientWrit
             except Exception:
                 # A bug of ours must not leave the UI loading forever (PROTOCOL.md section 2).
                 log.exception("%sthe proxy failed while streaming", label)
-                failure = UpstreamError("the proxy failed while streaming", code="internal_error")
+                failure = InternalError("the proxy failed while streaming")
                 await writer.write(run.stream.fail(failure))
     finally:
         keepalive.discard(writer)
@@ -118,4 +118,4 @@ def _ended(stream: RunStream) -> bytes:
     # Work that returned without ending the run (a cancelled try) must not leave it open.
     if stream.ended:
         return b""
-    return stream.fail(UpstreamError("the run ended without an answer", code="upstream_error"))
+    return stream.fail(UpstreamReportedError("the run ended without an answer"))

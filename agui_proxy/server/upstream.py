@@ -26,11 +26,12 @@ import httpx
 
 from ..config import TimeoutsConfig
 from ..errors import (
-    UpstreamConnectError,
-    UpstreamHTTPError,
+    UpstreamConnectTimeout,
     UpstreamProtocolError,
-    UpstreamStreamError,
     UpstreamTimeout,
+    UpstreamTruncated,
+    UpstreamUnavailable,
+    http_error,
 )
 from ..providers import Provider, UpstreamRequest
 from ..providers.base import describe_error_body
@@ -168,12 +169,12 @@ class UpstreamCall:
             )
         except httpx.ConnectTimeout:
             # Nothing was sent: as safe to retry as a refused connection.
-            raise UpstreamTimeout(f"the upstream did not accept the connection within {_seconds(t.connect)} "
-                                  "(timeouts.connect)", retryable=True) from None
+            raise UpstreamConnectTimeout(f"the upstream did not accept the connection within {_seconds(t.connect)} "
+                                         "(timeouts.connect)") from None
         except httpx.TimeoutException:  # writing the request took too long
             raise deadline.expired() from None
         except httpx.TransportError as exc:
-            raise UpstreamConnectError(f"could not reach the upstream ({_reason(exc)})") from None
+            raise UpstreamUnavailable(f"could not reach the upstream ({_reason(exc)})") from None
         finally:
             deadline.done_waiting()
         self._response = response
@@ -188,7 +189,7 @@ class UpstreamCall:
     async def _check(self, response: httpx.Response, idle: float) -> None:
         if not 200 <= response.status_code < 300:
             body = await _read_capped(response, idle)
-            raise UpstreamHTTPError(response.status_code, self._provider.error_message(
+            raise http_error(response.status_code, self._provider.error_message(
                 response.status_code, body, response.headers.get("content-type", "")),
                 retry_after=retry_after_seconds(response.headers))
         content_type = response.headers.get("content-type", "")
@@ -219,8 +220,7 @@ class UpstreamCall:
             return await self._chunks.__anext__()
         except httpx.TransportError as exc:
             # Before any output this is as good as a connection error: worth another try.
-            raise UpstreamStreamError(f"the upstream connection broke mid-stream ({_reason(exc)})",
-                                      code="upstream_truncated", retryable=True) from None
+            raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
         finally:
             self._deadline.done_waiting()
 

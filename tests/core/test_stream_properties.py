@@ -19,7 +19,7 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder, SSEEvent
 from agui_proxy.core.stream import RunStream
-from agui_proxy.errors import UpstreamProtocolError, UpstreamStreamError
+from agui_proxy.errors import UpstreamProtocolError, UpstreamReportedError
 
 from ..agui_check import assert_valid_run, parse_frames, text_of
 from ..harness import counter_ids, provider
@@ -105,7 +105,7 @@ def test_error_before_any_output_is_held() -> None:
     assert b"RUN_STARTED" in stream.start()
     assert stream.feed(chunk({"role": "assistant", "content": ""})) == b""
     assert stream.feed(ERROR) == b""
-    assert isinstance(stream.early_failure, UpstreamStreamError)
+    assert isinstance(stream.early_failure, UpstreamReportedError)
     assert not stream.ended and not stream.output_started
     assert stream.feed(chunk({"content": "late"})) == b""  # nothing more is read from that try
     assert stream.close() == b""

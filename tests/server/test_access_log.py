@@ -11,7 +11,7 @@ import pytest
 
 from agui_proxy.config_ops import LoggingConfig
 from agui_proxy.core.events import TokenUsage
-from agui_proxy.errors import UpstreamHTTPError
+from agui_proxy.errors import http_error
 from agui_proxy.server.access_log import ACCESS_LOGGER, AccessLog, JSONFormatter, logfmt, logging_config
 from agui_proxy.server.exchange import MAX_REQUEST_ID, Exchange, request_id_from
 
@@ -78,7 +78,7 @@ def test_the_fields_of_a_failed_stream_and_of_a_refusal() -> None:
     log = AccessLog(LoggingConfig())
     failed = Exchange("req-2", "POST", "/api/agent", "/api/agent", "openai", started=0.0, ended=0.5, status=200)
     failed.stream = new_stream()
-    failed.stream.fail(UpstreamHTTPError(429, "Rate limit reached"))
+    failed.stream.fail(http_error(429, "Rate limit reached"))
     fields = log.fields(failed)
     assert (fields["outcome"], fields["error_code"]) == ("error", "upstream_rate_limited")
     assert "input_tokens" not in fields and "first_byte_ms" not in fields

@@ -18,7 +18,7 @@ import pytest
 from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.stream import RunStream
-from agui_proxy.errors import ConfigError, UpstreamHTTPError
+from agui_proxy.errors import ConfigError, http_error
 from agui_proxy.providers import PROVIDERS, UpstreamSettings
 from agui_proxy.server.exchange import Exchange
 from agui_proxy.server.metrics import MULTIPROC_ENV, Metrics
@@ -59,7 +59,7 @@ def test_a_known_sequence_of_requests() -> None:
     failed = exchange(ended=T0 + 0.2)  # the upstream answered 401: no byte of a stream
     failed.status = 200
     failed.stream = new_stream()
-    failed.stream.fail(UpstreamHTTPError(401, "Incorrect API key provided"))
+    failed.stream.fail(http_error(401, "Incorrect API key provided"))
 
     left = exchange(first_byte=T0 + 0.05, ended=T0 + 0.7)  # the client left mid-stream
     left.status = 200

@@ -18,10 +18,12 @@ from agui_proxy.core.conversation import Conversation, Message, TextPart
 from agui_proxy.errors import (
     ConfigError,
     InboundError,
-    UpstreamConnectError,
-    UpstreamHTTPError,
-    UpstreamStreamError,
+    UpstreamConnectTimeout,
+    UpstreamReportedError,
     UpstreamTimeout,
+    UpstreamTruncated,
+    UpstreamUnavailable,
+    http_error,
 )
 from agui_proxy.server.lifecycle import RedactingFilter
 from agui_proxy.server.limits import StreamGate
@@ -47,10 +49,10 @@ def config(**route: Any) -> dict[str, Any]:
 # -- backoff ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("error", [UpstreamHTTPError(503, "x"), UpstreamHTTPError(429, "x"),
-                                   UpstreamHTTPError(529, "x"), UpstreamConnectError("x"),
-                                   UpstreamTimeout("connect", retryable=True),
-                                   UpstreamStreamError("cut", code="upstream_truncated", retryable=True)])
+@pytest.mark.parametrize("error", [http_error(503, "x"), http_error(429, "x"),
+                                   http_error(529, "x"), UpstreamUnavailable("x"),
+                                   UpstreamConnectTimeout("connect"),
+                                   UpstreamTruncated("cut")])
 def test_backoff_grows_with_jitter_and_is_capped(error: Exception) -> None:
     policy = RetriesConfig(max=6, backoff=0.5, max_backoff=3.0)
     rng = random.Random(7)
@@ -61,10 +63,10 @@ def test_backoff_grows_with_jitter_and_is_capped(error: Exception) -> None:
     assert backoff_delay(policy, 7, error, rng) is None  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("error", [UpstreamHTTPError(400, "x"), UpstreamHTTPError(401, "x"),
-                                   UpstreamHTTPError(404, "x"), UpstreamHTTPError(501, "x"),
+@pytest.mark.parametrize("error", [http_error(400, "x"), http_error(401, "x"),
+                                   http_error(404, "x"), http_error(501, "x"),
                                    UpstreamTimeout("first byte"),
-                                   UpstreamStreamError("in-band", code="upstream_error")])
+                                   UpstreamReportedError("in-band")])
 def test_no_retry_for_answers_that_would_not_change(error: Exception) -> None:
     assert backoff_delay(RetriesConfig(max=5), 1, error, random.Random(1)) is None  # type: ignore[arg-type]
 
@@ -72,16 +74,16 @@ def test_no_retry_for_answers_that_would_not_change(error: Exception) -> None:
 def test_retry_after_is_honoured_up_to_its_cap() -> None:
     policy = RetriesConfig(max=3, backoff=0.1, max_backoff=0.2, max_retry_after=10)
     rng = random.Random(3)
-    assert backoff_delay(policy, 1, UpstreamHTTPError(429, "x", retry_after=4.0), rng) == 4.0
-    assert backoff_delay(policy, 1, UpstreamHTTPError(429, "x", retry_after=10.0), rng) == 10.0
-    assert backoff_delay(policy, 1, UpstreamHTTPError(429, "x", retry_after=10.5), rng) is None
-    small = backoff_delay(policy, 1, UpstreamHTTPError(503, "x", retry_after=0.0), rng)
+    assert backoff_delay(policy, 1, http_error(429, "x", retry_after=4.0), rng) == 4.0
+    assert backoff_delay(policy, 1, http_error(429, "x", retry_after=10.0), rng) == 10.0
+    assert backoff_delay(policy, 1, http_error(429, "x", retry_after=10.5), rng) is None
+    small = backoff_delay(policy, 1, http_error(503, "x", retry_after=0.0), rng)
     assert small is not None and 0.05 <= small <= 0.1  # never less than the backoff either
 
 
 def test_huge_retry_count_does_not_overflow() -> None:
     policy = RetriesConfig(max=10_000, backoff=1, max_backoff=5)
-    assert backoff_delay(policy, 5000, UpstreamConnectError("x"), random.Random(1)) is not None
+    assert backoff_delay(policy, 5000, UpstreamUnavailable("x"), random.Random(1)) is not None
 
 
 @pytest.mark.parametrize(("headers", "expected"), [
