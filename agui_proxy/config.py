@@ -16,7 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .config_errors import Unresolved, validation_problems
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
+from .config_tracing import TracingConfig
 from .errors import ConfigError
 from .providers import PROVIDERS
 
@@ -129,6 +131,25 @@ class UpstreamConfig(_Strict):
     def _upstream_forwardable(cls, names: list[str]) -> list[str]:
         return _forwardable(names)
 
+    # An empty secret is refused, as an empty inbound token is: "${OPENAI_API_KEY}" with the
+    # variable set but empty would otherwise send no credentials and fail on every request.
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_empty(cls, key: str | None) -> str | None:
+        if key is not None and not key.strip():
+            raise ValueError("is empty (is its environment variable set to an empty string?); "
+                             "leave api_key out for an upstream that takes no key")
+        return key
+
+    @field_validator("headers")
+    @classmethod
+    def _header_values_not_empty(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not str(value).strip():
+                raise ValueError(f"the value of {name} is empty (is its environment variable set to an "
+                                 "empty string?); leave the header out to send none")
+        return headers
+
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, name: str) -> str:
@@ -199,6 +220,7 @@ class Config(_Strict):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     cors: CORSConfig = CORSConfig()
+    tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -229,6 +251,13 @@ class Config(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _tracing_names_upstreams(self) -> Config:
+        for i, name in enumerate(self.tracing.propagate_to):
+            if name not in self.upstreams:
+                raise ValueError(f"tracing.propagate_to[{i}]: no upstream named {name!r}")
+        return self
+
+    @model_validator(mode="after")
     def _playground_path_free(self) -> Config:
         if not self.playground:
             return self
@@ -254,12 +283,16 @@ class Config(_Strict):
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML document."""
+def interpolate(value: Any, env: Mapping[str, str], path: str = "", unresolved: Unresolved | None = None) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML document.
+
+    A variable that is not set and has no default raises :class:`ConfigError`, or with
+    ``unresolved`` is noted there (every one of the document) and a placeholder put in its place.
+    """
     if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k), unresolved) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [interpolate(v, env, f"{path}[{i}]", unresolved) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -269,6 +302,8 @@ def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
             return env[name]
         if default is not None:
             return default
+        if unresolved is not None:
+            return unresolved.missing(name, path)
         raise ConfigError(f"environment variable {name} is not set (and ${{{name}}} has no :-default)",
                           field=path)
 
@@ -277,23 +312,19 @@ def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
 
 def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
                      base_dir: Path | None = None) -> Config:
+    """Validate a parsed document; a :class:`ConfigError` lists every problem found (``.problems``)."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a YAML mapping (server, auth, upstreams, routes)", path=source)
+    unresolved = Unresolved(source)
+    data = interpolate(data, os.environ if env is None else env, unresolved=unresolved)
     try:
-        data = interpolate(data, os.environ if env is None else env)
-    except ConfigError as exc:
-        raise ConfigError(exc.detail, path=source, field=exc.field) from None
-    try:
-        return Config(**data, base_dir=base_dir or Path.cwd())
+        config = Config(**data, base_dir=base_dir or Path.cwd())
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown option (see config.example.yaml for the options)"
-        elif error["type"] == "missing":
-            message = "is required"
-        raise ConfigError(message, path=source, field=field or None) from None
+        problems = validation_problems(exc, Config, source=source, unresolved=unresolved.fields)
+        raise ConfigError.of([*unresolved.problems, *problems], source) from None
+    if unresolved.problems:
+        raise ConfigError.of(unresolved.problems, source)
+    return config
 
 
 def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
