@@ -51,6 +51,7 @@ class AccessLog:
         usage = exchange.usage
         fields: dict[str, Any] = {
             "request_id": exchange.request_id,
+            "trace_id": exchange.trace_id,
             "method": exchange.method,
             "path": redact(exchange.path, self._secrets),
             "route": exchange.route,

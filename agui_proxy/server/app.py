@@ -24,13 +24,14 @@ from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError
 from ..providers import UpstreamRequest
+from ..tracing import tracing_for
 from .exchange import Exchange
 from .keepalive import KeepAlive
 from .lifecycle import drain_logged, drain_on_exit_signals
 from .limits import ActiveStream, StreamGate
 from .ops import Operations
 from .playground import PlaygroundPage
-from .reliability import UpstreamRun
+from .reliability import RunObserver, Unobserved, UpstreamRun
 from .routing import RoutePlan, Target, provider_for
 from .session import ClientWriter, serve_stream
 from .upstream import new_client
@@ -57,6 +58,7 @@ class AGUIProxyMiddleware:
         self._secrets = list(self.config.auth.bearer_tokens)
         for upstream in self.config.upstreams.values():
             self._secrets += provider_for(upstream).secrets()
+        self._secrets += self.config.tracing.secrets()
         self._client: httpx.AsyncClient | None = None
         self._shutting_down = False
         self._draining: asyncio.Future[None] | None = None
@@ -67,7 +69,7 @@ class AGUIProxyMiddleware:
         self.keepalive = KeepAlive(streams.keepalive)
         # Probes, /metrics, request ids, CORS and the access log (server/ops.py).
         self.ops = Operations(self.config, readiness=self._readiness, check_auth=self._check_auth,
-                              secrets=self._secrets)
+                              secrets=self._secrets, tracing=tracing_for(self.config, self._secrets))
         self._playground = PlaygroundPage(self.config) if self.config.playground else None
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
@@ -244,9 +246,11 @@ class AGUIProxyMiddleware:
                              done_frame=done, max_event_size=self.config.limits.max_event_bytes,
                              secrets=self._secrets, hold_early_failure=True)
 
+        observer: RunObserver = _Observer(exchange, self.ops, config.path)
+        if exchange.span is not None:
+            observer = exchange.span.observer(observer, targets, exchange)
         return UpstreamRun(new_stream, targets, first_request, request.conversation, client_headers,
-                           writer.write, self._http, secrets=self._secrets, label=label,
-                           observer=_Observer(exchange, self.ops, config.path))
+                           writer.write, self._http, secrets=self._secrets, label=label, observer=observer)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:  # served without a lifespan: open the client on first use
@@ -311,7 +315,7 @@ def create_app(config: Config | str | os.PathLike[str]) -> AGUIProxyMiddleware:
 
 
 
-class _Observer:
+class _Observer(Unobserved):
     """Tells a request's :class:`Exchange` and the metrics what its upstream run does."""
 
     __slots__ = ("_exchange", "_ops", "_route")

@@ -12,11 +12,15 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
 from ..core.events import TokenUsage
 from ..core.stream import RunStream
+
+if TYPE_CHECKING:  # tracing is imported only when on
+    from ..tracing.spans import RequestSpan
 
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 128
@@ -58,6 +62,8 @@ class Exchange:
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None
+    trace_id: str | None = None  # the request's OpenTelemetry trace (tracing on only)
+    span: RequestSpan | None = None  # its server span (tracing on only)
     request_body: bytearray | None = None   # logging.debug_content only
     response_body: bytearray | None = None  # logging.debug_content only
 

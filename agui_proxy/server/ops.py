@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -29,6 +30,9 @@ from .access_log import DEBUG_CONTENT_CAP, AccessLog
 from .cors import CORSPolicy, is_preflight
 from .exchange import INTERNAL, REQUEST_ID_HEADER, Exchange
 from .metrics import CONTENT_TYPE, Metrics
+
+if TYPE_CHECKING:  # tracing is imported only when on
+    from ..tracing.setup import Tracing
 
 Handler = Callable[[Exchange, Scope, Receive, Send], Awaitable[None]]
 ReadinessChecks = Callable[[], Mapping[str, bool]]
@@ -57,8 +61,9 @@ class Operations:
     """
 
     def __init__(self, config: Config, *, readiness: ReadinessChecks, check_auth: Callable[[Scope], None],
-                 secrets: Sequence[str] = ()) -> None:
+                 secrets: Sequence[str] = (), tracing: Tracing | None = None) -> None:
         self.metrics = Metrics()
+        self.tracing = tracing
         self.access_log = AccessLog(config.logging, secrets)
         self.cors = CORSPolicy(config.cors)
         self._readiness = readiness
@@ -73,6 +78,8 @@ class Operations:
 
     def close(self) -> None:
         self.metrics.close()
+        if self.tracing is not None:
+            self.tracing.close()
 
     # -- a request to one of the app's routes ------------------------------------------------
 
@@ -85,6 +92,8 @@ class Operations:
         orchestrator and a scraper call every few seconds).
         """
         exchange = Exchange.begin(scope, route, upstream)
+        if record and self.tracing is not None:
+            exchange.span = self.tracing.request(scope, exchange)
         preflight = methods is not None and is_preflight(scope)
         extra = [(REQUEST_ID_HEADER, exchange.request_id.encode())]
         if methods is not None and not preflight:
@@ -133,6 +142,8 @@ class Operations:
             raise
         finally:
             exchange.end()
+            if exchange.span is not None:
+                exchange.span.end(exchange)
             if streaming:
                 metrics.stream_closed()
             if record:

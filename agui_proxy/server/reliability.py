@@ -67,10 +67,19 @@ def backoff_delay(policy: RetriesConfig, retry: int, error: RunError, rng: rando
 
 
 class RunObserver(Protocol):
-    """What the shell's metrics and access log learn about a run's tries (see ``app.py``)."""
+    """What the shell's metrics, access log and traces learn about a run's tries (see ``app.py``)."""
 
     def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
         """A request is sent to ``upstream``, its answer read into ``stream`` (``retry``: again)."""
+
+    def outbound(self, upstream: str, request: UpstreamRequest) -> UpstreamRequest:
+        """The request as it goes to ``upstream`` (tracing adds its ``traceparent`` there)."""
+
+    def attempt_ended(self, error: RunError | None) -> None:
+        """The try begun by the last :meth:`attempt` ended, with ``error`` or well."""
+
+    def retrying(self, upstream: str, retry: int, delay: float, error: RunError) -> None:
+        """``upstream`` is tried again (retry number ``retry``) in ``delay`` seconds after ``error``."""
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
         """The run moves on to the route's next upstream."""
@@ -79,10 +88,21 @@ class RunObserver(Protocol):
         """One chunk of the upstream's body was read; ``out`` is what it gave the client."""
 
 
-class _Unobserved:
+class Unobserved:
+    """A :class:`RunObserver` that does nothing: the base of observers that want a few of its calls."""
+
     __slots__ = ()
 
     def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+        pass
+
+    def outbound(self, upstream: str, request: UpstreamRequest) -> UpstreamRequest:
+        return request
+
+    def attempt_ended(self, error: RunError | None) -> None:
+        pass
+
+    def retrying(self, upstream: str, retry: int, delay: float, error: RunError) -> None:
         pass
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
@@ -92,7 +112,7 @@ class _Unobserved:
         pass
 
 
-UNOBSERVED = _Unobserved()
+UNOBSERVED = Unobserved()
 
 
 class _FailedEarly(Exception):
@@ -183,10 +203,15 @@ class UpstreamRun:
                 with deadline:
                     await self._attempt(target, request, stream, deadline)
                 if not deadline.scope.cancelled_caught:
+                    self._observer.attempt_ended(stream.error)
                     return
                 error = deadline.expired()
             except RunError as exc:
                 error = exc
+            except BaseException:  # the client left, the server stops: the try ends with the run
+                self._observer.attempt_ended(None)
+                raise
+            self._observer.attempt_ended(error)
             if stream.output_started:
                 await self._write(stream.fail(error))
                 return
@@ -196,6 +221,7 @@ class UpstreamRun:
                 raise _FailedEarly(error)
             log.warning("%supstream %s: %s (%s); retry %d of %d in %.2f s", self._label, target.name,
                         self._redact(error.message), error.code, retry, policy.max, delay)
+            self._observer.retrying(target.name, retry, delay, error)
             await anyio.sleep(delay)
 
     async def _attempt(self, target: Target, request: UpstreamRequest, stream: RunStream,
@@ -207,6 +233,7 @@ class UpstreamRun:
                 upstream = target.upstream
                 source = open_replay(target.replay_file, upstream.chunk_size, upstream.interval)
             else:
+                request = self._observer.outbound(target.name, request)
                 source = UpstreamCall(self._http(), request, target.provider, deadline)
             # The frames of chunks that were received together leave in one write (coalesce.py).
             body = CoalescingSender(self._write)
