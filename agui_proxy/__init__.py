@@ -7,8 +7,7 @@ same routes in front of an existing ASGI app) and :func:`load_config`.
 from .config import Config, load_config
 from .errors import AGUIProxyError, ConfigError, InboundError, RunError
 from .server.app import AGUIProxyMiddleware, create_app
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "AGUIProxyError",
@@ -17,6 +16,7 @@ __all__ = [
     "ConfigError",
     "InboundError",
     "RunError",
+    "__version__",
     "create_app",
     "load_config",
 ]

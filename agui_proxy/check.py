@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import sys
 
-from . import __version__
 from .config import REPLAY, Config
 from .errors import ConfigError
 from .summary import render, summary
+from .version import __version__
 
 
 def problems(config: Config, source: str) -> list[ConfigError]:

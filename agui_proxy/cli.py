@@ -17,10 +17,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from .config import Config, default_config, load_config
 from .errors import ConfigError, ListenError
 from .summary import render, summary
+from .version import __version__
 
 DEMO_BODY = '{"params":{"messages":[{"role":"user","content":"What is the weather in Paris?"}]}}'
 CANNOT_START = 3

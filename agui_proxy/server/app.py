@@ -25,7 +25,9 @@ from ..core.stream import RunStream
 from ..errors import InboundError
 from ..providers import UpstreamRequest
 from ..tracing import tracing_for
+from .access_log import ensure_log_output
 from .exchange import Exchange
+from .hosting import hosting_line, middleware_config
 from .keepalive import KeepAlive
 from .lifecycle import drain_logged, drain_on_exit_signals
 from .limits import ActiveStream, StreamGate
@@ -37,6 +39,7 @@ from .session import ClientWriter, serve_stream
 from .upstream import new_client
 
 log = logging.getLogger("agui_proxy")
+startup = logging.getLogger("agui_proxy.startup")
 
 
 class AGUIProxyMiddleware:
@@ -53,6 +56,8 @@ class AGUIProxyMiddleware:
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
+        if app is not None:  # in front of an app: no probes or /metrics on its paths unless asked for
+            self.config = middleware_config(self.config)
         self._routes = {route.path: RoutePlan(self.config, route) for route in self.config.routes}
         self._tokens = [t.encode() for t in self.config.auth.bearer_tokens]
         self._secrets = list(self.config.auth.bearer_tokens)
@@ -74,6 +79,8 @@ class AGUIProxyMiddleware:
         if not self._tokens:
             log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
                         ", ".join(self._routes))
+        if app is not None:
+            startup.info(hosting_line(self.config, "in front of an app", ensure_log_output(self.config.logging)))
 
     # -- ASGI ---------------------------------------------------------------------------------
 

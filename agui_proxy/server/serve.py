@@ -30,22 +30,31 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from ..config import Config, default_config
+from ..config import Config, default_config, load_config
 from ..errors import ListenError
-from .access_log import logging_config
+from .access_log import ensure_log_output, logging_config
 from .app import AGUIProxyMiddleware, create_app
+from .hosting import configure_worker_logging, hosting_line
 from .lifecycle import BACKSTOP, EXIT_SIGNALS, install_log_redaction
 from .metrics import MULTIPROC_ENV
 
+log = logging.getLogger("agui_proxy.startup")
 CONFIG_ENV = "AGUI_PROXY_CONFIG"
 FACTORY = f"{__name__}:app_from_env"
 BACKLOG = 2048  # uvicorn's default
 
 
 def app_from_env() -> AGUIProxyMiddleware:
-    """The app of one worker: the config file named by ``AGUI_PROXY_CONFIG`` (unset: the demo)."""
+    """The app of one worker: the config file named by ``AGUI_PROXY_CONFIG`` (unset: the demo).
+
+    Under another server than the CLI it also sets up the proxy's logging (hosting.py), and says
+    in one line what the worker provides."""
     path = os.environ.get(CONFIG_ENV)
-    return _served(create_app(path if path else default_config()))
+    config = load_config(path) if path else default_config()
+    configure_worker_logging(config)
+    proxy = _served(create_app(config))
+    log.info(hosting_line(proxy.config, "worker", ensure_log_output(config.logging)))
+    return proxy
 
 
 def _served(proxy: AGUIProxyMiddleware) -> AGUIProxyMiddleware:

@@ -24,10 +24,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from starlette.types import Scope
 
-from .. import __version__
 from ..config import Config
 from ..config_tracing import DEFAULT_SERVICE_NAME, TracingConfig
 from ..server.exchange import Exchange
+from ..version import __version__
 from .genai import operation_name, provider_name, server_address
 from .spans import RequestSpan, UpstreamFacts
 
