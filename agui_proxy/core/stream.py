@@ -15,11 +15,11 @@ and the client never sees that attempt.  Once output has started, errors end the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..errors import RunError
 from .encoder import DONE_FRAME, EventEncoder
-from .redact import redact
+from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from .translator import Translator
@@ -34,7 +34,7 @@ class RunStream:
         *,
         done_frame: bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        secrets: Sequence[str] = (),
+        redactor: Redactor = NO_SECRETS,
         hold_early_failure: bool = False,
     ) -> None:
         self.run = run
@@ -42,7 +42,7 @@ class RunStream:
         self._encoder = encoder
         self._decoder = SSEDecoder(max_event_size)
         self._done_frame = done_frame
-        self._secrets = secrets
+        self._redact = redactor
         self.error: RunError | None = None
         self._hold_early = hold_early_failure
         self.early_failure: RunError | None = None
@@ -107,7 +107,7 @@ class RunStream:
     def _fail(self, error: RunError) -> None:
         if not self.run.ended:
             # Every error message passes here on its way to the client: providers echo keys back.
-            error.message = redact(error.message, self._secrets)
+            error.message = self._redact(error.message)
             self.error = error
             self.run.fail(error.message, error.code)
 

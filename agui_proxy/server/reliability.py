@@ -31,7 +31,7 @@ import httpx
 
 from ..config import RetriesConfig
 from ..core.conversation import Conversation
-from ..core.redact import redact
+from ..core.redact import NO_SECRETS, Redactor
 from ..core.stream import RunStream
 from ..errors import RunError, UpstreamHTTPError, UpstreamUnavailable
 from ..providers import UpstreamRequest
@@ -67,7 +67,7 @@ def backoff_delay(policy: RetriesConfig, retry: int, error: RunError, rng: rando
 
 
 class RunObserver(Protocol):
-    """What the shell's metrics and access log learn about a run's tries (see ``app.py``)."""
+    """What the shell's metrics and access log learn about a run's tries (see ``route.py``)."""
 
     def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
         """A request is sent to ``upstream``, its answer read into ``stream`` (``retry``: again)."""
@@ -115,12 +115,12 @@ class UpstreamRun:
     """
 
     __slots__ = ("_client_headers", "_conversation", "_first_request", "_http", "_label", "_new_stream",
-                 "_observer", "_rng", "_secrets", "_stream_used", "_targets", "_write", "stream", "tries")
+                 "_observer", "_redact", "_rng", "_stream_used", "_targets", "_write", "stream", "tries")
 
     def __init__(self, new_stream: Callable[[Target], RunStream], targets: Sequence[Target],
                  first_request: UpstreamRequest, conversation: Conversation,
                  client_headers: Iterable[tuple[bytes, bytes]], write: Write, http: Callable[[], httpx.AsyncClient],
-                 *, secrets: Sequence[str] = (), rng: random.Random | None = None, label: str = "",
+                 *, redactor: Redactor = NO_SECRETS, rng: random.Random | None = None, label: str = "",
                  observer: RunObserver = UNOBSERVED) -> None:
         self._new_stream = new_stream
         self._targets = targets
@@ -129,7 +129,7 @@ class UpstreamRun:
         self._client_headers = client_headers
         self._write = write
         self._http = http
-        self._secrets = secrets
+        self._redact = redactor
         self._rng = rng or _JITTER
         self._label = label
         self._observer = observer
@@ -157,9 +157,6 @@ class UpstreamRun:
                                 targets[index + 1].name)
         assert last is not None
         await self._write(self.stream.fail(last))
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
 
     def _next_stream(self, target: Target) -> RunStream:
         if self._stream_used:
