@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.events import TokenUsage
-from ..core.stream import RunStream
+from ..core.pipeline import RunPipeline
 from .identity import Identity
 
 CONTEXT_KEY = "agui_proxy.context"
@@ -60,7 +60,7 @@ class RequestContext:
     status: int = 0
     error: str | None = None  # why it was rejected (the JSON error's type) or why it failed
     preflight: bool = False
-    run: RunStream | None = None      # the run being streamed to the client, once one starts
+    run: RunPipeline | None = None      # the run being streamed to the client, once one starts
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None

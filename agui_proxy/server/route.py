@@ -15,9 +15,9 @@ from starlette.types import Receive, Scope, Send
 
 from ..config import Config
 from ..core.inbound import InboundRequest, read_request
+from ..core.pipeline import RunPipeline
 from ..core.redact import Redactor
 from ..core.run import RunBuilder
-from ..core.stream import RunStream
 from ..errors import InboundError
 from ..providers import UpstreamRequest
 from .admission import AdmissionGate, RunSlot
@@ -60,7 +60,7 @@ class RouteHandler:
             writer = SSEWriter(send)
             label = f"request {context.request_id} {self.plan.label}"
             run = self._upstream_run(request, writer, targets, first_request, scope["headers"], context, label)
-            context.run = run.stream
+            context.run = run.pipeline
             await respond_with_run(run, receive=receive, writer=writer, slot=slot, keepalive=self.keepalive,
                                    label=label)
         finally:
@@ -73,14 +73,14 @@ class RouteHandler:
         route = self.plan.route
         done = route.done == "always" or (route.done == "auto" and request.kind == "branderux")
 
-        def new_stream(target: Target) -> RunStream:
+        def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
             run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning,
                              parent_run_id=request.parent_run_id)
-            return RunStream(run, target.provider.translator, self.plan.encoder, done_frame=done,
+            return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
                              max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
 
-        return UpstreamRun(new_stream, targets, first_request, request.conversation, client_headers,
+        return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,
                            writer.write, self.http, redactor=self.redactor, label=label,
                            observer=ContextObserver(context, self.metrics, route.path))
 
@@ -95,9 +95,9 @@ class ContextObserver:
         self._metrics = metrics
         self._route = route
 
-    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+    def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
         self._context.upstream = upstream
-        self._context.run = stream
+        self._context.run = pipeline
         if retry:
             self._metrics.retry(upstream)
 

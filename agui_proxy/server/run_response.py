@@ -21,7 +21,7 @@ import logging
 import anyio
 from starlette.types import Receive, Send
 
-from ..core.stream import RunStream
+from ..core.pipeline import RunPipeline
 from ..errors import InternalError, RunAborted, UpstreamReportedError
 from .admission import RunSlot
 from .keepalive import PING, KeepAlive
@@ -82,7 +82,7 @@ async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWri
     """Send the 200 and ``RUN_STARTED``, run the upstream tries until they or the client or a
     shutdown end the run, then end the run and the response."""
     await writer.start()
-    await writer.write(run.stream.start())
+    await writer.write(run.pipeline.start())
     # The watcher is a plain asyncio task, not an anyio task group: ASGI servers that run this
     # app run asyncio, and a task group per stream is memory held for the whole stream, which
     # counts at a thousand open ones (bench/OPTIMISATIONS.md: 47.4 KB per open stream at 1,000
@@ -98,25 +98,25 @@ async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWri
                 # A bug of ours must not leave the UI loading forever (PROTOCOL.md section 2).
                 log.exception("%sthe proxy failed while streaming", label)
                 failure = InternalError("the proxy failed while streaming")
-                await writer.write(run.stream.fail(failure))
+                await writer.write(run.pipeline.fail(failure))
     finally:
         keepalive.discard(writer)
         watcher.cancel()
         await asyncio.wait([watcher])
     if slot.stop_reason == "shutdown":
-        await writer.write(run.stream.fail(RunAborted("the proxy is shutting down; send the request again")))
+        await writer.write(run.pipeline.fail(RunAborted("the proxy is shutting down; send the request again")))
     if slot.stop_reason != "disconnect":
-        await writer.write(_ended(run.stream))
+        await writer.write(_ended(run.pipeline))
     await writer.finish()
-    error = run.stream.error
+    error = run.pipeline.error
     if error is not None:
         log.warning("%srun ended with %s: %s", label, error.code, error.message)
     elif slot.stop_reason == "disconnect":
         log.info("%sthe client left; the upstream request was closed", label)
 
 
-def _ended(stream: RunStream) -> bytes:
+def _ended(pipeline: RunPipeline) -> bytes:
     # Work that returned without ending the run (a cancelled try) must not leave it open.
-    if stream.ended:
+    if pipeline.ended:
         return b""
-    return stream.fail(UpstreamReportedError("the run ended without an answer"))
+    return pipeline.fail(UpstreamReportedError("the run ended without an answer"))

@@ -1,6 +1,6 @@
 """The metrics of finished requests, read back from the Prometheus exposition.
 
-Each exchange is what the shell would have recorded: a real RunStream fed a recorded-shape
+Each exchange is what the shell would have recorded: a real RunPipeline fed a recorded-shape
 Chat Completions transcript (or failed, or left unfinished), with its moments set by hand so the
 histograms' buckets and sums are known exactly.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.core.stream import RunStream
 from agui_proxy.errors import ConfigError, http_error
 from agui_proxy.providers import PROVIDERS, UpstreamSettings
 from agui_proxy.server.context import RequestContext
@@ -29,9 +29,9 @@ from ..metrics_text import Samples
 T0 = 1000.0
 
 
-def new_stream() -> RunStream:
+def new_stream() -> RunPipeline:
     provider = PROVIDERS["openai-chat"](UpstreamSettings(base_url="http://up.invalid/v1", model="m"))
-    stream = RunStream(RunBuilder("t", "r"), provider.translator, EventEncoder())
+    stream = RunPipeline(RunBuilder("t", "r"), provider.translator, EventEncoder())
     stream.start()
     return stream
 

@@ -2,12 +2,12 @@
 
     bytes ──SSEDecoder──▶ SSE events ──Translator──▶ RunBuilder ──EventEncoder──▶ frames
 
-The shell calls :meth:`RunStream.start` once, :meth:`feed` with each chunk of the upstream body,
+The shell calls :meth:`RunPipeline.start` once, :meth:`feed` with each chunk of the upstream body,
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
 send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISHED`` or
 ``RUN_ERROR`` and the terminator were produced) and the shell stops reading the upstream.
 
-A shell that can try again elsewhere (a retry, a fallback upstream) builds the stream with
+A shell that can try again elsewhere (a retry, a fallback upstream) builds the pipeline with
 ``hold_early_failure``: an error found in the upstream's bytes before anything but
 ``RUN_STARTED`` was produced is then kept in :attr:`early_failure` instead of ending the run,
 and the client never sees that attempt.  Once output has started, errors end the run as usual.
@@ -25,7 +25,7 @@ from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from .translator import Translator
 
 
-class RunStream:
+class RunPipeline:
     def __init__(
         self,
         run: RunBuilder,
