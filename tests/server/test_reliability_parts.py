@@ -288,3 +288,27 @@ def test_log_filter_redacts_message_arguments_and_tracebacks() -> None:
     redacting.filter(record)
     text = logging.Formatter().format(record)
     assert KEY not in text and KEY[:12] not in text and "ValueError: bad key [redacted]" in text
+
+
+def test_one_draining_state_and_one_drain_however_often_asked() -> None:
+    async def main() -> None:
+        shutdown = Shutdown(grace=0.05)
+        gate = AdmissionGate(10, retry_after=1, shutdown=shutdown)
+        slot = gate.admit()
+
+        async def run() -> None:
+            with anyio.CancelScope() as scope:
+                slot.attach(scope)
+                await anyio.sleep_forever()
+            gate.release(slot)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            assert not shutdown.draining
+            first, second = shutdown.drain(gate), shutdown.drain(gate, 30)
+            assert first is second and shutdown.draining
+            with pytest.raises(InboundError):
+                gate.admit()
+            assert await first == 1 and slot.stop_reason == "shutdown"
+
+    anyio.run(main)
