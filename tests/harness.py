@@ -15,7 +15,7 @@ from typing import Any
 from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.stream import RunStream
-from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
+from agui_proxy.providers import PROVIDERS, Provider
 
 from .agui_check import assert_valid_run, parse_frames
 from .recordings import split_offsets
@@ -24,7 +24,8 @@ from .recordings import split_offsets
 def provider(name: str, **settings: Any) -> Provider:
     settings.setdefault("base_url", "http://127.0.0.1:9/v1")
     settings.setdefault("model", "test-model")
-    return PROVIDERS[name](UpstreamSettings(**settings))
+    cls = PROVIDERS[name]
+    return cls(cls.settings_class(**settings))
 
 
 def counter_ids() -> Callable[[str], str]:

@@ -23,7 +23,7 @@ from ..core.inbound import InboundRequest, read_request
 from ..core.run import RunBuilder
 from ..core.stream import RunStream
 from ..errors import InboundError
-from ..providers import UpstreamRequest
+from ..providers import ProviderRequest
 from .exchange import Exchange
 from .keepalive import KeepAlive
 from .lifecycle import drain_logged, drain_on_exit_signals
@@ -231,7 +231,7 @@ class AGUIProxyMiddleware:
             raise InboundError(401, "unauthorized", "the bearer token is not valid")
 
     def _upstream_run(self, route: RoutePlan, request: InboundRequest, writer: ClientWriter, targets: list[Target],
-                      first_request: UpstreamRequest, client_headers: list[tuple[bytes, bytes]],
+                      first_request: ProviderRequest, client_headers: list[tuple[bytes, bytes]],
                       exchange: Exchange, label: str) -> UpstreamRun:
         config = route.route
         done = config.done == "always" or (config.done == "auto" and request.kind == "branderux")
