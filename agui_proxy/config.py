@@ -103,9 +103,9 @@ def _forwardable(names: list[str]) -> list[str]:
 class _Upstream(_Strict):
     """What every upstream has, whatever answers it: reliability settings and forwarded headers."""
 
+    provider: str  # each kind narrows it to its own name: the tag the union picks the kind by
     timeouts: TimeoutsConfig = TimeoutsConfig()
     retries: RetriesConfig = RetriesConfig()
-    provider: str  # each kind narrows it to its own name, the tag the union picks the kind by
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
     model: str = ""
 
@@ -123,8 +123,7 @@ class _Upstream(_Strict):
         return _forwardable(names)
 
     @property
-    def label(self) -> str:
-        """What the upstream is, for a person (the playground's list)."""
+    def label(self) -> str:  # what the upstream is, for a person (the playground's list)
         return self.provider
 
 
@@ -213,7 +212,6 @@ class ReplayUpstream(_Upstream):
                                      self.chunk_size, self.interval))
 
 
-_UPSTREAM_KINDS = (OpenAIChatUpstream, OpenAIResponsesUpstream, AnthropicUpstream, GeminiUpstream, ReplayUpstream)
 UpstreamConfig = Annotated[
     OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
     Field(discriminator="provider"),
@@ -224,16 +222,13 @@ def _upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
     """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
     union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
     loc = error["loc"]
-    if len(loc) < 2 or loc[0] != "upstreams":
+    if loc[:1] != ("upstreams",) or len(loc) < 2:
         return None
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         tag = (error.get("ctx") or {}).get("tag")
-        if tag is None:
-            return (*loc, "provider"), "is required"
-        return (*loc, "provider"), f"unknown provider {tag!r} (one of: {', '.join(sorted(SOURCES))})"
-    if len(loc) > 2 and loc[2] in SOURCES:
-        return (*loc[:2], *loc[3:]), error["msg"]
-    return None
+        known = ", ".join(sorted(SOURCES))
+        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
+    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None
 
 
 class RouteConfig(_Strict):
