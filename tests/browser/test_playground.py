@@ -19,7 +19,6 @@ from ag_ui.core import RunAgentInput
 
 import agui_proxy
 
-from ..agui_check import assert_valid_run, parse_frames
 from ..integration.openai_chat_streams import (
     TEXT,
     TEXT_PIECES,
@@ -29,8 +28,9 @@ from ..integration.openai_chat_streams import (
     text_transcript,
     tool_transcript,
 )
-from ..proxy import ProxyProcess, start_proxy
-from ..upstream import (
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.proxy import ProxyProcess, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,

@@ -8,8 +8,8 @@ from agui_proxy.core import events as ev
 from agui_proxy.core.encoder import DONE_FRAME, EventEncoder, to_wire
 from agui_proxy.core.run import RunBuilder
 
-from ..agui_check import assert_valid_run, parse_frames
-from ..harness import counter_ids
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.harness import counter_ids
 
 
 def wire(run: RunBuilder) -> list[dict[str, object]]:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..proxy import ProxyProcess, start_proxy
-from ..upstream import ScriptedUpstream
+from ..support.proxy import ProxyProcess, start_proxy
+from ..support.upstream import ScriptedUpstream
 from .openai_chat_streams import MODEL
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import post, run_cli, start_proxy, write_config
+from ..support.agui_check import assert_valid_run, text_of, tool_calls_of
+from ..support.proxy import post, run_cli, start_proxy, write_config
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import PING, assert_valid_run, parse_frames, text_of
-from ..proxy import ProxyProcess, RawStream, Reply, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of
+from ..support.proxy import ProxyProcess, RawStream, Reply, post, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,

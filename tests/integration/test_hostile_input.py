@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream
+from ..support.proxy import ProxyProcess, Reply, post, start_proxy
+from ..support.upstream import ScriptedUpstream
 from .openai_chat_streams import MODEL
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..metrics_text import Samples
-from ..proxy import ProxyProcess, Reply, eventually, open_stream, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.metrics_text import Samples
+from ..support.proxy import ProxyProcess, Reply, eventually, open_stream, post, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     End,
     ScriptedUpstream,

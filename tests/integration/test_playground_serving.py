@@ -16,7 +16,7 @@ from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
 from agui_proxy.server.playground import page_settings, render_page
 
-from ..proxy import ProxyProcess, new_client, start_proxy
+from ..support.proxy import ProxyProcess, new_client, start_proxy
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream, body_response, sse_response
+from ..support.agui_check import assert_valid_run, text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, Reply, post, start_proxy
+from ..support.upstream import ScriptedUpstream, body_response, sse_response
 from .openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, text_transcript, tool_transcript
 
 pytestmark = pytest.mark.integration

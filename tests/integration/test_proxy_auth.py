@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import assert_valid_run, text_of
+from ..support.proxy import ProxyProcess, Reply, post, start_proxy
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import ProxyProcess, RawStream, Reply, open_stream, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import assert_valid_run, text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, RawStream, Reply, open_stream, post, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
+from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
 from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
     CALLS,

@@ -10,9 +10,9 @@ import pytest
 from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import InboundError
 
-from ..agui_check import reasoning_of, tool_calls_of
-from ..harness import provider, run_events
-from ..recordings import STREAMS
+from ..support.agui_check import reasoning_of, tool_calls_of
+from ..support.harness import provider, run_events
+from ..support.recordings import STREAMS
 
 KEY = "sk-ant-test-0123456789abcdef"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..agui_check import text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_events
+from ..support.agui_check import text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_events
 
 
 def sse(*payloads: dict[str, Any]) -> bytes:

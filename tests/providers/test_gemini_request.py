@@ -12,8 +12,8 @@ import pytest
 from agui_proxy.core.inbound import read_request
 from agui_proxy.providers.base import UpstreamRequest
 
-from ..harness import provider, run_events
-from ..recordings import STREAMS
+from ..support.harness import provider, run_events
+from ..support.recordings import STREAMS
 
 KEY = "AIzaSyTEST-0123456789abcdefghij"
 BASE = "https://generativelanguage.googleapis.com/v1beta"

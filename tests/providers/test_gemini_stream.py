@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_events
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_events
 
 
 def sse(*payloads: dict[str, Any]) -> bytes:

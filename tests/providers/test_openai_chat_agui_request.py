@@ -10,7 +10,7 @@ import pytest
 from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import InboundError
 
-from ..harness import provider
+from ..support.harness import provider
 
 ARGS = "{\"city\":\"Paris\"}"
 

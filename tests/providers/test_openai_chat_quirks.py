@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider
+from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:

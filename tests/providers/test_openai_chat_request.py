@@ -8,8 +8,8 @@ import pytest
 
 from agui_proxy.core.inbound import read_request
 
-from ..harness import provider
-from ..recordings import STREAMS
+from ..support.harness import provider
+from ..support.recordings import STREAMS
 
 
 def build(params: dict[str, object], **settings: object) -> tuple[dict[str, object], dict[str, str], str]:

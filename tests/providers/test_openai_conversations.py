@@ -16,8 +16,8 @@ import pytest
 
 from agui_proxy.core.inbound import read_request
 
-from ..harness import provider
-from ..recordings import STREAMS
+from ..support.harness import provider
+from ..support.recordings import STREAMS
 
 
 def recorded_body(folder: str, name: str) -> dict[str, Any]:

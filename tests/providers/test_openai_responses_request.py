@@ -7,7 +7,7 @@ from typing import Any
 
 from agui_proxy.core.inbound import read_request
 
-from ..harness import provider
+from ..support.harness import provider
 
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_bytes, run_events
+from ..support.agui_check import assert_valid_run, parse_frames, reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_bytes, run_events
 
 USAGE = {"input_tokens": 120, "input_tokens_details": {"cached_tokens": 100}, "output_tokens": 50,
          "output_tokens_details": {"reasoning_tokens": 30}, "total_tokens": 170}
