@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of
-from ..support.proxy import ProxyProcess, RawStream, Reply, post, start_proxy
+from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of, types
+from ..support.proxy import ProxyProcess, RawStream, Reply, post, start_proxy, wait_for_output
 from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
@@ -129,24 +129,12 @@ def failed(reply: Reply, code: str, *words: str) -> list[dict[str, Any]]:
     return events
 
 
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
-
-
 def openai_error(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
 
 
 def backup_transcript() -> list[dict[str, Any]]:
     return [chunk({"role": "assistant", "content": ""}), chunk({"content": BACKUP_TEXT}), chunk({}, "stop")]
-
-
-def wait_for_log(proxy: ProxyProcess, text: str, seen: int = 0, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while (output := proxy.output()).count(text) <= seen:
-        assert time.monotonic() < deadline, f"the proxy never logged {text!r}"
-        time.sleep(0.02)
-    return output
 
 
 # -- timeouts ------------------------------------------------------------------------------------------
@@ -379,7 +367,7 @@ def test_client_leaves_during_a_retry_wait(proxy: ProxyProcess, up: ScriptedUpst
     up.script(body_response(429, openai_error("slow down"), headers={"retry-after": "1"}))
     with RawStream(proxy.url, "/api/agent", BODY) as client:
         client.read_until(b'"type":"RUN_STARTED"')
-        wait_for_log(proxy, "retry 1 of 2", seen)
+        wait_for_output(proxy, "retry 1 of 2", seen)
     time.sleep(1.5)
     assert len(up.requests) == 1
 
@@ -497,7 +485,7 @@ def test_errors_echoing_keys_are_redacted_in_retry_and_fallback_logs(proxy: Prox
     up.script(sse_response(backup_transcript()))
     reply = call(proxy, "/api/fallback")
     finished(reply, BACKUP_TEXT)
-    output = wait_for_log(proxy, "falling back to backup", seen)
+    output = wait_for_output(proxy, "falling back to backup", seen)
     assert "busy; your key [redacted] is fine" in output
     assert "invalid x-api-key [redacted], also [redacted]" in output
 

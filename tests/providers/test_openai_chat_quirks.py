@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
+from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of, types
 from ..support.harness import assert_split_invariant, provider
 
 
@@ -31,10 +31,6 @@ def events_of(data: bytes) -> list[dict[str, Any]]:
     events, done = parse_frames(assert_split_invariant(provider("openai-chat"), data))
     assert done
     return events
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30,
