@@ -83,6 +83,11 @@ class HTTPProvider(Provider):
         return [v for v in values if v]
 
 
+def bearer_auth(api_key: str | None) -> dict[str, str]:
+    """``Authorization: Bearer <key>`` when a key is configured (OpenAI's APIs and those that copy them)."""
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 def merge_body(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``extra`` merged into ``body`` in place: nested objects key by key, anything else replaced.
 

@@ -23,7 +23,7 @@ from ..core.sse import SSEEvent
 from ..core.translator import Translator
 from ..errors import ContentFiltered, InboundError
 from .base import count, error_text, parse_json_event
-from .http import HTTPProvider, UpstreamSettings
+from .http import HTTPProvider, UpstreamSettings, bearer_auth
 from .translator_base import TranslatorBase, token_usage
 
 _STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
@@ -46,8 +46,7 @@ class OpenAIChat(HTTPProvider):
         return "/chat/completions"
 
     def provider_headers(self) -> dict[str, str]:
-        key = self.settings.api_key
-        return {"authorization": f"Bearer {key}"} if key else {}
+        return bearer_auth(self.settings.api_key)
 
     def request_body(self, conversation: Conversation) -> dict[str, Any]:
         s = self.settings

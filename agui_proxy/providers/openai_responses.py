@@ -20,7 +20,7 @@ from ..core.conversation import Conversation, ImagePart, MediaPart, Message, Tex
 from ..core.run import RunBuilder
 from ..core.translator import Translator
 from ..errors import InboundError
-from .http import HTTPProvider
+from .http import HTTPProvider, bearer_auth
 from .responses_stream import ResponsesTranslator
 
 
@@ -32,8 +32,7 @@ class OpenAIResponses(HTTPProvider):
         return "/responses"
 
     def provider_headers(self) -> dict[str, str]:
-        key = self.settings.api_key
-        return {"authorization": f"Bearer {key}"} if key else {}
+        return bearer_auth(self.settings.api_key)
 
     def request_body(self, conversation: Conversation) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.settings.model}

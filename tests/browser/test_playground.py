@@ -29,7 +29,7 @@ from ..integration.openai_chat_streams import (
     tool_transcript,
 )
 from ..support.agui_check import assert_valid_run, parse_frames
-from ..support.proxy import ProxyProcess, start_proxy
+from ..support.proxy import ProxyProcess, ProxySetup, start_proxy
 from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
@@ -54,11 +54,9 @@ TOKEN = "playground-test-token-5fd0c1"
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = showcase.proxy_config("${UPSTREAM_URL}", auth={"bearer_tokens": [TOKEN]})
-    env = {"TEST_UPSTREAM_KEY": KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env={"TEST_UPSTREAM_KEY": KEY, "UPSTREAM_URL": upstream.url})
 
 
 def open_page(tab: PlaygroundPage, proxy: ProxyProcess) -> PlaygroundPage:

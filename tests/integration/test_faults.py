@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of, types
-from ..support.proxy import ProxyProcess, RawStream, Reply, post, start_proxy, wait_for_output
+from ..support.proxy import ProxyProcess, ProxySetup, RawStream, Reply, post, start_proxy, wait_for_output
 from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
@@ -63,8 +63,7 @@ def upstream_at(url: str, *, key: str = KEY, model: str = MODEL, **options: Any)
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort) -> ProxySetup:
     url = "${UPSTREAM_URL}"
     quick = {"connect": 1, "first_byte": 0.6, "idle": 0.6, "total": 5}
     config = {
@@ -89,9 +88,8 @@ def proxy(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort
              "forward_headers": ["X-Request-Id"]},
         ],
     }
-    with start_proxy(tmp_path_factory.mktemp("faults"), config, env={"UPSTREAM_URL": upstream.url},
-                     extra_args=["--log-level", "debug"]) as running:
-        yield running
+    return ProxySetup(config, env={"UPSTREAM_URL": upstream.url},
+                     extra_args=["--log-level", "debug"])
 
 
 BODY = {"params": {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}}

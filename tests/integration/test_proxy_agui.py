@@ -8,14 +8,13 @@ the ids echoed, what reaches the upstream, and 422s that name the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
 from ..support.agui_check import text_of, tool_calls_of
-from ..support.proxy import ProxyProcess, Reply, post, sse_events, start_proxy
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
 from ..support.upstream import ScriptedUpstream, body_response, sse_response
 from .openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, text_transcript, tool_transcript
 
@@ -26,14 +25,13 @@ ROUTES = {"/agent": {}, "/always": {"done": "always"}, "/never": {"done": "never
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": KEY,
                                  "model": MODEL, "retries": 0}},  # one scripted answer per request
         "routes": [{"path": path, "upstream": "openai", **options} for path, options in ROUTES.items()],
     }
-    with start_proxy(tmp_path_factory.mktemp("proxy-agui"), config) as running:
-        yield running
+    return ProxySetup(config)
 
 
 def run_input(messages: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:

@@ -16,13 +16,13 @@ import pytest
 from ..support.agui_check import text_of, tool_calls_of, types
 from ..support.proxy import (
     ProxyProcess,
+    ProxySetup,
     RawStream,
     Reply,
     open_stream,
     post,
     sse_events,
     sse_run_error,
-    start_proxy,
     wait_for_output,
 )
 from ..support.upstream import (
@@ -68,8 +68,7 @@ def refused() -> Iterator[RefusedPort]:
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, refused: RefusedPort, tmp_path_factory: pytest.TempPathFactory,
-          ) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream, refused: RefusedPort) -> ProxySetup:
     config = {
         "limits": {"max_body_bytes": MAX_BODY},
         "upstreams": {
@@ -82,8 +81,7 @@ def proxy(upstream: ScriptedUpstream, refused: RefusedPort, tmp_path_factory: py
         "routes": [{"path": "/api/agent", "upstream": "openai"}, {"path": "/api/down", "upstream": "down"}],
     }
     env = {"TEST_OPENAI_KEY": KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env=env)
 
 
 def agent(proxy: ProxyProcess, path: str = "/api/agent") -> str:

@@ -6,13 +6,20 @@ and checks what reached the client and exactly what reached the upstream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ..support.agui_check import reasoning_of, text_of, tool_calls_of, types
-from ..support.proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy, wait_for_output
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    Reply,
+    post,
+    sse_events,
+    sse_run_error,
+    wait_for_output,
+)
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
 from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
@@ -44,7 +51,7 @@ EXTRAS = {"reasoning": {"effort": "low", "summary": "auto"}, "store": False,
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {
             "responses": {"provider": "openai-responses", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_KEY}",
@@ -61,8 +68,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
                    {"path": "/api/azure-responses", "upstream": "azure-responses"}],
     }
     env = {"TEST_KEY": KEY, "AZURE_OPENAI_API_KEY": AZURE_KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env=env)
 
 
 def ask(proxy: ProxyProcess, path: str = "/api/responses", **params: Any) -> Reply:

@@ -6,16 +6,13 @@ import json
 
 import pytest
 
-from agui_proxy.core.inbound import read_request
-
-from ..support.harness import provider
+from ..support.harness import built_request
 from ..support.recordings import STREAMS
 
 
 def build(params: dict[str, object], **settings: object) -> tuple[dict[str, object], dict[str, str], str]:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
-    request = provider("openai-chat", base_url="https://api.example.test/v1/", api_key="sk-key",
-                       model="gpt-4o-mini", **settings).build_request(conv)
+    request = built_request("openai-chat", {"params": params}, base_url="https://api.example.test/v1/",
+                            api_key="sk-key", model="gpt-4o-mini", **settings)
     return json.loads(request.body), request.headers, request.url
 
 

@@ -125,6 +125,16 @@ class ProxyProcess:
         self.stop()
 
 
+@dataclass(frozen=True)
+class ProxySetup:
+    """How a test module's proxy runs: what its ``proxy_setup`` fixture gives the shared ``proxy``
+    fixture (tests/integration/conftest.py), which starts it once for the module."""
+
+    config: Mapping[str, Any] | str | None
+    env: Mapping[str, str] | None = None
+    extra_args: Sequence[str] = ()
+
+
 def start_proxy(directory: Path, config: Mapping[str, Any] | str | None, *, env: Mapping[str, str] | None = None,
                 drop_env: Iterable[str] = (), extra_args: Sequence[str] = ()) -> ProxyProcess:
     """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default)."""
