@@ -29,7 +29,7 @@ class ReplaySettings:
 
 class Replay(Provider):
     name = "replay"
-    family = "replay"  # the tools a recording "calls" were recorded with it
+    family = "replay"  # a recording reads none of the request's tools
 
     def __init__(self, settings: ReplaySettings) -> None:
         self.settings = settings
