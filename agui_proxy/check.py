@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .config import REPLAY, Config
+from .config import Config, ReplayUpstream
 from .errors import ConfigError
 from .summary import render, summary
 from .version import __version__
@@ -22,9 +22,9 @@ from .version import __version__
 def problems(config: Config, source: str) -> list[ConfigError]:
     found: list[ConfigError] = []
     for name, upstream in config.upstreams.items():
-        if upstream.provider != REPLAY:
+        if not isinstance(upstream, ReplayUpstream):
             continue
-        path = config.replay_file(upstream)
+        path = upstream.file  # resolved from the config's directory
         try:
             with open(path, "rb") as recording:
                 recording.read(1)

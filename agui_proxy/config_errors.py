@@ -17,10 +17,11 @@ next run reports them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from typing import Any, get_origin
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .errors import ConfigError
 
@@ -54,60 +55,74 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return out
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models inside ``Model``, ``list[Model]``, ``dict[str, Model]`` or a tagged union of them."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _tagged(models: list[type[BaseModel]], tag: object) -> type[BaseModel] | None:
+    """The member of a union whose ``provider`` is the literal ``tag`` (pydantic's loc names it)."""
+    for model in models:
+        field = model.model_fields.get("provider")
+        if field is not None and get_args(field.annotation) == (tag,):
+            return model
+    return None
+
+
 def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    """The option names of the section at ``loc`` (the model reached by following it), if known."""
-    current: Any = model
+    """The option names of the section at ``loc`` (pydantic's, union tags included), if known."""
+    current: type[BaseModel] | None = model
+    candidates: list[type[BaseModel]] = []
     dict_key_next = False  # the part after a dict-valued field is a name (upstreams.<name>)
     for part in loc:
         if dict_key_next or isinstance(part, int):
             dict_key_next = False
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
+        if current is None:
+            current = _tagged(candidates, part)  # the tag of a union member
+            if current is None:
+                return []
+            continue
         field = current.model_fields.get(part)
         if field is None:
             return []
         dict_key_next = get_origin(field.annotation) is dict
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [name for name in current.model_fields if name != "base_dir"]
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The model inside ``list[Model]`` / ``dict[str, Model]`` / ``Model``, else the annotation."""
-    for arg in (*getattr(annotation, "__args__", ()), annotation):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-    return annotation
+        candidates = _models_in(field.annotation)
+        current = candidates[0] if len(candidates) == 1 else None
+    if current is None:
+        return []
+    return [name for name in current.model_fields if name != "base_dir"]
 
 
 def _is_within(field: str, fields: Iterable[str]) -> bool:
     return any(field == f or field.startswith((f + ".", f + "[")) for f in fields)
 
 
+# How the loader words one of pydantic's errors: the field's loc and the message, or None (as is).
+Translate = Callable[[ErrorDetails], "tuple[tuple[Any, ...], str] | None"]
+
+
 def validation_problems(exc: ValidationError, model: type[BaseModel], *, source: str,
-                        unresolved: Iterable[str] = ()) -> list[ConfigError]:
-    """One :class:`ConfigError` per problem pydantic found, in the document's order."""
-    errors = exc.errors()
+                        unresolved: Iterable[str] = (), translate: Translate | None = None) -> list[ConfigError]:
+    """One :class:`ConfigError` per problem pydantic found, in pydantic's order."""
     unresolved = set(unresolved)
-    unknown: dict[tuple[int | str, ...], list[tuple[str, str]]] = {}
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            loc = tuple(error["loc"])
-            unknown.setdefault(loc[:-1], []).append((str(loc[-1]), _field_name(loc)))
+    worded = []
+    for error in exc.errors():
+        loc, message = (translate(error) if translate else None) or (tuple(error["loc"]), error["msg"])
+        worded.append((error, tuple(loc), message))
     explained: set[str] = set()  # required options a misspelling accounts for
     hints: dict[str, str] = {}
-    for section, keys in unknown.items():
-        known = _known_keys(model, section)
-        for key, field in keys:
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    for error, loc, _ in worded:
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(model, error["loc"][:-1]), n=1, cutoff=0.75)
             if close:
-                hints[field] = close[0]
-                explained.add(_field_name((*section, close[0])))
+                hints[_field_name(loc)] = close[0]
+                explained.add(_field_name((*loc[:-1], close[0])))
     problems = []
-    for error in errors:
-        field = _field_name(error["loc"])
+    for error, loc, message in worded:
+        field = _field_name(loc)
         if _is_within(field, unresolved):
             continue  # its variable is missing: that is the problem already reported
         if error["type"] == "missing":
@@ -118,6 +133,6 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], *, source:
             hint = f"did you mean {hints[field]}?" if field in hints else "see config.example.yaml for the options"
             message = f"unknown option ({hint})"
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            message = message.removeprefix("Value error, ")
         problems.append(ConfigError(message, path=source, field=field or None))
     return problems

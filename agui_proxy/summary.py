@@ -17,14 +17,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .config import REPLAY, Config, UpstreamConfig
+from .config import BUILTIN_RECORDING, Config, ReplayUpstream, UpstreamConfig
 
 NO_STORE = "none (the proxy keeps no state between requests)"
 
 
 def _upstream(config: Config, name: str, upstream: UpstreamConfig) -> str:
-    if upstream.provider == REPLAY:
-        recording = upstream.file or "the built-in demo recording"
+    if isinstance(upstream, ReplayUpstream):
+        recording = "the built-in demo recording" if upstream.file == BUILTIN_RECORDING else upstream.file
         return f"{name} (replay of {recording}, {upstream.format} format)"
     return f"{name} ({upstream.provider}, {upstream.model})"
 

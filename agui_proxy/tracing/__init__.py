@@ -9,7 +9,9 @@ a :class:`~agui_proxy.tracing.setup.Tracing` built from the ``tracing:`` section
   (no OpenTelemetry import);
 - ``setup.py``: the tracer provider and the OTLP/HTTP exporter (or the process's own SDK
   provider when the app the proxy is mounted in configured one);
-- ``spans.py``: the server span of a request and the client span of each upstream try.
+- ``spans.py``: the server span of a request (a pure ASGI piece of each route's chain,
+  ``server/stack.py``) and the client span of each upstream try (an observer of the run's tries,
+  ``server/reliability.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..core.redact import NO_SECRETS, Redactor
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +38,8 @@ def sdk_installed() -> bool:
                for name in ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http"))
 
 
-def tracing_for(config: Config, secrets: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Tracing | None:
+def tracing_for(config: Config, redactor: Redactor = NO_SECRETS,
+                env: Mapping[str, str] | None = None) -> Tracing | None:
     """The app's tracing, or ``None`` when it is off.
 
     Asked for in the config (``tracing.enabled: true``) without the SDK installed: a
@@ -54,4 +58,4 @@ def tracing_for(config: Config, secrets: Sequence[str] = (), env: Mapping[str, s
         return None
     from .setup import Tracing
 
-    return Tracing(config, secrets)
+    return Tracing(config, redactor)

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..config import REPLAY, UpstreamConfig
+from ..config import ReplayUpstream, UpstreamConfig
 
 REPLAY_PROVIDER = "agui_proxy.replay"  # not a GenAI system: a recording played back
 
 
-def _host(upstream: UpstreamConfig) -> str:
-    return (urlsplit(upstream.base_url or "").hostname or "").lower()
+def _base_url(upstream: UpstreamConfig) -> str:
+    return "" if isinstance(upstream, ReplayUpstream) else upstream.base_url
 
 
 def provider_name(upstream: UpstreamConfig) -> str:
     """``openai``, ``azure.ai.openai``, ``anthropic``, ``gcp.gemini`` or ``gcp.vertex_ai``."""
-    host = _host(upstream)
-    if upstream.provider == REPLAY:
+    host = (urlsplit(_base_url(upstream)).hostname or "").lower()
+    if isinstance(upstream, ReplayUpstream):
         return REPLAY_PROVIDER
     if upstream.provider.startswith("openai-"):
         return "azure.ai.openai" if host.endswith(".openai.azure.com") else "openai"
@@ -32,13 +32,13 @@ def provider_name(upstream: UpstreamConfig) -> str:
 
 def operation_name(upstream: UpstreamConfig) -> str:
     """Gemini's API is ``generateContent``; the others are chat APIs."""
-    provider = upstream.format if upstream.provider == REPLAY else upstream.provider
+    provider = upstream.format if isinstance(upstream, ReplayUpstream) else upstream.provider
     return "generate_content" if provider == "gemini" else "chat"
 
 
 def server_address(upstream: UpstreamConfig) -> tuple[str, int] | None:
-    if upstream.provider == REPLAY or not upstream.base_url:
+    if not _base_url(upstream):
         return None
-    parts = urlsplit(upstream.base_url)
+    parts = urlsplit(_base_url(upstream))
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return (parts.hostname or "", port)

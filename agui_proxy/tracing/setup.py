@@ -14,7 +14,7 @@ Spans are exported from the batch processor's thread, never from the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -22,14 +22,14 @@ from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
-from starlette.types import Scope
+from starlette.types import ASGIApp
 
 from ..config import Config
 from ..config_tracing import DEFAULT_SERVICE_NAME, TracingConfig
-from ..server.exchange import Exchange
+from ..core.redact import NO_SECRETS, Redactor
 from ..version import __version__
 from .genai import operation_name, provider_name, server_address
-from .spans import RequestSpan, UpstreamFacts
+from .spans import ServerSpan, UpstreamFacts
 
 INSTRUMENTATION = "agui_proxy"
 
@@ -52,14 +52,15 @@ def _sampler(config: TracingConfig) -> Sampler | None:
 class Tracing:
     """The tracer of an app and what its spans need to know of the config."""
 
-    def __init__(self, config: Config, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, config: Config, redactor: Redactor = NO_SECRETS) -> None:
         settings = config.tracing
         self.trust_traceparent = settings.trust_traceparent
         self.propagate_to = frozenset(settings.propagate_to)
         self.debug_content = config.logging.debug_content
-        self.secrets = [*secrets, *settings.secrets()]
-        self.upstreams = {name: UpstreamFacts(operation_name(up), provider_name(up), server_address(up))
-                          for name, up in config.upstreams.items()}
+        self._redactor = redactor  # the app's: its keys, its tokens, the collector's headers
+        self.upstreams: Mapping[str, UpstreamFacts] = {
+            name: UpstreamFacts(operation_name(up), provider_name(up), server_address(up))
+            for name, up in config.upstreams.items()}
         self._own: TracerProvider | None = None
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
@@ -71,9 +72,12 @@ class Tracing:
             provider.add_span_processor(BatchSpanProcessor(exporter))
         self.tracer = provider.get_tracer(INSTRUMENTATION, __version__)
 
-    def request(self, scope: Scope, exchange: Exchange) -> RequestSpan:
-        """The server span of one request to a route, begun now (sets ``exchange.trace_id``)."""
-        return RequestSpan(self, scope, exchange)
+    def redact(self, text: str) -> str:
+        return self._redactor(text)
+
+    def server_span(self, app: ASGIApp) -> ServerSpan:
+        """``app`` with a server span around each request (inside its request context)."""
+        return ServerSpan(app, self)
 
     def close(self) -> None:
         """Export what is still buffered and stop (the app's own provider only)."""

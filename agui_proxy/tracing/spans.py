@@ -24,23 +24,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, format_trace_id
-from starlette.types import Scope
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, format_trace_id
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..core.redact import redact
-from ..core.stream import RunStream
+from ..core.pipeline import RunPipeline
 from ..errors import RunError, UpstreamHTTPError
-from ..providers import UpstreamRequest
-from ..server.exchange import ERROR, INTERNAL, Exchange
+from ..providers import ProviderRequest, UpstreamRequest
+from ..server.context import ERROR, INTERNAL, RequestContext, request_context
 from ..server.reliability import RunObserver, Unobserved
 from ..server.routing import Target
-
-if TYPE_CHECKING:
-    from .setup import Tracing
 
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 
@@ -49,6 +45,18 @@ class UpstreamFacts(NamedTuple):
     operation: str  # gen_ai.operation.name
     provider: str  # gen_ai.provider.name
     address: tuple[str, int] | None  # server.address, server.port
+
+
+class Tracing(Protocol):
+    """What the spans read of the app's tracing (``setup.Tracing``)."""
+
+    tracer: Tracer
+    trust_traceparent: bool
+    propagate_to: frozenset[str]
+    debug_content: bool
+    upstreams: Mapping[str, UpstreamFacts]
+
+    def redact(self, text: str) -> str: ...
 
 
 def _epoch_ns(moment: float) -> int:
@@ -65,45 +73,66 @@ def _parent(scope: Scope, trust_traceparent: bool) -> Context | None:
     return propagate.extract(carrier) if carrier else None
 
 
+class ServerSpan:
+    """The pure ASGI piece of a route's chain that makes its request a server span (inside the
+    request context, outside the recorder, so the access line has the trace id)."""
+
+    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+        self.app = app
+        self.tracing = tracing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = request_context(scope)
+        span = context.span = RequestSpan(self.tracing, scope, context)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.end()
+            span.end(context)
+
+
 class RequestSpan:
     """The server span of one request; :meth:`observer` traces its upstream tries."""
 
     __slots__ = ("_tracing", "span")
 
-    def __init__(self, tracing: Tracing, scope: Scope, exchange: Exchange) -> None:
+    def __init__(self, tracing: Tracing, scope: Scope, context: RequestContext) -> None:
         self._tracing = tracing
-        attributes = {"http.request.method": exchange.method, "http.route": exchange.route,
-                      "url.path": redact(exchange.path, tracing.secrets), "agui_proxy.request_id": exchange.request_id}
-        self.span = tracing.tracer.start_span(f"{exchange.method} {exchange.route}", kind=SpanKind.SERVER,
+        attributes = {"http.request.method": context.method, "http.route": context.route,
+                      "url.path": tracing.redact(context.path), "agui_proxy.request_id": context.request_id}
+        self.span = tracing.tracer.start_span(f"{context.method} {context.route}", kind=SpanKind.SERVER,
                                               context=_parent(scope, tracing.trust_traceparent),
                                               attributes=attributes)
-        context = self.span.get_span_context()
-        if context.is_valid:
-            exchange.trace_id = format_trace_id(context.trace_id)
+        span_context = self.span.get_span_context()
+        if span_context.is_valid:
+            context.trace_id = format_trace_id(span_context.trace_id)
 
-    def observer(self, inner: RunObserver, targets: Sequence[Target], exchange: Exchange) -> RunObserver:
-        return TriesTracer(self, inner, {target.name: target for target in targets}, exchange)
+    def observer(self, inner: RunObserver, targets: Sequence[Target], context: RequestContext) -> RunObserver:
+        return TriesTracer(self, inner, {target.name: target for target in targets}, context)
 
-    def end(self, exchange: Exchange) -> None:
+    def end(self, context: RequestContext) -> None:
         span = self.span
         if not span.is_recording():
             span.end()
             return
-        span.set_attribute("http.response.status_code", exchange.status)
-        span.set_attribute("agui_proxy.outcome", exchange.outcome)
-        if exchange.upstream != "-":
-            span.set_attribute("agui_proxy.upstream", exchange.upstream)
-        if (code := exchange.error_code) is not None:
+        span.set_attribute("http.response.status_code", context.status)
+        span.set_attribute("agui_proxy.outcome", context.outcome)
+        if context.upstream != "-":
+            span.set_attribute("agui_proxy.upstream", context.upstream)
+        if (code := context.error_code) is not None:
             span.set_attribute("error.type", code)
-        if (first := exchange.seconds(exchange.first_event)) is not None:
+        if (first := context.seconds(context.first_event)) is not None:
             span.set_attribute("agui_proxy.first_event_ms", round(first * 1000))
         if self._tracing.debug_content:
             for name in ("request_body", "response_body"):
-                kept = getattr(exchange, name)
+                kept = getattr(context, name)
                 if kept is not None:
                     text = bytes(kept).decode("utf-8", "replace")
-                    span.set_attribute(f"agui_proxy.{name}", redact(text, self._tracing.secrets))
-        if exchange.outcome in (ERROR, INTERNAL) or exchange.status >= 500:
+                    span.set_attribute(f"agui_proxy.{name}", self._tracing.redact(text))
+        if context.outcome in (ERROR, INTERNAL) or context.status >= 500:
             span.set_status(Status(StatusCode.ERROR, code))
         span.end()
 
@@ -111,25 +140,25 @@ class RequestSpan:
 class TriesTracer(Unobserved):
     """A client span per upstream try, around the app's own observer (which it passes every call)."""
 
-    __slots__ = ("_exchange", "_inner", "_request", "_span", "_started", "_stream", "_targets", "_tries")
+    __slots__ = ("_context", "_inner", "_request", "_span", "_started", "_stream", "_targets", "_tries")
 
     def __init__(self, request: RequestSpan, inner: RunObserver, targets: Mapping[str, Target],
-                 exchange: Exchange) -> None:
+                 context: RequestContext) -> None:
         self._request = request
         self._inner = inner
         self._targets = targets
-        self._exchange = exchange
+        self._context = context
         self._span: Span | None = None
-        self._stream: RunStream | None = None
+        self._stream: RunPipeline | None = None
         self._started = 0.0  # time.monotonic() when the open try began
         self._tries = 0
 
-    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+    def attempt(self, upstream: str, stream: RunPipeline, retry: bool) -> None:
         self._inner.attempt(upstream, stream, retry)
         self._end_try(None)
         tracing = self._request._tracing
         facts = tracing.upstreams[upstream]
-        model = self._targets[upstream].provider.settings.model if upstream in self._targets else ""
+        model = _model_of(self._targets[upstream]) if upstream in self._targets else ""
         self._tries += 1
         attributes: dict[str, str | int] = {
             "gen_ai.operation.name": facts.operation, "gen_ai.provider.name": facts.provider,
@@ -142,9 +171,10 @@ class TriesTracer(Unobserved):
         self._stream = stream
         self._started = time.monotonic()
 
-    def outbound(self, upstream: str, request: UpstreamRequest) -> UpstreamRequest:
+    def outbound(self, upstream: str, request: ProviderRequest) -> ProviderRequest:
         request = self._inner.outbound(upstream, request)
-        if self._span is None or upstream not in self._request._tracing.propagate_to:
+        if (self._span is None or not isinstance(request, UpstreamRequest)
+                or upstream not in self._request._tracing.propagate_to):
             return request
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(self._span))
@@ -175,7 +205,7 @@ class TriesTracer(Unobserved):
         if span.is_recording():
             # Output starts in the try that serves the run (earlier ones failed before any), so
             # the request's first event is this try's first token.
-            first = self._exchange.first_event
+            first = self._context.first_event
             if stream.output_started and first is not None and first >= self._started:
                 span.add_event("first_token", timestamp=_epoch_ns(first))
                 span.set_attribute("agui_proxy.time_to_first_token_ms", round((first - self._started) * 1000))
@@ -183,7 +213,13 @@ class TriesTracer(Unobserved):
         span.end()
 
 
-def _try_results(span: Span, stream: RunStream, error: RunError | None) -> None:
+def _model_of(target: Target) -> str:
+    """The model the try asks for: the provider's (a model the client picked), else the upstream's."""
+    model = getattr(getattr(target.provider, "settings", None), "model", None)
+    return model if isinstance(model, str) and model else target.upstream.model
+
+
+def _try_results(span: Span, stream: RunPipeline, error: RunError | None) -> None:
     run = stream.run
     usage = run.usage
     if usage is not None:

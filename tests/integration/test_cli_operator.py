@@ -11,8 +11,8 @@ import pytest
 
 from agui_proxy import __version__
 
-from ..proxy import HOST, run_cli, start_proxy, write_config
-from ..upstream import ScriptedUpstream
+from ..support.proxy import HOST, run_cli, start_proxy, write_config
+from ..support.upstream import ScriptedUpstream
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

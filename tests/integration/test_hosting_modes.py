@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import text_of
-from ..metrics_text import Samples
-from ..proxy import HOST, ProxyProcess, child_env, eventually, free_port, post, write_config
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import text_of
+from ..support.metrics_text import Samples
+from ..support.proxy import HOST, ProxyProcess, child_env, eventually, free_port, post, write_config
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration

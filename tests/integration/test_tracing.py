@@ -23,10 +23,10 @@ from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
 from agui_proxy.server.app import AGUIProxyMiddleware, create_app
 
-from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..asgi import Response, request
-from ..otel_capture import by_kind, install
-from ..upstream import ScriptedUpstream, body_response, sse_response
+from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.asgi import Response, request
+from ..support.otel_capture import by_kind, install
+from ..support.upstream import ScriptedUpstream, body_response, sse_response
 from .openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -219,7 +219,7 @@ OFF = """
 import sys, anyio
 from agui_proxy import create_app
 from agui_proxy.config import default_config
-from tests.asgi import request
+from tests.support.asgi import request
 app = create_app(default_config())
 async def go():
     reply = await request(app, "POST", "/api/agent", body=b'{"params":{"messages":[{"role":"user","content":"hi"}]}}',

@@ -13,9 +13,9 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from ..agui_check import text_of
-from ..proxy import HOST, post, start_proxy
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import text_of
+from ..support.proxy import HOST, post, start_proxy
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
