@@ -79,25 +79,28 @@ async def serve(proxy: AGUIProxyMiddleware, requests: int) -> float:
 
 def span_work(proxy: AGUIProxyMiddleware, requests: int) -> float:
     """Seconds per request of the tracing calls alone: the server span, one try's client span."""
+    from agui_proxy.core.pipeline import RunPipeline
     from agui_proxy.core.run import RunBuilder
-    from agui_proxy.core.stream import RunStream
-    from agui_proxy.server.exchange import Exchange
+    from agui_proxy.server.context import RequestContext
     from agui_proxy.server.reliability import UNOBSERVED
+    from agui_proxy.server.routing import RoutePlan
+    from agui_proxy.tracing.spans import RequestSpan
 
-    tracing = proxy.ops.tracing
+    tracing = proxy.parts.tracing
     assert tracing is not None
-    target = proxy._routes["/api/agent"].targets(None)[0]
+    plan = RoutePlan(proxy.config, proxy.config.routes[0])
+    target = plan.targets(None)[0]
     start = time.perf_counter()
     for _ in range(requests):
-        exchange = Exchange.begin(SCOPE, "/api/agent", "demo")
-        span = tracing.request(SCOPE, exchange)
-        observer = span.observer(UNOBSERVED, [target], exchange)
-        stream = RunStream(RunBuilder("t", "r"), target.provider.translator, proxy._routes["/api/agent"].encoder)
-        observer.attempt("demo", stream, False)
+        context = RequestContext.begin(SCOPE, "/api/agent", "demo")
+        span = RequestSpan(tracing, SCOPE, context)
+        observer = span.observer(UNOBSERVED, [target], context)
+        observer.attempt("demo", RunPipeline(RunBuilder("t", "r"), target.provider.translator, plan.encoder),
+                         False)
         observer.attempt_ended(None)
-        exchange.status = 200
-        exchange.end()
-        span.end(exchange)
+        context.status = 200
+        context.end()
+        span.end(context)
     return (time.perf_counter() - start) / requests
 
 
