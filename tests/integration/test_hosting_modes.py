@@ -56,7 +56,8 @@ def test_uvicorn_workers_log_and_count_as_one(upstream: ScriptedUpstream, up: Sc
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = child_env({"AGUI_PROXY_CONFIG": str(config), "TMPDIR": str(temp)}, drop=["PROMETHEUS_MULTIPROC_DIR"])
-    with UvicornProcess(["--factory", "agui_proxy.server.serve:app_from_env", "--workers", "2"], tmp_path,
+    # Four workers, as the issue ran them; two seen serving are enough to tell one set from four.
+    with UvicornProcess(["--factory", "agui_proxy.server.serve:app_from_env", "--workers", "4"], tmp_path,
                         env) as server:
         server.wait_ready()
         eventually(lambda: post(f"{server.url}/readyz", b"", method="GET").status, lambda s: s == 200,
@@ -73,14 +74,16 @@ def test_uvicorn_workers_log_and_count_as_one(upstream: ScriptedUpstream, up: Sc
             pids = {r["pid"] for r in lines}
         assert len(pids) == 2, f"one worker served all {sent} requests"
         # One set: every scrape counts every request, whichever worker answers it.
-        for _ in range(6):
+        for _ in range(8):
             s = Samples(post(f"{server.url}/metrics", b"", method="GET").body)
             assert s.get("agui_proxy_requests_total", route="/api/agent", upstream="openai", outcome="ok") == sent
         # uvicorn's own lines are JSON too, and each worker said what it provides.
         stderr = json_lines(server.stderr)
         assert any(r["logger"] == "uvicorn.error" and "Application startup complete" in r["message"] for r in stderr)
-        starts = [r["message"] for r in stderr if r["logger"] == "agui_proxy.startup"]
-        assert len(starts) == 2 and all("metrics one set across the workers" in m for m in starts), starts
+        starts = eventually(lambda: [r["message"] for r in json_lines(server.stderr)
+                                     if r["logger"] == "agui_proxy.startup"], lambda m: len(m) == 4,
+                            "a start line from each worker", timeout=30)
+        assert all("metrics one set across the workers" in m for m in starts), starts
     (shared,) = temp.iterdir()
     assert shared.name.startswith("agui-proxy-workers-")
 
