@@ -97,10 +97,10 @@ class ServerSpan:
 class RequestSpan:
     """The server span of one request; :meth:`observer` traces its upstream tries."""
 
-    __slots__ = ("_tracing", "span")
+    __slots__ = ("span", "tracing")
 
     def __init__(self, tracing: Tracing, scope: Scope, context: RequestContext) -> None:
-        self._tracing = tracing
+        self.tracing = tracing
         attributes = {"http.request.method": context.method, "http.route": context.route,
                       "url.path": tracing.redact(context.path), "agui_proxy.request_id": context.request_id}
         self.span = tracing.tracer.start_span(f"{context.method} {context.route}", kind=SpanKind.SERVER,
@@ -126,12 +126,12 @@ class RequestSpan:
             span.set_attribute("error.type", code)
         if (first := context.seconds(context.first_event)) is not None:
             span.set_attribute("agui_proxy.first_event_ms", round(first * 1000))
-        if self._tracing.debug_content:
+        if self.tracing.debug_content:
             for name in ("request_body", "response_body"):
                 kept = getattr(context, name)
                 if kept is not None:
                     text = bytes(kept).decode("utf-8", "replace")
-                    span.set_attribute(f"agui_proxy.{name}", self._tracing.redact(text))
+                    span.set_attribute(f"agui_proxy.{name}", self.tracing.redact(text))
         if context.outcome in (ERROR, INTERNAL) or context.status >= 500:
             span.set_status(Status(StatusCode.ERROR, code))
         span.end()
@@ -140,7 +140,7 @@ class RequestSpan:
 class TriesTracer(Unobserved):
     """A client span per upstream try, around the app's own observer (which it passes every call)."""
 
-    __slots__ = ("_context", "_inner", "_request", "_span", "_started", "_stream", "_targets", "_tries")
+    __slots__ = ("_context", "_inner", "_pipeline", "_request", "_span", "_started", "_targets", "_tries")
 
     def __init__(self, request: RequestSpan, inner: RunObserver, targets: Mapping[str, Target],
                  context: RequestContext) -> None:
@@ -149,14 +149,14 @@ class TriesTracer(Unobserved):
         self._targets = targets
         self._context = context
         self._span: Span | None = None
-        self._stream: RunPipeline | None = None
+        self._pipeline: RunPipeline | None = None
         self._started = 0.0  # time.monotonic() when the open try began
         self._tries = 0
 
-    def attempt(self, upstream: str, stream: RunPipeline, retry: bool) -> None:
-        self._inner.attempt(upstream, stream, retry)
+    def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
+        self._inner.attempt(upstream, pipeline, retry)
         self._end_try(None)
-        tracing = self._request._tracing
+        tracing = self._request.tracing
         facts = tracing.upstreams[upstream]
         model = _model_of(self._targets[upstream]) if upstream in self._targets else ""
         self._tries += 1
@@ -168,13 +168,13 @@ class TriesTracer(Unobserved):
         self._span = tracing.tracer.start_span(f"{facts.operation} {model}", kind=SpanKind.CLIENT,
                                                context=trace.set_span_in_context(self._request.span),
                                                attributes=attributes)
-        self._stream = stream
+        self._pipeline = pipeline
         self._started = time.monotonic()
 
     def outbound(self, upstream: str, request: ProviderRequest) -> ProviderRequest:
         request = self._inner.outbound(upstream, request)
         if (self._span is None or not isinstance(request, UpstreamRequest)
-                or upstream not in self._request._tracing.propagate_to):
+                or upstream not in self._request.tracing.propagate_to):
             return request
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(self._span))
@@ -198,18 +198,18 @@ class TriesTracer(Unobserved):
         self._inner.chunk(out)
 
     def _end_try(self, error: RunError | None) -> None:
-        span, stream = self._span, self._stream
-        if span is None or stream is None:
+        span, pipeline = self._span, self._pipeline
+        if span is None or pipeline is None:
             return
-        self._span = self._stream = None
+        self._span = self._pipeline = None
         if span.is_recording():
             # Output starts in the try that serves the run (earlier ones failed before any), so
             # the request's first event is this try's first token.
             first = self._context.first_event
-            if stream.output_started and first is not None and first >= self._started:
+            if pipeline.output_started and first is not None and first >= self._started:
                 span.add_event("first_token", timestamp=_epoch_ns(first))
                 span.set_attribute("agui_proxy.time_to_first_token_ms", round((first - self._started) * 1000))
-            _try_results(span, stream, error)
+            _try_results(span, pipeline, error)
         span.end()
 
 
@@ -219,8 +219,8 @@ def _model_of(target: Target) -> str:
     return model if isinstance(model, str) and model else target.upstream.model
 
 
-def _try_results(span: Span, stream: RunPipeline, error: RunError | None) -> None:
-    run = stream.run
+def _try_results(span: Span, pipeline: RunPipeline, error: RunError | None) -> None:
+    run = pipeline.run
     usage = run.usage
     if usage is not None:
         if usage.model:
@@ -231,7 +231,7 @@ def _try_results(span: Span, stream: RunPipeline, error: RunError | None) -> Non
             span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
     if run.finish_reason:
         span.set_attribute("gen_ai.response.finish_reasons", [run.finish_reason])
-    error = error or stream.error
+    error = error or pipeline.error
     if error is not None:
         span.set_attribute("error.type", error.code)
         if isinstance(error, UpstreamHTTPError):
