@@ -8,7 +8,6 @@ names the file, the field and what is wrong (``config.yaml: upstreams.openai.bas
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct, http_url
 from .config_env import interpolate
 from .config_errors import Unresolved, validation_problems
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
@@ -140,9 +139,7 @@ class _HTTPUpstream(_Upstream):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError(f"base_url must be an http:// or https:// URL, not {url!r}")
-        return url
+        return http_url(url, "base_url")
 
     @field_validator("model")
     @classmethod

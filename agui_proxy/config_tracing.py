@@ -11,19 +11,18 @@ imported (``agui_proxy/tracing``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from .config_base import Strict, http_url
 
 DEFAULT_SERVICE_NAME = "agui-proxy"
 # The variables that turn tracing on when tracing.enabled is not set (the OTLP exporter's own).
 _ON_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
-class TracingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TracingConfig(Strict):
     enabled: bool | None = None  # None: on when the OTEL_* variables ask for it
     endpoint: str | None = None  # the OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces
     headers: dict[str, str] = Field(default_factory=dict, repr=False)  # to the collector: secrets
@@ -38,9 +37,7 @@ class TracingConfig(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _http_url(cls, endpoint: str | None) -> str | None:
-        if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
-            raise ValueError(f"an http:// or https:// URL, not {endpoint!r}")
-        return endpoint
+        return None if endpoint is None else http_url(endpoint, "endpoint")
 
     def is_on(self, env: Mapping[str, str]) -> bool:
         """``enabled`` if set; else on when an OTLP endpoint variable is set or
