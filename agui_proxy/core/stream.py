@@ -73,6 +73,22 @@ class RunStream:
             self._upstream_failed(exc)
         return self._output(self._flush())
 
+    def feed_whole(self, body: bytes, to_events: Callable[[bytes], list[SSEEvent]]) -> bytes:
+        """A whole non-streamed answer: ``to_events`` gives the events its stream would have been
+        (:mod:`agui_proxy.providers.whole_response`), which end the run as that stream would."""
+        if self.run.ended or self.early_failure is not None:
+            return b""
+        try:
+            for event in to_events(body):
+                self._translator.feed(event)
+                if self.run.ended:
+                    break
+            if not self.run.ended:
+                self._translator.close(False)
+        except RunError as exc:
+            self._upstream_failed(exc)
+        return self._output(self._flush())
+
     def close(self) -> bytes:
         """The upstream body ended."""
         if not self.run.ended and self.early_failure is None:
