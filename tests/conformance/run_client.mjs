@@ -1,7 +1,10 @@
 // Runs the official AG-UI client (@ag-ui/client HttpAgent) against the proxy, one case after another.
 //
-//   node run_client.mjs cases.json results.json
+//   node run_client.mjs cases.json results.json [client-package]
 //
+// client-package: the installed name of the client to run, "@ag-ui/client" (1.0.0) by default, or
+// "ag-ui-client-0.0.59" (the npm alias package.json installs 0.0.59 under); the results name the
+// version that ran (clientVersion).
 // cases.json: [{id, url, headers?, threadId, runId, messages, tools?, context?}, ...]
 // results.json: one entry per case, in order:
 //   {id, threadId, runId, error, events, newMessages, messages, console}
@@ -17,7 +20,14 @@
 // starting Node and loading the client is most of the cost of a case.
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { HttpAgent } from "@ag-ui/client";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+const clientPackage = process.argv[4] ?? "@ag-ui/client";
+const { HttpAgent } = await import(clientPackage);
+const require = createRequire(import.meta.url);
+const clientVersion = JSON.parse(
+  readFileSync(join(dirname(require.resolve(clientPackage)), "..", "package.json"), "utf8")).version;
 
 const CASE_TIMEOUT_MS = 20000;
 
@@ -59,7 +69,7 @@ async function runCase(spec) {
     clearTimeout(timer);
   }
   return {
-    id: spec.id, threadId: spec.threadId, runId: spec.runId, error, events, newMessages, messages: agent.messages,
+    id: spec.id, clientVersion, threadId: spec.threadId, runId: spec.runId, error, events, newMessages, messages: agent.messages,
     console: [...captured],
   };
 }
