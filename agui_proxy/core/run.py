@@ -57,6 +57,7 @@ class RunBuilder:
         self._tools: dict[Hashable, str] = {}  # open tool calls: translator's key -> toolCallId
         self._used_tool_ids: set[str] = set()
         self._used_reasoning_ids: set[str] = set()
+        self._signed: set[str] = set()  # reasoning messages that have their encrypted value
         self._tools_without_args: set[str] = set()
         self.ended = False
         # What RUN_FINISHED reported, for the shell's metrics and access log.
@@ -100,7 +101,12 @@ class RunBuilder:
         """An opaque signature of the current (or just closed) reasoning, for the next turn."""
         if not value or self.ended or not self._reasoning_enabled:
             return
+        if self._reasoning_id is not None and self._reasoning_id in self._signed:
+            # The client keeps one value per message (a second would replace the first), and
+            # each value goes back as its own block: a second one is a reasoning message of its own.
+            self._close_reasoning()
         rid = self._reasoning_id or self._open_reasoning(item_id)
+        self._signed.add(rid)
         self._out.append(ev.ReasoningEncryptedValue("message", rid, value))
 
     def end_reasoning(self) -> None:
