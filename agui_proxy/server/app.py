@@ -238,7 +238,7 @@ class AGUIProxyMiddleware:
 
         def new_stream(target: Target) -> RunStream:
             # One per try (same ids), read by the translator of the upstream tried.
-            run = RunBuilder(request.thread_id, request.run_id, reasoning=config.reasoning,
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=config.reasoning_for(request.kind),
                              parent_run_id=request.parent_run_id)
             return RunStream(run, target.provider.translator, route.encoder,
                              done_frame=done, max_event_size=self.config.limits.max_event_bytes,

@@ -31,7 +31,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
                                  "model": MODEL, "headers": {"anthropic-beta": BETA},
                                  "body": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
                                  "retries": 0}},  # the errors' reports are tested here, retries in test_faults.py
-        "routes": [{"path": "/api/claude", "upstream": "claude"}],
+        "routes": [{"path": "/api/claude", "upstream": "claude", "reasoning": True}],
     }
     with start_proxy(tmp_path_factory.mktemp("proxy"), config,
                      env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url}) as running:

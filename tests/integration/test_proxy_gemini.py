@@ -29,7 +29,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
         "upstreams": {"gemini": {"provider": "gemini", "base_url": "${UPSTREAM_URL}/v1beta", "api_key": "${TEST_KEY}",
                                  "model": MODEL,
                                  "body": {"generationConfig": {"thinkingConfig": {"includeThoughts": True}}}}},
-        "routes": [{"path": "/api/gemini", "upstream": "gemini"}],
+        "routes": [{"path": "/api/gemini", "upstream": "gemini", "reasoning": True}],
     }
     with start_proxy(tmp_path_factory.mktemp("proxy"), config,
                      env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url}) as running:
