@@ -14,9 +14,6 @@ encrypted value present, in order, beside the call or turn it belongs to.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +25,7 @@ from ..proxy import start_proxy
 from ..recordings import STREAMS
 from ..upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split
 from .loops import LOOPS, Loop
-from .test_official_client import CLIENTS, HERE, KEY, NODE_TIMEOUT, TOKEN, install_client
+from .test_official_client import CLIENTS, KEY, TOKEN, official_client, run_node
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +59,9 @@ def _spec(i: int, loop: Loop, url: str) -> dict[str, Any]:
 @pytest.fixture(scope="module", params=list(CLIENTS), ids=[f"client-{v}" for v in CLIENTS])
 def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LoopRun]]:
     version: str = request.param
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
-            pytest.fail("node is not installed, and AGUI_PROXY_REQUIRE_NODE says the official client must run")
-        pytest.skip("node is not installed: the official @ag-ui/client cannot run (CI installs Node)")
     if not STREAMS.is_dir():
         pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
-    install_client(node)
+    node = official_client()
     tmp: Path = tmp_path_factory.mktemp("loops")
     with ScriptedUpstream() as upstream:
         for i, loop in enumerate(LOOPS):
@@ -85,13 +77,7 @@ def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         }
         with start_proxy(tmp, config) as proxy:
             specs = [_spec(i, loop, proxy.url) for i, loop in enumerate(LOOPS)]
-            (tmp / "loops.json").write_text(json.dumps(specs), "utf-8")
-            env = {k: v for k, v in os.environ.items() if k not in ("SUPPRESS_TRANSFORMATION_WARNINGS", "NODE_ENV")}
-            done = subprocess.run([node, str(HERE / "run_loop.mjs"), str(tmp / "loops.json"), str(tmp / "results.json"),
-                                   CLIENTS[version]], cwd=HERE, env=env, capture_output=True, text=True,
-                                  timeout=NODE_TIMEOUT, check=False)
-            assert done.returncode == 0, f"run_loop.mjs failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-        results = {r["id"]: r for r in json.loads((tmp / "results.json").read_text("utf-8"))}
+            results = {r["id"]: r for r in run_node(node, "run_loop.mjs", tmp, specs, version)}
         assert {r["clientVersion"] for r in results.values()} == {version}
         runs = {loop.id: LoopRun(loop, results[loop.id],
                                  [r for r in upstream.requests if r.path.startswith(f"/loop/{i}/")])

@@ -125,6 +125,30 @@ def install_client(node: str) -> None:
     assert done.returncode == 0, f"npm ci in {HERE} failed:\n{done.stdout}\n{done.stderr}"
 
 
+def official_client() -> str:
+    """The ``node`` to run the client with, installed; a skip (a failure in CI) without Node."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
+            pytest.fail("node is not installed, and AGUI_PROXY_REQUIRE_NODE says the official client must run")
+        pytest.skip("node is not installed: the official @ag-ui/client cannot run (CI installs Node)")
+    install_client(node)
+    return node
+
+
+def run_node(node: str, script: str, tmp: Path, specs: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """``script`` (run_client.mjs, run_loop.mjs) on ``specs`` under the client ``version``: its results."""
+    (tmp / "specs.json").write_text(json.dumps(specs), "utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("SUPPRESS_TRANSFORMATION_WARNINGS", "NODE_ENV")}
+    done = subprocess.run([node, str(HERE / script), str(tmp / "specs.json"), str(tmp / "results.json"),
+                           CLIENTS[version]],
+                          cwd=HERE, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
+    assert done.returncode == 0, f"{script} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    results: list[dict[str, Any]] = json.loads((tmp / "results.json").read_text("utf-8"))
+    assert {r["clientVersion"] for r in results} <= {version}, "another client version ran than the one asked for"
+    return results
+
+
 def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str,
               version: str) -> dict[str, dict[str, Any]]:
     specs = [{"id": case.id, "url": f"{proxy.url}/case/{i}", "headers": {"Authorization": f"Bearer {TOKEN}"},
@@ -132,26 +156,13 @@ def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str,
               "messages": case.messages or [{"id": "u1", "role": "user", "content": "Hello"}],
               "tools": case.tools or [], "context": case.context or []}
              for i, case in enumerate(cases)]
-    (tmp / "cases.json").write_text(json.dumps(specs), "utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("SUPPRESS_TRANSFORMATION_WARNINGS", "NODE_ENV")}
-    done = subprocess.run([node, str(HERE / "run_client.mjs"), str(tmp / "cases.json"), str(tmp / "results.json"),
-                           CLIENTS[version]],
-                          cwd=HERE, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
-    assert done.returncode == 0, f"the Node harness failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    results = json.loads((tmp / "results.json").read_text("utf-8"))
-    assert {r["clientVersion"] for r in results} <= {version}, "another client version ran than the one asked for"
-    return {result["id"]: result for result in results}
+    return {result["id"]: result for result in run_node(node, "run_client.mjs", tmp, specs, version)}
 
 
 @pytest.fixture(scope="module", params=list(CLIENTS), ids=[f"client-{v}" for v in CLIENTS])
 def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     version: str = request.param
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
-            pytest.fail("node is not installed, and AGUI_PROXY_REQUIRE_NODE says the official client must run")
-        pytest.skip("node is not installed: the official @ag-ui/client cannot run (CI installs Node)")
-    install_client(node)
+    node = official_client()
     cases = [recording_case(r) for r in registered_recordings()] + EXTRA_CASES
     tmp = tmp_path_factory.mktemp("conformance")
     with ScriptedUpstream() as upstream:
