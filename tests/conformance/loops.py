@@ -17,7 +17,7 @@ from typing import Any
 
 from agui_proxy.core.sse import SSEDecoder
 
-from ..recordings import STREAMS
+from ..support.recordings import STREAMS
 
 Expect = Callable[["Loop", list[str]], dict[str, Any]]
 

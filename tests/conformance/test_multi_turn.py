@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from ..proxy import start_proxy
-from ..recordings import STREAMS
-from ..upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split
+from ..support.proxy import start_proxy
+from ..support.recordings import STREAMS
+from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split
 from .loops import LOOPS, Loop
 from .test_official_client import CLIENTS, KEY, TOKEN, official_client, run_node
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames
-from ..harness import provider, run_bytes
-from ..recordings import STREAMS, split_offsets
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.harness import provider, run_bytes
+from ..support.recordings import STREAMS, split_offsets
 
 CASES = [
     ("openai-chat", "openai-chat/tool-call-single-include-usage.sse"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from agui_proxy.core.inbound import read_request
 
-from ..harness import provider
+from ..support.harness import provider
 
 ARGS = '{"city":"Paris"}'
 

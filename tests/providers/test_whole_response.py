@@ -3,7 +3,7 @@
 For each recording, the whole body the provider would have answered without streaming is put
 together from the recorded events, the way the providers' SDKs accumulate a stream (for
 Responses it is recorded as is: ``response.completed`` carries the whole response).  The events
-of that body, through :meth:`RunStream.feed_whole`, must be the stream's events, with only the
+of that body, through :meth:`RunPipeline.feed_whole`, must be the stream's events, with only the
 text of each message, tool call or reasoning message arriving in one delta instead of many.
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder
-from agui_proxy.core.stream import RunStream
 from agui_proxy.errors import UpstreamProtocolError
 from agui_proxy.providers.whole_response import whole_response_events
 
-from ..agui_check import assert_valid_run, parse_frames
-from ..harness import counter_ids, provider, run_bytes
-from ..recordings import STREAMS
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.harness import counter_ids, provider, run_bytes
+from ..support.recordings import STREAMS
 
 
 def payloads(relative: str) -> list[dict[str, Any]]:
@@ -152,7 +152,7 @@ def normalized(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def whole_run(name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     run = RunBuilder("thread_1", "run_1", id_factory=counter_ids())
-    stream = RunStream(run, provider(name).translator, EventEncoder(clock=lambda: 1_700_000_000.0))
+    stream = RunPipeline(run, provider(name).translator, EventEncoder(clock=lambda: 1_700_000_000.0))
     data = stream.start() + stream.feed_whole(json.dumps(body).encode(), lambda b: whole_response_events(name, b))
     events, done = parse_frames(data)
     assert done
