@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 
 from ..core import fastjson
 from ..core.conversation import Conversation
-from ..core.redact import redact
 from ..core.run import RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator as Translator
@@ -85,9 +84,12 @@ class Provider(ABC):
         """A fresh translator for one response stream."""
 
     def error_message(self, status: int, body: bytes, content_type: str) -> str:
-        """A short message for a non-2xx answer, from the provider's JSON error body if any."""
+        """A short message for a non-2xx answer, from the provider's JSON error body if any.
+
+        A body that echoes part of a key is not cleaned here: every message leaves through the
+        config's one Redactor (the run's RUN_ERROR, the retry logs, the log filter)."""
         detail = describe_error_body(body, content_type)
-        return redact(f"upstream answered HTTP {status}" + (f": {detail}" if detail else ""), self.secrets())
+        return f"upstream answered HTTP {status}" + (f": {detail}" if detail else "")
 
     def secrets(self) -> list[str]:
         """Values that must never reach a client or a log (keys, auth headers)."""

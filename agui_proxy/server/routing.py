@@ -86,6 +86,3 @@ class RoutePlan:
             raise InboundError(422, "model_not_allowed",
                                "params.model: this route does not let the client choose the model")
         return [self._primary[model], *self._fallbacks]
-
-    def secrets(self) -> list[str]:
-        return [s for t in [*self._primary.values(), *self._fallbacks] for s in t.provider.secrets()]
