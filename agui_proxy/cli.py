@@ -126,7 +126,7 @@ def serve(config: Config, args: argparse.Namespace) -> int:
     workers = args.workers or config.server.workers
 
     def announce(port: int) -> None:
-        """Once the socket listens: what is served, and where."""
+        """Once the socket is bound (before it listens): what is served, and where."""
         facts = summary(config, version=__version__, config_path=args.config, workers=workers,
                         extra={"listening": _url(config.server.host, port)})
         logging.getLogger("agui_proxy.startup").info(render(facts), extra={"fields": facts})

@@ -66,16 +66,15 @@ def _served(proxy: AGUIProxyMiddleware) -> AGUIProxyMiddleware:
     return proxy
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` and listening (connections wait in its backlog until the
-    server accepts them), so what is served is announced only once it is.  Raises
-    :class:`ListenError` naming the address, with what to do about it."""
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (not yet listening: :func:`listen_after`), so that a taken
+    address is known before anything is announced.  Raises :class:`ListenError` naming the
+    address, with what to do about it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart over TIME_WAIT
         sock.bind((host, port))
-        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ListenError(host, port, _bind_advice(exc)) from None
@@ -84,6 +83,19 @@ def listen(host: str, port: int) -> socket.socket:
         raise ListenError(host, port, "not a port (0-65535)") from None
     sock.set_inheritable(True)  # the worker processes serve it too
     return sock
+
+
+def listen_after(sock: socket.socket, announce: Callable[[int], None] | None) -> None:
+    """Announce what is served on the bound ``sock`` (its port: the one port 0 got), then listen:
+    a client that connects has the announcement already (connections wait in the backlog until
+    the server accepts them)."""
+    if announce is not None:
+        announce(sock.getsockname()[1])
+    try:
+        sock.listen(BACKLOG)
+    except OSError as exc:  # another server bound the same port meanwhile and listened first
+        host, port = sock.getsockname()[:2]
+        raise ListenError(host, port, _bind_advice(exc)) from None
 
 
 def _bind_advice(exc: OSError) -> str:
@@ -101,8 +113,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
     """Serve ``config`` (loaded from ``config_path``; ``None``: the embedded default) until stopped.
 
     ``loop`` and ``http`` pick uvicorn's event loop and HTTP/1.1 parser (``auto``: uvloop and
-    httptools when installed).  ``announce(port)`` is called once the socket listens (with the
-    port it got, for port 0).  Raises :class:`ListenError` when the address cannot be had; false
+    httptools when installed).  ``announce(port)`` is called once the socket is bound, before it
+    listens (with the port it got, for port 0).  Raises :class:`ListenError` when the address cannot be had; false
     when the server could not start otherwise.  Ctrl-C (SIGINT) stops it as SIGTERM does."""
     log_config = logging_config(config.logging, log_level)
     logging.config.dictConfig(log_config)  # for what the app logs while it is built, before uvicorn's start
@@ -118,9 +130,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         proxy = create_app(config)  # before binding: an app that cannot be built serves nothing
         server = _Server(uvicorn.Config(proxy, **options))  # configures the log handlers
         _served(proxy)
-        with listen(config.server.host, config.server.port) as sock:
-            if announce is not None:
-                announce(sock.getsockname()[1])
+        with bind(config.server.host, config.server.port) as sock:
+            listen_after(sock, announce)
             _until_interrupted(server.run, [sock])
         return server.started
 
@@ -134,10 +145,9 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         os.environ[MULTIPROC_ENV] = own_dir
     try:
         server_config = uvicorn.Config(FACTORY, factory=True, workers=workers, **options)
-        with listen(config.server.host, config.server.port) as sock:
+        with bind(config.server.host, config.server.port) as sock:
             supervisor = Multiprocess(server_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
-            if announce is not None:
-                announce(sock.getsockname()[1])
+            listen_after(sock, announce)
             _until_interrupted(lambda sockets: supervisor.run(), [sock])
         return True
     finally:
@@ -146,7 +156,7 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, taking the exit signals from the moment the socket listens.
+    """uvicorn's server, taking the exit signals from the moment the socket is bound.
 
     Between announcing the address and uvicorn installing its handlers (it does so when its
     event loop starts), a Ctrl-C or SIGTERM would interrupt whatever runs then; this server
