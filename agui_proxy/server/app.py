@@ -53,8 +53,8 @@ class AGUIProxyMiddleware:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
         self._routes = {route.path: RoutePlan(self.config, route) for route in self.config.routes}
-        self._tokens = [t.encode() for t in self.config.auth.bearer_tokens]
-        self._secrets = list(self.config.auth.bearer_tokens)
+        self._tokens = [t.encode() for t in self.config.auth.tokens]
+        self._secrets = list(self.config.auth.tokens)
         for upstream in self.config.upstreams.values():
             self._secrets += provider_for(upstream).secrets()
         self._client: httpx.AsyncClient | None = None
