@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                                    "ES256", "ES384", "ES512", "EdDSA"})
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")  # RFC 9110 section 5.6.2, lower-cased
 _URL = re.compile(r"^https?://[^/\s]+")
 # The body field each provider reads the end user from (abuse detection): OpenAI's "user",
@@ -93,6 +94,11 @@ class JWTConfig(_Strict):
                 raise ValueError("secret is empty (is its environment variable set?)")
             if wrong := [a for a in self.algorithms if a not in HMAC_ALGORITHMS]:
                 raise ValueError(f"algorithms: {wrong[0]} needs the issuer's keys; with a secret only HS256/384/512")
+            # RFC 7518 section 3.2: a key at least as long as the hash; a shorter one can be guessed.
+            shortest = max(_HMAC_KEY_BYTES[a] for a in self.allowed_algorithms)
+            if len(self.secret.encode()) < shortest:
+                raise ValueError(f"secret is shorter than {shortest} bytes, too short for "
+                                 f"{', '.join(self.allowed_algorithms)} (RFC 7518 section 3.2)")
         else:
             if self.issuer is None and self.jwks_url is None:
                 raise ValueError("give issuer (its /.well-known/openid-configuration names the keys), "

@@ -182,7 +182,7 @@ def test_paused_redis_times_out_with_store_unavailable(tmp_path: Any) -> None:
             try:
                 await store.admit([minute("p:", T0, 5)], None, T0)  # connected and scripts loaded
                 server.pause()
-                with pytest.raises(StoreUnavailable, match="did not answer within 0.2 s"):
+                with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.2 s"):
                     await store.admit([minute("p:", T0, 5)], None, T0)
             finally:
                 server.resume()
