@@ -62,3 +62,18 @@ def test_forward_identity_provider_field_needs_a_provider_with_one() -> None:
         config_from_dict(data)
     data["upstreams"]["g"]["forward_identity"] = {"header": "x-user-id"}
     assert config_from_dict(data).upstreams["g"].forward_identity is not None
+
+
+def test_the_example_config_shows_every_identity_and_quota_option() -> None:
+    """config.example.yaml names each option of the new sections (jwt and plans as comments)."""
+    from pathlib import Path
+
+    from agui_proxy.config_identity import ForwardIdentityConfig, JWTConfig, NamedToken
+    from agui_proxy.config_quotas import PlansConfig, QuotaLimits, QuotasConfig, StoreConfig
+
+    text = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
+    for model in (JWTConfig, NamedToken, ForwardIdentityConfig, StoreConfig, QuotasConfig, QuotaLimits, PlansConfig):
+        for name in model.model_fields:
+            assert f"{name}:" in text or f"{{{name}," in text, (model.__name__, name)
+    for name in ("identity", "identity_hash_key", "identity_claims"):
+        assert f"  {name}:" in text
