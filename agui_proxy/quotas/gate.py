@@ -116,33 +116,28 @@ class QuotaGate:
 
     async def finish(self, ticket: QuotaTicket, *, tokens: int | None, estimate_bytes: int) -> None:
         """Charge the run's tokens (its usage, else ``estimate_bytes / bytes_per_token``) and give back
-        its stream slot.  Never raises: a store failure here is logged and counted."""
+        its stream slot, in one store call.  Never raises: a store failure here is logged and counted
+        (the slot then expires on its own, after ``quotas.stream_lease``)."""
         if ticket.finished:
             return
         ticket.finished = True
-        if ticket.lease is not None:
-            try:
-                await self._timed("release", self.store.release(ticket.lease))
-            except StoreUnavailable as exc:  # the lease expires on its own (quotas.stream_lease)
-                self._store_failed("release", exc)
-        token_limits = [name for name in TOKEN_LIMITS if getattr(ticket.limits, name) is not None]
-        if not token_limits:
-            return
         source = "usage" if tokens is not None else "estimate"
         amount = tokens if tokens is not None else math.ceil(estimate_bytes / self.config.bytes_per_token)
-        if amount <= 0:
-            return
         now = self.clock()
         charges = []
-        for name in token_limits:
-            w = window(ticket.base, name, 0, now, take=0).window
-            charges.append(Charge(w.current_key, WINDOWED[name][0], amount))
-        try:
-            await self._timed("charge", self.store.charge(charges, now))
-        except StoreUnavailable as exc:
-            self._store_failed("charge", exc)
+        if amount > 0:
+            for name in TOKEN_LIMITS:
+                if getattr(ticket.limits, name) is not None:
+                    current = window(ticket.base, name, 0, now, take=0).window.current_key
+                    charges.append(Charge(current, WINDOWED[name][0], amount))
+        if not charges and ticket.lease is None:
             return
-        if self.metrics is not None:
+        try:
+            await self._timed("settle", self.store.settle(charges, ticket.lease, now))
+        except StoreUnavailable as exc:
+            self._store_failed("settle", exc)
+            return
+        if charges and self.metrics is not None:
             self.metrics.tokens_charged.labels(source).inc(amount)
 
     # -- bookkeeping ---------------------------------------------------------------------------

@@ -111,12 +111,9 @@ class Store(ABC):
         """Check every window (and the lease's limit); all of them or nothing is taken."""
 
     @abstractmethod
-    async def charge(self, charges: Sequence[Charge], now: float) -> None:
-        """Add amounts to windows (no check: what was spent is spent)."""
-
-    @abstractmethod
-    async def release(self, lease: Lease) -> None:
-        """Give back a lease taken by :meth:`admit` (a no-op once it expired)."""
+    async def settle(self, charges: Sequence[Charge], release: Lease | None, now: float) -> None:
+        """After a request: add amounts to windows (no check: what was spent is spent) and give back
+        the lease :meth:`admit` took (a no-op once it expired), in one call."""
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Close connections; the store is not used after."""

@@ -52,16 +52,14 @@ class MemoryStore(Store):
                 self._leases[lease.key][lease.lease_id] = lease.expires
         return Admission(refused, counts, held)
 
-    async def charge(self, charges: Sequence[Charge], now: float) -> None:
+    async def settle(self, charges: Sequence[Charge], release: Lease | None, now: float) -> None:
         for charge in charges:
             self._add(charge.current_key, charge.amount, charge.seconds, now)
-
-    async def release(self, lease: Lease) -> None:
-        holders = self._leases.get(lease.key)
-        if holders is not None:
-            holders.pop(lease.lease_id, None)
+        holders = self._leases.get(release.key) if release is not None else None
+        if release is not None and holders is not None:
+            holders.pop(release.lease_id, None)
             if not holders:
-                del self._leases[lease.key]
+                del self._leases[release.key]
 
     def _maybe_sweep(self, now: float) -> None:
         if len(self._counters) + len(self._leases) < self._next_sweep:

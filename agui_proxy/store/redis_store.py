@@ -77,11 +77,17 @@ out[1] = refused
 return out
 """
 
-# KEYS: current slots; ARGV: for each, amount then ttl.
-_CHARGE = """
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], tonumber(ARGV[2 * i - 1]))
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 * i]))
+# KEYS: the current slots to charge, then the lease set (when ARGV[1] == "1"); ARGV: has lease,
+# the lease id, then for each slot its amount and ttl.
+_SETTLE = """
+local n = #KEYS
+if ARGV[1] == '1' then
+  n = n - 1
+  redis.call('ZREM', KEYS[#KEYS], ARGV[2])
+end
+for i = 1, n do
+  redis.call('INCRBY', KEYS[i], tonumber(ARGV[1 + 2 * i]))
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i]))
 end
 return 0
 """
@@ -129,19 +135,15 @@ class RedisStore(Store):
         counts = tuple(Counts(int(reply[2 + 2 * i]), int(reply[3 + 2 * i])) for i in range(len(windows)))
         return Admission(refused - 1 if refused else None, counts, held if lease is not None else None)
 
-    async def charge(self, charges: Sequence[Charge], now: float) -> None:
-        if charges:
-            args = [value for c in charges for value in (c.amount, slot_ttl(c.seconds))]
-            await self._script(_CHARGE, [c.current_key for c in charges], args)
-
-    async def release(self, lease: Lease) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self._client.zrem(lease.key, lease.lease_id)
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from None
+    async def settle(self, charges: Sequence[Charge], release: Lease | None, now: float) -> None:
+        if not charges and release is None:
+            return
+        keys = [c.current_key for c in charges]
+        args: list[Any] = ["1" if release else "0", release.lease_id if release else ""]
+        args += [value for c in charges for value in (c.amount, slot_ttl(c.seconds))]
+        if release is not None:
+            keys.append(release.key)
+        await self._script(_SETTLE, keys, args)
 
     async def aclose(self) -> None:
         await self._client.aclose()

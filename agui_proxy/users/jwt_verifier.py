@@ -11,6 +11,11 @@ The checks before PyJWT is called (the header's ``alg`` against the allowlist, t
 against the algorithm) are what keep a token from choosing how it is verified; PyJWT then checks
 the signature and the registered claims (``exp`` required, ``nbf``, ``iat``, ``iss``, ``aud``) with
 ``auth.jwt.leeway`` seconds of clock skew.
+
+A browser sends the same token with every request until it expires, so a token that passed is
+remembered (up to :data:`REMEMBERED` of them, for at most :data:`REMEMBER_SECONDS`, and never past
+its ``exp``): the next request with it costs a dictionary lookup instead of a signature check.
+The limit on how long bounds how long a key the issuer withdrew keeps being trusted.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from ..config_identity import HMAC_ALGORITHMS, JWTConfig
 from ..errors import AuthError, InboundError
 from .jwks import KeyMismatch, KeySet, KeysUnavailable, log
 
+REMEMBERED = 10_000
+REMEMBER_SECONDS = 300.0
+
 _CLAIM_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (ExpiredSignatureError, "the token has expired (exp is past)"),
     (ImmatureSignatureError, "the token is not valid yet (nbf or iat is in the future)"),
@@ -67,9 +75,28 @@ class JWTVerifier:
         self.algorithms = config.allowed_algorithms
         self.keys = None if config.secret is not None else KeySet(config, http, clock=clock)
         self._audience = config.audience
+        self._remembered: dict[str, tuple[VerifiedToken, float]] = {}  # token -> (result, until, wall clock)
 
     async def verify(self, token: str) -> VerifiedToken:
         """The identity the token proves; raises :class:`AuthError` saying why not."""
+        remembered = self._remembered.get(token)
+        if remembered is not None:
+            if time.time() < remembered[1]:
+                return remembered[0]
+            del self._remembered[token]  # expired since: checked again, and refused with the reason
+        verified = await self._verify(token)
+        self._remember(token, verified)
+        return verified
+
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        exp = verified.claims.get("exp")
+        if not isinstance(exp, (int, float)):
+            return
+        if len(self._remembered) >= REMEMBERED:
+            self._remembered.pop(next(iter(self._remembered)))  # the oldest
+        self._remembered[token] = (verified, min(float(exp) + self.config.leeway, time.time() + REMEMBER_SECONDS))
+
+    async def _verify(self, token: str) -> VerifiedToken:
         algorithm, kid = self._header(token)
         key: str | PyJWK
         if self.keys is None:

@@ -156,7 +156,7 @@ def test_no_limits_never_calls_the_store() -> None:
     class Failing(Store):
         async def admit(self, *args: Any) -> Any:
             raise AssertionError("called")
-        charge = release = admit
+        settle = admit
 
     async def body(gate: QuotaGate, clock: Clock) -> None:
         ticket = await gate.admit("alice", {})
@@ -172,7 +172,7 @@ class Unavailable(Store):
     async def admit(self, *args: Any) -> Any:
         self.calls += 1
         raise StoreUnavailable("Redis did not answer within 0.25 s")
-    charge = release = admit
+    settle = admit
 
 
 @pytest.mark.parametrize("policy", ["allow", "deny"])
@@ -195,7 +195,7 @@ def test_store_error_policy(policy: str, caplog: pytest.LogCaptureFixture) -> No
     errors = registry.get_sample_value("agui_proxy_store_errors_total", {"operation": "admit"})
     assert errors == 5
     if policy == "allow":  # the allowed runs' charges failed too
-        assert registry.get_sample_value("agui_proxy_store_errors_total", {"operation": "charge"}) == 5
+        assert registry.get_sample_value("agui_proxy_store_errors_total", {"operation": "settle"}) == 5
     else:
         assert refused(registry, "store_unavailable") == 5
     lines = [r for r in caplog.records if r.name == "agui_proxy.quotas" and r.levelno == logging.ERROR]
@@ -209,5 +209,5 @@ def test_store_round_trips_are_timed(make_store: Callable[[], Store]) -> None:
         await gate.finish(ticket, tokens=3, estimate_bytes=0)
 
     _, registry = run(make_store, {"per_identity": {"tokens_per_minute": 10, "concurrent_streams": 1}}, body)
-    for operation in ("admit", "release", "charge"):
+    for operation in ("admit", "settle"):
         assert registry.get_sample_value("agui_proxy_store_seconds_count", {"operation": operation}) == 1

@@ -66,9 +66,9 @@ async def requests_scenario(store: Store, prefix: str) -> list[Any]:
     # Tokens: checked with need 1, take 0; charged afterwards.
     tokens = minute(prefix, T0 + 5, 100, take=0, name="tpm")
     answers.append(("tokens-before", (await store.admit([tokens], None, T0 + 5)).refused))
-    await store.charge([Charge(tokens.current_key, 60, 99)], T0 + 5)
+    await store.settle([Charge(tokens.current_key, 60, 99)], None, T0 + 5)
     answers.append(("tokens-99", (await store.admit([tokens], None, T0 + 5)).refused))
-    await store.charge([Charge(tokens.current_key, 60, 1)], T0 + 5)
+    await store.settle([Charge(tokens.current_key, 60, 1)], None, T0 + 5)
     answers.append(("tokens-100", (await store.admit([tokens], None, T0 + 5)).refused))
     return answers
 
@@ -107,13 +107,13 @@ async def lease_scenario(store: Store, prefix: str) -> list[Any]:
     answers = [(await store.admit([], a, now)).refused, (await store.admit([], b, now)).refused]
     refused = await store.admit([], c, now)
     answers.append((refused.refused, refused.held))
-    await store.release(a)
+    await store.settle([], a, now)
     again = await store.admit([], c, now)
     answers.append((again.refused, again.held))
     # b and c expire at now + 100: after it, both slots are free without a release.
     later = await store.admit([], Lease(key, "d", 2, now + 300), now + 101)
     answers.append((later.refused, later.held))
-    await store.release(Lease(key, "never-taken", 2, now))  # a no-op
+    await store.settle([], Lease(key, "never-taken", 2, now), now)  # a no-op
     return answers
 
 
@@ -143,7 +143,7 @@ def test_keys_expire_in_redis(redis_server: RedisServer) -> None:
 
     async def body(store: Store, prefix: str) -> None:
         await store.admit([minute(prefix, T0, 5)], Lease(f"{prefix}streams", "a", 3, T0 + 50), T0)
-        await store.charge([Charge(f"{prefix}tpd:1", 86_400, 10)], T0)
+        await store.settle([Charge(f"{prefix}tpd:1", 86_400, 10)], None, T0)
 
     prefix_holder: list[str] = []
 

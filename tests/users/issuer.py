@@ -18,6 +18,7 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,7 +128,9 @@ class Issuer:
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": self.url, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 3600}
+        # A fresh jti: no two tokens are the same string (the verifier remembers tokens it passed).
+        claims: dict[str, Any] = {"iss": self.url, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 3600,
+                                  "jti": uuid.uuid4().hex}
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 

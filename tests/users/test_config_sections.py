@@ -58,7 +58,7 @@ def test_refusals_name_the_field(sections: dict[str, Any], field: str | None, me
 def test_forward_identity_provider_field_needs_a_provider_with_one() -> None:
     data = config()
     data["upstreams"]["g"]["forward_identity"] = {"provider_field": True}
-    with pytest.raises(ConfigError, match="upstreams.g.forward_identity.provider_field: gemini has no end-user field"):
+    with pytest.raises(ConfigError, match=r"upstreams\.g\.forward_identity\.provider_field: gemini has no end-user"):
         config_from_dict(data)
     data["upstreams"]["g"]["forward_identity"] = {"header": "x-user-id"}
     assert config_from_dict(data).upstreams["g"].forward_identity is not None

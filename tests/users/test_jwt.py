@@ -226,6 +226,38 @@ def test_fetch_failure_keeps_cached_keys(issuer: Issuer, caplog: pytest.LogCaptu
     assert "using the 2 key(s) fetched before" in caplog.text
 
 
+def test_a_token_that_passed_is_remembered_until_it_expires(issuer: Issuer) -> None:
+    import time
+    clock = Clock()
+
+    async def body(verifier: JWTVerifier) -> None:
+        token = issuer.sign(RSA1, exp=int(time.time()) + 2)
+        assert (await verifier.verify(token)).identity == "user-1"
+        issuer.keys[:] = [RSA2.jwk()]  # the issuer withdraws the token's key...
+        clock.now += 4000    # ...and the cache is past keys_max_age: a check would refetch and fail
+        assert (await verifier.verify(token)).identity == "user-1"  # remembered: no check, no fetch
+        assert issuer.hits("/jwks.json") == 1
+        other = issuer.sign(RSA1)  # a token not seen before is checked: its key is gone
+        with pytest.raises(AuthError, match="not one of the issuer's keys"):
+            await verifier.verify(other)
+
+    with_verifier(keys_config(issuer, leeway=0), body, clock)
+
+
+def test_a_remembered_token_is_refused_once_expired(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    token = issuer.sign(RSA1, exp=int(time.time()) + 60)
+
+    async def body(verifier: JWTVerifier) -> None:
+        await verifier.verify(token)
+        later = time.time() + 120
+        monkeypatch.setattr(time, "time", lambda: later)  # two minutes on: past exp
+        with pytest.raises(AuthError, match="expired"):
+            await verifier.verify(token)
+
+    with_verifier(keys_config(issuer, leeway=0), body)
+
+
 def test_no_keys_at_all_is_503_not_401(issuer: Issuer) -> None:
     issuer.status = 500
     clock = Clock()
