@@ -70,18 +70,19 @@ class VerifiedToken:
 
 class JWTVerifier:
     def __init__(self, config: JWTConfig, http: Callable[[], httpx.AsyncClient], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.algorithms = config.allowed_algorithms
         self.keys = None if config.secret is not None else KeySet(config, http, clock=clock)
         self._audience = config.audience
+        self._wall_clock = wall_clock
         self._remembered: dict[str, tuple[VerifiedToken, float]] = {}  # token -> (result, until, wall clock)
 
     async def verify(self, token: str) -> VerifiedToken:
         """The identity the token proves; raises :class:`AuthError` saying why not."""
         remembered = self._remembered.get(token)
         if remembered is not None:
-            if time.time() < remembered[1]:
+            if self._wall_clock() < remembered[1]:
                 return remembered[0]
             del self._remembered[token]  # expired since: checked again, and refused with the reason
         verified = await self._verify(token)
@@ -94,7 +95,8 @@ class JWTVerifier:
             return
         if len(self._remembered) >= REMEMBERED:
             self._remembered.pop(next(iter(self._remembered)))  # the oldest
-        self._remembered[token] = (verified, min(float(exp) + self.config.leeway, time.time() + REMEMBER_SECONDS))
+        until = min(float(exp) + self.config.leeway, self._wall_clock() + REMEMBER_SECONDS)
+        self._remembered[token] = (verified, until)
 
     async def _verify(self, token: str) -> VerifiedToken:
         algorithm, kid = self._header(token)

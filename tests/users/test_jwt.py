@@ -244,18 +244,27 @@ def test_a_token_that_passed_is_remembered_until_it_expires(issuer: Issuer) -> N
     with_verifier(keys_config(issuer, leeway=0), body, clock)
 
 
-def test_a_remembered_token_is_refused_once_expired(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("lifetime", "later"), [(60, 61), (3600, 301)], ids=["past exp", "past 5 min"])
+def test_a_remembered_token_is_checked_again_later(issuer: Issuer, lifetime: int, later: int) -> None:
+    """Remembered no longer than its exp, nor than 5 minutes: then it is checked again."""
     import time
-    token = issuer.sign(RSA1, exp=int(time.time()) + 60)
+    clock, wall = Clock(), [time.time()]
+    token = issuer.sign(RSA1, exp=int(wall[0]) + lifetime)
 
-    async def body(verifier: JWTVerifier) -> None:
-        await verifier.verify(token)
-        later = time.time() + 120
-        monkeypatch.setattr(time, "time", lambda: later)  # two minutes on: past exp
-        with pytest.raises(AuthError, match="expired"):
+    async def main() -> None:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            verifier = JWTVerifier(keys_config(issuer, leeway=0), lambda: client, clock=clock,
+                                   wall_clock=lambda: wall[0])
             await verifier.verify(token)
+            issuer.keys[:] = [RSA2.jwk()]  # the token's key withdrawn...
+            clock.now += 4000  # ...and the cached keys past keys_max_age: a new check refuses it
+            wall[0] += later - 2
+            assert (await verifier.verify(token)).identity == "user-1"  # still remembered
+            wall[0] += 2
+            with pytest.raises(AuthError, match="not one of the issuer's keys"):
+                await verifier.verify(token)
 
-    with_verifier(keys_config(issuer, leeway=0), body)
+    asyncio.run(main())
 
 
 def test_no_keys_at_all_is_503_not_401(issuer: Issuer) -> None:
