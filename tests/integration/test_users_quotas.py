@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from ..proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
-from ..redis_server import RedisServer
-from ..upstream import ScriptedUpstream, sse_response
-from ..users.issuer import AUDIENCE, Issuer, RSAKey
+from ..support.issuer import AUDIENCE, Issuer, RSAKey
+from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
+from ..support.redis_server import RedisServer
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, text_transcript
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agui_proxy.store import MemoryStore, RedisStore, Store
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="package")

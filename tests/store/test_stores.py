@@ -16,7 +16,7 @@ import pytest
 
 from agui_proxy.errors import StoreUnavailable
 from agui_proxy.store import Charge, Lease, MemoryStore, RedisStore, Store, Window
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)
 
@@ -162,7 +162,7 @@ def test_keys_expire_in_redis(redis_server: RedisServer) -> None:
 
 def test_unreachable_redis_fails_fast_with_store_unavailable() -> None:
     """A refused connection is StoreUnavailable, never redis-py's own exception."""
-    from tests.proxy import free_port
+    from tests.support.proxy import free_port
 
     async def main() -> None:
         store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
