@@ -142,7 +142,10 @@ def test_requests_per_minute_across_two_processes(answering: ScriptedUpstream, i
     with two_proxies(tmp_path, config) as (first, second):
         alice = user_token(issuer, "alice")
         for i in range(4):
-            sse_events(ask((first, second)[i % 2], alice))
+            reply = ask((first, second)[i % 2], alice)
+            sse_events(reply)
+            # Each answer says what is left, counted across both processes.
+            assert reply.headers["ratelimit"] == f'"requests_per_minute";r={3 - i}'
         for proxy in (first, second):  # request 5 is refused whichever process it reaches
             refused = ask(proxy, alice)
             assert refused.status == 429
