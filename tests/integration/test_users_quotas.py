@@ -113,12 +113,6 @@ def test_hashed_identity_and_forwarded_user(answering: ScriptedUpstream, issuer:
 # -- quotas across two processes ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
 @contextlib.contextmanager
 def two_proxies(tmp_path: Path, config: dict[str, Any]) -> Iterator[tuple[ProxyProcess, ProxyProcess]]:
     """Two proxy processes with one config (one Redis), each stopped when the block ends."""
