@@ -80,7 +80,7 @@ def test_jwt_users_and_server_tokens(answering: ScriptedUpstream, issuer: Issuer
         refused = ask(proxy, expired)
         assert refused.status == 401
         assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-        assert refused.json() == {"error": {"type": "invalid_token", "message": "the token has expired (exp is past)"}}
+        assert refused.json() == {"error": {"type": "unauthorized", "message": "the token has expired (exp is past)"}}
         missing = post(f"{proxy.url}/api/agent", BODY)
         assert missing.status == 401 and missing.json()["error"]["type"] == "unauthorized"
         assert missing.headers["www-authenticate"] == "Bearer"
@@ -88,7 +88,7 @@ def test_jwt_users_and_server_tokens(answering: ScriptedUpstream, issuer: Issuer
                            lambda found: len(found) >= 4, "four access lines")
         assert "user=alice" in lines[0] and "claim.org=acme" in lines[0]
         assert "user=backend" in lines[1]
-        assert "error_code=invalid_token" in lines[2] and "user=" not in lines[2]
+        assert "error_code=unauthorized" in lines[2] and "user=" not in lines[2]
         output = proxy.output()
         for secret in (good, expired, SERVER_TOKEN, KEY):
             assert secret not in output

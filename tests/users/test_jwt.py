@@ -60,7 +60,7 @@ def refusal(config: JWTConfig, token: str) -> str:
     with pytest.raises(AuthError) as caught:
         verify(config, token)
     error = caught.value
-    assert (error.status, error.type) == (401, "invalid_token")
+    assert (error.status, error.type) == (401, "unauthorized")
     assert error.headers == ((b"www-authenticate", b'Bearer error="invalid_token"'),)
     assert token not in error.message and token.split(".")[0] not in error.message
     return error.message
