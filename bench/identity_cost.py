@@ -13,10 +13,14 @@ Two views, in-process and on one core:
 - *a whole request*: the standalone app (``create_app``) serving a replayed run (no upstream, no
   pacing) end to end through its ASGI interface, with a static token, with a JWT, and with a
   static token plus quotas in memory and in Redis: the differences are what each adds to a request.
-  The cases take turns round by round, so a change in the machine's load falls on all of them.
+  The cases take turns round by round (12 rounds, each case first in turn), so a change in the
+  machine's load falls on all of them.
 
-Prints the median of 5 rounds, in µs per request.  The Redis server is started on a free port
-with no persistence and stopped at the end (``redis-server`` must be installed).
+Prints the median of 5 rounds, in µs per request, twice: the CPU time of this process (what the
+check costs the proxy, and what stays true on a machine other programs load) and the wall-clock
+time (which adds the waits: Redis's round trips, and any other program's turn on the CPU).  The
+Redis server is started on a free port with no persistence and stopped at the end
+(``redis-server`` must be installed).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import json
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import tempfile
 import time
@@ -46,10 +49,11 @@ from agui_proxy.quotas import QuotaGate
 from agui_proxy.store import MemoryStore, RedisStore, Store
 from agui_proxy.users import JWTVerifier
 
+from .identity_requests import ROUNDS, WHOLE_ROUNDS, Timing, medians, static_check, timed, whole_requests
+
 ISSUER = "https://issuer.bench/"
 AUDIENCE = "agui-proxy"
 SECRET = "bench-secret-" + "x" * 40
-ROUNDS = 5
 
 
 @contextlib.contextmanager
@@ -95,16 +99,10 @@ def signing_keys(count: int) -> tuple[dict[str, Any], dict[str, list[str]]]:
     return keys, tokens
 
 
-async def per_call(call: Callable[[], Awaitable[Any]], requests: int) -> float:
+async def per_call(call: Callable[[], Awaitable[Any]], requests: int) -> Timing:
     """Median µs per call over ROUNDS rounds of ``requests`` calls (after one warm-up call)."""
     await call()
-    rounds = []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        for _ in range(requests):
-            await call()
-        rounds.append((time.perf_counter() - started) / requests * 1e6)
-    return statistics.median(rounds)
+    return medians([await timed(call, requests) for _ in range(ROUNDS)])
 
 
 def each_new(verifier: JWTVerifier, tokens: list[str]) -> Callable[[], Awaitable[Any]]:
@@ -113,7 +111,7 @@ def each_new(verifier: JWTVerifier, tokens: list[str]) -> Callable[[], Awaitable
     return lambda: verifier.verify(next(unseen))
 
 
-async def checks_alone(requests: int, redis_url: str, static: Callable[[], Awaitable[Any]]) -> dict[str, float]:
+async def checks_alone(requests: int, redis_url: str, static: Callable[[], Awaitable[Any]]) -> dict[str, Timing]:
     keys, tokens = signing_keys(requests * ROUNDS + 2)
     # The keys are served once, in-process; every call after the first uses the cache.
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=keys))
@@ -148,19 +146,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     requests = max(50, min(args.requests, 100_000))
-    from .identity_requests import static_check, whole_requests
-
     with redis_server() as url:
         alone = asyncio.run(checks_alone(requests, url, static_check()))
         whole = asyncio.run(whole_requests(max(50, requests // 4), url))
-    print(f"the check alone (median of {ROUNDS} rounds of {requests}, µs per call)")
-    for label, micros in alone.items():
-        print(f"  {label:45s} {micros:8.1f}")
-    print(f"\na whole request through the app (median of {ROUNDS} rounds of {max(50, requests // 4)}, µs)")
-    base = whole["static bearer token"]
-    for label, micros in whole.items():
-        added = "" if label == "static bearer token" else f"   (+{micros - base:.1f})"
-        print(f"  {label:45s} {micros:8.1f}{added}")
+    print(f"the check alone (median of {ROUNDS} rounds of {requests}, µs per call)   CPU      wall")
+    for label, (cpu, wall) in alone.items():
+        print(f"  {label:48s} {cpu:8.1f}  {wall:8.1f}")
+    print(f"\na whole request through the app (median of {WHOLE_ROUNDS} rounds of {max(50, requests // 4)}, µs)"
+          "   CPU (added)      wall (added)")
+    base_cpu, base_wall = whole["static bearer token"]
+    for label, (cpu, wall) in whole.items():
+        print(f"  {label:42s} {cpu:8.1f} ({cpu - base_cpu:+7.1f})  {wall:8.1f} ({wall - base_wall:+7.1f})")
     print(json.dumps({"alone": alone, "whole": whole}, indent=None))
 
 

@@ -1,4 +1,5 @@
-"""Whole requests through the standalone app, in-process, for ``bench/identity_cost.py``."""
+"""Whole requests through the standalone app, in-process, and the timing both parts of
+``bench/identity_cost.py`` use."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ STATIC_TOKENS = [f"static-token-{i}-0123456789abcdef" for i in range(4)]
 SECRET = "bench-secret-" + "x" * 40
 BODY = b'{"params": {"messages": [{"role": "user", "content": "hi"}]}}'
 ROUNDS = 5
+WHOLE_ROUNDS = 12  # whole requests vary more: more rounds, each case first in turn
+
+
+Timing = tuple[float, float]  # µs of CPU, µs of wall clock
+
+
+async def timed(call: Callable[[], Awaitable[Any]], count: int) -> Timing:
+    """µs per call of ``count`` calls in a row: this process's CPU time, and the wall clock's."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        await call()
+    return (time.process_time() - cpu) / count * 1e6, (time.perf_counter() - wall) / count * 1e6
+
+
+def medians(rounds: list[Timing]) -> Timing:
+    return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
 
 
 def static_check() -> Callable[[], Awaitable[Any]]:
@@ -70,15 +87,11 @@ async def one_request(app: Any, token: str) -> None:
         raise SystemExit(f"the bench request got {status}")
 
 
-async def per_request(app: Any, token: str, requests: int) -> float:
-    """µs per request over ``requests`` requests in a row."""
-    started = time.perf_counter()
-    for _ in range(requests):
-        await one_request(app, token)
-    return (time.perf_counter() - started) / requests * 1e6
 
 
-async def whole_requests(requests: int, redis_url: str) -> dict[str, float]:
+async def whole_requests(requests: int, redis_url: str) -> dict[str, tuple[float, float]]:
+    """µs per request of each case (CPU, wall), the cases taking turns round by round."""
+
     logging.getLogger("agui_proxy").setLevel(logging.WARNING)
     claims = {"iss": "https://issuer.bench/", "aud": "agui-proxy", "sub": "user-42", "exp": int(time.time()) + 86_400}
     user_jwt = jwt.encode(claims, SECRET, algorithm="HS256")
@@ -97,14 +110,16 @@ async def whole_requests(requests: int, redis_url: str) -> dict[str, float]:
          STATIC_TOKENS[3]),
     ]
     apps = [(label, create_app(config), token) for label, config, token in cases]
-    rounds: dict[str, list[float]] = {label: [] for label, _, _ in apps}
+    rounds: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in apps}
     try:
         for _, app, token in apps:
             await one_request(app, token)  # warm: the first JWT check, the first Redis connection
-        for _ in range(ROUNDS):
-            for label, app, token in apps:
-                rounds[label].append(await per_request(app, token, requests))
+        for round_number in range(WHOLE_ROUNDS):
+            # Each round starts with another case, so none is always the first after a pause.
+            turn = round_number % len(apps)
+            for label, app, token in apps[turn:] + apps[:turn]:
+                rounds[label].append(await timed(lambda a=app, t=token: one_request(a, t), requests))
     finally:
         for _, app, _ in apps:
             await app.aclose()
-    return {label: statistics.median(values) for label, values in rounds.items()}
+    return {label: medians(values) for label, values in rounds.items()}
