@@ -81,7 +81,7 @@ class RouteHandler:
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
-            run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning,
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
                              parent_run_id=request.parent_run_id)
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
                              max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
