@@ -20,6 +20,7 @@ from ..core.redact import Redactor
 from ..core.run import RunBuilder
 from ..errors import InboundError
 from ..providers import ProviderRequest
+from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
@@ -33,7 +34,8 @@ from .run_response import SSEWriter, respond_with_run
 
 class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
-                 redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient]) -> None:
+                 redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
+                 identity_log: IdentityLog) -> None:
         self.plan = plan
         self.max_body_bytes = config.limits.max_body_bytes
         self.max_event_bytes = config.limits.max_event_bytes
@@ -42,6 +44,7 @@ class RouteHandler:
         self.redactor = redactor
         self.metrics = metrics
         self.http = http
+        self.identity_log = identity_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
@@ -52,6 +55,9 @@ class RouteHandler:
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
                 request = read_request(await read_body(scope, receive, self.max_body_bytes))
                 targets = self.plan.targets(request.conversation.requested_model)
+                if context.identity is not None and any(t.forward_identity for t in targets):
+                    user = self.identity_log.user(context.identity.id)
+                    targets = [target.for_user(user) for target in targets]
                 first_request = targets[0].build_request(request.conversation, scope["headers"])
             except InboundError as exc:
                 context.error = exc.type
