@@ -20,6 +20,7 @@ one upstream, backoff included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -208,8 +209,9 @@ class UpstreamRun:
                 source = open_replay(target.replay_file, upstream.chunk_size, upstream.interval)
             else:
                 source = UpstreamCall(self._http(), request, target.provider, deadline)
-            # The frames of chunks that were received together leave in one write (coalesce.py).
-            body = CoalescingSender(self._write)
+            # The frames of chunks that were received together leave in one write (coalesce.py),
+            # made with the upstream's idle clock paused (the client's time is not its silence).
+            body = CoalescingSender(functools.partial(deadline.write_to_client, self._write))
             observer = self._observer
             async with source as chunks:
                 try:

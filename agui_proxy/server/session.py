@@ -9,6 +9,36 @@
 - At shutdown the gate stops the scope with reason ``shutdown``: the run then ends with
   ``RUN_ERROR`` code ``shutdown`` and its terminator, a complete stream the UI can show.
 
+How a run is ended (issue 15)
+-----------------------------
+
+Three things can end a run early: an upstream timeout (the try's
+:class:`~.upstream.Deadline`, a cancel scope inside the stream's), the stream's own scope
+(shutdown, disconnect), and a bug (any exception).  Each may strike while a send to a slow client
+is blocked, since the proxy writes to the client as it reads the upstream.  Whatever strikes, the
+client gets everything the run produced, then its end (``RUN_ERROR`` with the code of what ended
+it) and the terminator, because of four rules:
+
+1. **A cancelled send loses nothing.**  :class:`ClientWriter` keeps the bytes of a write until
+   its ``send`` returned; a write that was cancelled leaves them to go first with the next one.
+   Both of uvicorn's HTTP/1.1 protocols (httptools and h11) wait for the transport to drain
+   *before* writing a body message, so a send cancelled while blocked wrote nothing of it: the
+   client sees every frame once, in order, and a run's frames are never torn (a
+   ``TEXT_MESSAGE_END`` without its start would be an invalid run).
+2. **A read is never abandoned mid-scope.**  The coalescing flush runs while the upstream read is
+   suspended inside httpcore's cancel scope (``coalesce.py``); when the flush is interrupted, the
+   read is unwound first, so the scopes exit innermost first and the interruption reaches the
+   scope that caused it, which catches it, as anyio requires.
+3. **Only upstream silence is idle.**  The deadline's ``first_byte`` / ``idle`` clock stops while
+   the proxy writes to the client and starts again, whole, when the client took the bytes
+   (:meth:`~.upstream.Deadline.write_to_client`).  ``total`` is wall-clock and keeps running: a
+   client too slow to take the answer within it gets ``RUN_ERROR upstream_timeout``.
+4. **The end is written outside every scope that can end the run.**  The try's error is written
+   after its deadline's scope has exited (``reliability.py``), and :func:`serve_stream` writes
+   the shutdown error, any missing end, and the terminator after the stream's scope exited, so no
+   cancellation can land in them; a client that does not read at all still holds its connection
+   until it disconnects or uvicorn's graceful-shutdown backstop (``lifecycle.py``) ends it.
+
 Whatever ends the run, the response is finished properly: an unexpected error in the proxy
 itself is logged and still ends the run with ``RUN_ERROR`` code ``internal_error``.
 """
@@ -43,12 +73,17 @@ class ClientWriter:
     written whole, and a ``send`` that waits for the client to drain waits in line (asyncio
     wakes an event's waiters in order), so messages keep the order their ``send`` was called in.
     What must not happen is a ping sent after the last message: ``finished`` is set before it.
+
+    The bytes of a write stay in :attr:`_unsent` until its ``send`` returned, so a write cancelled
+    while the client was slow is sent, first, by the next one (rule 1 of the module docstring).
+    A ping is skipped while run bytes are unsent or on their way: the client is not idle then.
     """
 
-    __slots__ = ("_send", "finished", "last_sent")
+    __slots__ = ("_send", "_unsent", "finished", "last_sent")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self._unsent = b""
         self.last_sent = anyio.current_time()
         self.finished = False
 
@@ -56,15 +91,24 @@ class ClientWriter:
         await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
 
     async def write(self, data: bytes) -> None:
-        if data and not self.finished:
+        if self.finished:
+            return
+        if self._unsent:
+            data = self._unsent + data
+        if data:
+            self._unsent = data
             self.last_sent = anyio.current_time()
             await self._send({"type": "http.response.body", "body": data, "more_body": True})
+            self._unsent = b""
 
     async def ping(self) -> None:
-        await self.write(PING)
+        if not self.finished and not self._unsent:
+            self.last_sent = anyio.current_time()
+            await self._send({"type": "http.response.body", "body": PING, "more_body": True})
 
     async def finish(self) -> None:
         if not self.finished:
+            await self.write(b"")  # what a cancelled write left
             self.finished = True
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -91,13 +135,12 @@ async def serve_stream(run: UpstreamRun, *, receive: Receive, writer: ClientWrit
     try:
         with anyio.CancelScope() as scope:
             active.attach(scope)  # stopping the stream cancels the work here
-            try:
-                await run.run()
-            except Exception:
-                # A bug of ours must not leave the UI loading forever (PROTOCOL.md section 2).
-                log.exception("%sthe proxy failed while streaming", label)
-                failure = InternalError("the proxy failed while streaming")
-                await writer.write(run.stream.fail(failure))
+            await run.run()
+    except Exception:
+        # A bug of ours (raised by the work or by a scope's exit) must not leave the UI loading
+        # forever (PROTOCOL.md section 2); the error is written outside the scope (rule 4).
+        log.exception("%sthe proxy failed while streaming", label)
+        await writer.write(run.stream.fail(InternalError("the proxy failed while streaming")))
     finally:
         keepalive.discard(writer)
         watcher.cancel()

@@ -16,7 +16,7 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from ..providers.base import describe_error_body
 MAX_ERROR_BODY = 64 * 1024
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
+Write = Callable[[bytes], Awaitable[None]]
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
 
 
@@ -67,13 +68,14 @@ class Deadline:
     the error for whichever ran out.
     """
 
-    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_timer", "_timer_at", "scope", "timeouts")
+    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_seconds", "_timer", "_timer_at", "scope", "timeouts")
 
     def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
         self.timeouts = timeouts
         self._end = end
         self._kind: str | None = None  # the wait under way ("first_byte" or "idle"), if any
         self._limit_at = 0.0  # when that wait runs out (the loop's clock)
+        self._seconds = 0.0  # how long that wait may last
         self._expired: str | None = None  # the wait that ran out
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -93,12 +95,30 @@ class Deadline:
         loop = asyncio.get_running_loop()
         at = loop.time() + seconds
         self._kind = kind
+        self._seconds = seconds
         self._limit_at = at
         if at < self._timer_at and at < self._end:
             self._arm(loop, at)
 
     def done_waiting(self) -> None:
         self._kind = None
+
+    async def write_to_client(self, write: Write, data: bytes) -> None:
+        """``write(data)`` with the wait under way paused: only upstream silence counts as idle.
+
+        The coalescing sender writes to the client while a read of the upstream is suspended
+        (``coalesce.py``); the time a slow client takes is not the upstream's, so the wait starts
+        again, whole, once the client took the bytes.  ``total`` keeps running.
+        """
+        kind = self._kind
+        if kind is None:
+            await write(data)
+            return
+        self._kind = None
+        try:
+            await write(data)
+        finally:
+            self.waiting(kind, self._seconds)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
         if self._timer is not None:

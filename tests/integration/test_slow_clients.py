@@ -31,7 +31,6 @@ PIECES = 8000  # 8 MB: more than the loopback buffers between the proxy and a cl
 STACKS = [pytest.param(("uvloop", "httptools"), id="uvloop-httptools"),
           pytest.param(("asyncio", "h11"), id="asyncio-h11")]
 SERVER_ERRORS = ("Traceback", "Exception in ASGI application", "cancel scope")
-ITEM_1 = "issue 15 item 1: a run ended while a send to a slow client is blocked is cut silently"
 
 
 def long_answer(pieces: int = PIECES) -> list[Any]:
@@ -77,7 +76,6 @@ def text_is_a_prefix(events: list[dict[str, Any]], pieces: int = PIECES) -> None
     assert text == PIECE * (len(text) // len(PIECE)) and len(text) < pieces * len(PIECE), len(text)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{ITEM_1}; and the time blocked on the client counts as upstream idle")
 def test_a_reader_that_stops_for_longer_than_idle_gets_the_whole_answer(proxy: ProxyProcess,
                                                                          up: ScriptedUpstream) -> None:
     """The upstream is never silent (it waits for the proxy to read); the client stops reading
@@ -93,7 +91,6 @@ def test_a_reader_that_stops_for_longer_than_idle_gets_the_whole_answer(proxy: P
     no_server_error(proxy)
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_1)
 def test_total_timeout_against_a_slow_reader_ends_the_run(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     """At 2 MB/s the 8 MB answer takes 4 s; ``timeouts.total`` (1.5 s) ends it mid-send."""
     up.script(long_answer())
@@ -106,7 +103,6 @@ def test_total_timeout_against_a_slow_reader_ends_the_run(proxy: ProxyProcess, u
     no_server_error(proxy)
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_1)
 def test_shutdown_grace_ends_a_stream_blocked_on_its_client(stack: list[str], up: ScriptedUpstream,
                                                              tmp_path: Path) -> None:
     """SIGTERM while the client has stopped reading; the grace (1 s) ends while its send is blocked."""
