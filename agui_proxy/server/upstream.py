@@ -35,6 +35,7 @@ from ..errors import (
 )
 from ..providers import Provider, UpstreamRequest
 from ..providers.base import describe_error_body
+from .inflate import Inflater, content_coding
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
@@ -44,9 +45,49 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
 
 
 def new_client() -> httpx.AsyncClient:
-    """The shared client: pooled connections, no redirects, no environment proxies or netrc."""
+    """The shared client: pooled connections, no redirects, no environment proxies or netrc, and
+    uncompressed answers asked for (``inflate.py`` bounds what comes compressed anyway)."""
     return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False,
+                             headers={"accept-encoding": "identity"},
                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
+
+
+class _Inflating:
+    """A raw body's chunks inflated a bounded piece at a time (``inflate.py``); the event loop
+    runs between the pieces of one chunk.  An async iterator, not an async generator: nothing to
+    finalise, and no generator frame kept alive per stream."""
+
+    __slots__ = ("_inflater", "_raw")
+
+    def __init__(self, raw: AsyncIterator[bytes], inflater: Inflater) -> None:
+        self._raw = raw
+        self._inflater = inflater
+
+    def __aiter__(self) -> _Inflating:
+        return self
+
+    async def __anext__(self) -> bytes:
+        inflater = self._inflater
+        if inflater.has_more:
+            await asyncio.sleep(0)  # a thousand pieces of one chunk must not hold the loop
+            if piece := inflater.next_piece():
+                return piece
+        while True:
+            try:
+                raw = await self._raw.__anext__()
+            except StopAsyncIteration:
+                inflater.close()
+                raise
+            inflater.feed(raw)
+            if piece := inflater.next_piece():
+                return piece
+
+
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """``response``'s body as sent, or inflated within bounds if it came compressed anyway."""
+    raw = response.aiter_raw().__aiter__()
+    coding = content_coding(response.headers.get("content-encoding", ""))
+    return raw if coding is None else _Inflating(raw, Inflater(coding))
 
 
 def _seconds(value: float) -> str:
@@ -203,7 +244,11 @@ class UpstreamCall:
         except BaseException:
             await response.aclose()
             raise
-        self._chunks = response.aiter_bytes().__aiter__()
+        try:
+            self._chunks = body_chunks(response)
+        except BaseException:
+            await response.aclose()
+            raise
         return self
 
     async def _check(self, response: httpx.Response, idle: float) -> None:
@@ -241,6 +286,8 @@ class UpstreamCall:
         except httpx.TransportError as exc:
             # Before any output this is as good as a connection error: worth another try.
             raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        except httpx.HTTPError as exc:  # the body is read raw, so httpx has nothing else to say; still ours
+            raise UpstreamProtocolError(f"the upstream's body could not be read ({type(exc).__name__})") from None
         finally:
             self._deadline.done_waiting()
 
@@ -270,12 +317,12 @@ async def _read_capped(response: httpx.Response, idle: float) -> bytes:
     body = bytearray()
     try:
         with anyio.fail_after(idle):
-            async for chunk in response.aiter_bytes():
+            async for chunk in body_chunks(response):
                 body += chunk
                 if len(body) >= MAX_ERROR_BODY:
                     break
-    except (httpx.HTTPError, TimeoutError):
-        pass  # the status says enough; a broken or stalled error body is not worth more
+    except (httpx.HTTPError, TimeoutError, UpstreamProtocolError):
+        pass  # the status says enough; a broken, stalled or bombing error body is not worth more
     return bytes(body)
 
 
