@@ -7,6 +7,7 @@ names the file, the field and what is wrong (``config.yaml: upstreams.openai.bas
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
 from .errors import ConfigError
 from .providers import PROVIDERS
+
+log = logging.getLogger("agui_proxy")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 REPLAY = "replay"
@@ -37,6 +40,11 @@ class ServerConfig(_Strict):
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
 
 
+# A secret shorter than this is redacted only as a whole value (core/redact.py): an inbound token
+# that short is refused, a provider key that short (Ollama's "ollama") is accepted with a warning.
+MIN_SECRET_LENGTH = 8
+
+
 class AuthConfig(_Strict):
     bearer_tokens: list[str] = Field(default_factory=list)
 
@@ -46,6 +54,11 @@ class AuthConfig(_Strict):
         for i, token in enumerate(tokens):
             if not token.strip():
                 raise ValueError(f"token {i} is empty (is its environment variable set to an empty string?)")
+            if len(token) < MIN_SECRET_LENGTH:
+                # Never quoted: the error goes to a terminal or a log.
+                raise ValueError(f"token {i} is {len(token)} characters; a bearer token needs at least "
+                                 f"{MIN_SECRET_LENGTH} characters (it could be guessed, and could not be kept "
+                                 "out of logs; 32 random characters are a good choice)")
         return tokens
 
 
@@ -220,6 +233,15 @@ class Config(_Strict):
             if route.path in seen:
                 raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
             seen.add(route.path)
+        return self
+
+    @model_validator(mode="after")
+    def _short_keys_warned(self) -> Config:
+        for name, upstream in self.upstreams.items():
+            if upstream.api_key and len(upstream.api_key) < MIN_SECRET_LENGTH:
+                log.warning("upstreams.%s.api_key is under %d characters: it is redacted only where it is a whole "
+                            "value (a log argument, a message), never inside other text, where it cannot be told "
+                            "from an ordinary word", name, MIN_SECRET_LENGTH)
         return self
 
     @model_validator(mode="after")

@@ -3,6 +3,13 @@
 Providers quote part of a rejected key in their error bodies ("Incorrect API key provided:
 sk-proj-****abcd"), so removing the exact key is not enough: any run of eight or more
 characters of a secret is removed, and so is anything shaped like a provider key.
+
+A secret shorter than eight characters cannot be matched in pieces, nor even whole inside other
+text, without hiding ordinary words: Ollama's conventional key ``ollama`` would take the upstream's
+name and route out of every log line, a one-letter token every such letter.  So a short secret is
+redacted only as a whole value: a text (a log argument, a header value, a message) that is the
+secret and nothing else, surrounding whitespace aside.  The config refuses inbound tokens that
+short and warns about such provider keys (README "Security").
 """
 
 from __future__ import annotations
@@ -11,41 +18,35 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
-_WINDOW = 8
+_WINDOW = 8  # also the shortest inbound token the config accepts (config.py)
 # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), Google (AIza...), bearer values, and masked echoes.
 _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-.~+/=*]{6,})")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret, every run of eight or more characters of one, and anything
-    shaped like a provider key replaced by ``[redacted]``.
+    shaped like a provider key replaced by ``[redacted]``; a text that is a short secret whole
+    becomes ``[redacted]``.
 
     Every key-shaped run and every place a secret's window matches is marked on the original
     text first, then each marked run is replaced once: a replacement can never join two halves
     into a new match, nor cut a key-shaped run short (``sk-proj-****abcd`` goes whole).
     """
+    kept = [s for s in secrets if s]
+    stripped = text.strip()
+    if any(len(s) < _WINDOW and s == stripped for s in kept):
+        return REDACTED  # a short secret is matched only as a whole value (see the module docstring)
     marked = bytearray(len(text))
     for match in _KEY_SHAPED.finditer(text):
         marked[match.start():match.end()] = b"\x01" * (match.end() - match.start())
-    for secret in secrets:
-        if not secret:
-            continue
+    for secret in kept:
         if len(secret) < _WINDOW:
-            # Too short to match in pieces without hiding ordinary words: only the whole of it.
-            _mark_all(text, secret, marked)
             continue
         windows = {secret[i:i + _WINDOW] for i in range(len(secret) - _WINDOW + 1)}
         for start in range(len(text) - _WINDOW + 1):
             if text[start:start + _WINDOW] in windows:
                 marked[start:start + _WINDOW] = b"\x01" * _WINDOW
     return _replace_marked(text, marked) if any(marked) else text
-
-
-def _mark_all(text: str, piece: str, marked: bytearray) -> None:
-    at = text.find(piece)
-    while at != -1:
-        marked[at:at + len(piece)] = b"\x01" * len(piece)
-        at = text.find(piece, at + 1)
 
 
 def _replace_marked(text: str, marked: bytearray) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
+from ..proxy import ProxyProcess, Reply, assert_no_secret, post, sse_events, sse_run_error, start_proxy
 from ..upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
 from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
@@ -188,7 +188,7 @@ def test_http_401_echoing_the_key(proxy: ProxyProcess, up: ScriptedUpstream) -> 
                                             "type": "invalid_request_error", "code": "invalid_api_key"}}))
     reply = ask(proxy)
     run_error(reply, "upstream_auth_failed", "401", "Incorrect API key provided")
-    assert KEY[:12].encode() not in reply.body
+    assert_no_secret(reply.body, KEY)
 
 
 def test_in_band_error_then_response_failed(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
