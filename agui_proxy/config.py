@@ -38,6 +38,9 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
+    # Seconds a connection has to send complete request headers (from its opening, and after each
+    # response while kept alive) before the CLI's server closes it (server/header_timeout.py).
+    header_timeout: float = Field(10.0, gt=0)
 
 
 # A secret shorter than this is redacted only as a whole value (core/redact.py): an inbound token

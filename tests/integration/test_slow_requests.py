@@ -93,7 +93,6 @@ def read_to_close_or_response(sock: socket.socket) -> bytes:
         received += chunk
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 3: no server.header_timeout; idle connections stay open")
 @pytest.mark.parametrize("sent", [b"", b"POST /api/agent HTTP/1.1\r\nhost: 127.0.0.1\r\nx-drip: 1"],
                          ids=["idle", "header-dripper"])
 def test_connections_without_complete_headers_are_closed(proxy: ProxyProcess, sent: bytes) -> None:
@@ -105,7 +104,6 @@ def test_connections_without_complete_headers_are_closed(proxy: ProxyProcess, se
     assert "Traceback" not in output and "Exception in ASGI application" not in output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 3: no server.header_timeout")
 def test_a_connection_kept_alive_between_requests_is_closed_when_idle(proxy: ProxyProcess,
                                                                      up: ScriptedUpstream) -> None:
     """After a complete response the connection waits for the next request's headers, within the limit."""
