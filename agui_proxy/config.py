@@ -68,6 +68,7 @@ class AuthConfig(_Strict):
 class LimitsConfig(_Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
 
 
 # -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 
+import anyio
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -188,14 +189,19 @@ class AGUIProxyMiddleware:
         try:
             try:
                 self._check_auth(scope)
-                active = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                self.gate.check()  # before the body: an overloaded process spends nothing on it
+                limits = self.config.limits
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
-                request = read_request(await _read_body(scope, receive, self.config.limits.max_body_bytes))
+                body = await _read_body_within(scope, receive, limits.max_body_bytes, limits.body_timeout)
+                active = self.gate.admit()  # once the body is in: a slow body holds no slot
+                request = read_request(body)
                 targets = route.targets(request.conversation.requested_model)
                 first_request = targets[0].build_request(request.conversation, scope["headers"])
             except InboundError as exc:
                 exchange.error = exc.type
                 extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else []
+                if exc.status == 408:  # the rest of the body may still come: the connection cannot be reused
+                    extra.append((b"connection", b"close"))
                 if exc.retry_after is not None:
                     extra.append((b"retry-after", str(exc.retry_after).encode()))
                 await _send_error(send, exc, extra)
@@ -265,6 +271,14 @@ def route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root):len(root) + 1] in ("/", ""):
         return path[len(root):] or "/"
     return path
+
+
+async def _read_body_within(scope: Scope, receive: Receive, limit: int, seconds: float) -> bytes:
+    """:func:`_read_body`, or a 408 once ``seconds`` (``limits.body_timeout``) passed without all of it."""
+    with anyio.move_on_after(seconds):
+        return await _read_body(scope, receive, limit)
+    raise InboundError(408, "body_timeout", f"the request body did not arrive within {seconds:g} s "
+                       "(limits.body_timeout)")
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -2,10 +2,11 @@
 
 Every stream the routes serve holds an :class:`ActiveStream` from admission to its last byte.
 Past ``streams.max_concurrent`` a request is refused with 503 and ``Retry-After`` before its
-body is read, so an overloaded process spends nothing on it.  :meth:`StreamGate.drain` is the
-graceful shutdown: new streams are refused, running ones get ``streams.shutdown_grace`` seconds
-to finish, then each is stopped and ends with ``RUN_ERROR`` code ``shutdown`` and its terminator
-(the stream itself writes those: see ``session.py``).
+body is read, so an overloaded process spends nothing on it; the slot itself is taken once the
+body is in (``limits.body_timeout`` bounds that wait), so a body sent slowly holds none.
+:meth:`StreamGate.drain` is the graceful shutdown: new streams are refused, running ones get
+``streams.shutdown_grace`` seconds to finish, then each is stopped and ends with ``RUN_ERROR``
+code ``shutdown`` and its terminator (the stream itself writes those: see ``session.py``).
 """
 
 from __future__ import annotations
@@ -55,15 +56,20 @@ class StreamGate:
 
     def admit(self) -> ActiveStream:
         """A slot for one stream, or a 503 :class:`InboundError` (with its Retry-After)."""
+        self.check()
+        stream = ActiveStream()
+        self._active.add(stream)
+        return stream
+
+    def check(self) -> None:
+        """The 503 :meth:`admit` would raise now, without taking a slot: asked before the body is
+        read, so an overloaded process spends nothing on it, and a slow body holds no slot."""
         if self.draining:
             raise InboundError(503, "shutting_down", "the proxy is shutting down; send the request again",
                                retry_after=self.retry_after)
         if len(self._active) >= self.max_concurrent:
             raise InboundError(503, "overloaded", f"the proxy is serving its maximum of {self.max_concurrent} "
                                f"streams; retry after {self.retry_after} s", retry_after=self.retry_after)
-        stream = ActiveStream()
-        self._active.add(stream)
-        return stream
 
     def release(self, stream: ActiveStream) -> None:
         self._active.discard(stream)

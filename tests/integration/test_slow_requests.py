@@ -62,8 +62,6 @@ def head(length: int, headers: dict[str, str] = AUTH) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 2: no limits.body_timeout; the slot is held while the body "
-                                       "is read")
 def test_a_slow_body_gets_408_and_holds_no_stream_slot(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     with connect(proxy) as slow:
         slow.sendall(head(len(BODY)) + BODY[:1])  # one byte of the body, then nothing
