@@ -39,16 +39,37 @@ class ServerConfig(uvicorn.Config):
         self.header_timeout = header_timeout
 
 
-class _HeaderDeadline:
-    """The timer, shared by both protocols (a mixin before uvicorn's class)."""
+class _HeaderDeadline(asyncio.Protocol):
+    """The timer, put before uvicorn's protocol class (``super()`` is that class)."""
 
     # Declared for the type checker: uvicorn's protocols set these.
     config: uvicorn.Config
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
-    _header_timer: asyncio.TimerHandle | None
-    _waiting_cycle: Any
+    _header_timer: asyncio.TimerHandle | None = None
+    _waiting_cycle: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._await_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A new cycle exists once a request's headers were parsed (both protocols).
+        if self._header_timer is not None and self.cycle is not self._waiting_cycle:
+            self._stop_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        # Kept alive and idle: the next request's headers are due.  A pipelined request already
+        # parsed (its cycle runs, its response not complete yet) needs no timer.
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
 
     def _await_headers(self) -> None:
         """From now, the next request's headers have ``header_timeout`` seconds to arrive."""
@@ -58,9 +79,8 @@ class _HeaderDeadline:
         self._header_timer = self.loop.call_later(seconds, self._headers_overdue)
 
     def _stop_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
+        if self._header_timer is not None:
+            self._header_timer.cancel()
             self._header_timer = None
 
     def _headers_overdue(self) -> None:
@@ -68,52 +88,13 @@ class _HeaderDeadline:
         if self.cycle is self._waiting_cycle and not self.transport.is_closing():
             self.transport.close()
 
-    def _after_response(self) -> None:
-        # Kept alive and idle: the next request's headers are due.  A pipelined request already
-        # parsed (its cycle runs, its response not complete yet) needs no timer.
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
-            self._await_headers()
-
-    def _headers_maybe_in(self) -> None:
-        # A new cycle exists once a request's headers were parsed (both protocols).
-        if getattr(self, "_header_timer", None) is not None and self.cycle is not self._waiting_cycle:
-            self._stop_header_timer()
-
 
 class HeaderTimeoutHttpTools(_HeaderDeadline, HttpToolsProtocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._await_headers()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._headers_maybe_in()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._after_response()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_timer()
-        super().connection_lost(exc)
+    """uvicorn's httptools protocol with ``header_timeout``."""
 
 
 class HeaderTimeoutH11(_HeaderDeadline, H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._await_headers()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._headers_maybe_in()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._after_response()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_timer()
-        super().connection_lost(exc)
+    """uvicorn's h11 protocol with ``header_timeout``."""
 
 
 PROTOCOLS: dict[str, type[asyncio.Protocol]] = {"httptools": HeaderTimeoutHttpTools, "h11": HeaderTimeoutH11}
