@@ -7,34 +7,29 @@ names the file, the field and what is wrong (``config.yaml: upstreams.openai.bas
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
+from .config_auth import AuthConfig, warn_short_keys
+from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .errors import ConfigError
-from .providers import PROVIDERS
-
-log = logging.getLogger("agui_proxy")
+from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-REPLAY = "replay"
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
 # Where the playground page is served when ``playground: true`` (server/playground.py).
 PLAYGROUND_PATH = "/playground"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerConfig(_Strict):
+class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
@@ -43,29 +38,7 @@ class ServerConfig(_Strict):
     header_timeout: float = Field(10.0, gt=0)
 
 
-# A secret shorter than this is redacted only as a whole value (core/redact.py): an inbound token
-# that short is refused, a provider key that short (Ollama's "ollama") is accepted with a warning.
-MIN_SECRET_LENGTH = 8
-
-
-class AuthConfig(_Strict):
-    bearer_tokens: list[str] = Field(default_factory=list)
-
-    @field_validator("bearer_tokens")
-    @classmethod
-    def _no_empty_tokens(cls, tokens: list[str]) -> list[str]:
-        for i, token in enumerate(tokens):
-            if not token.strip():
-                raise ValueError(f"token {i} is empty (is its environment variable set to an empty string?)")
-            if len(token) < MIN_SECRET_LENGTH:
-                # Never quoted: the error goes to a terminal or a log.
-                raise ValueError(f"token {i} is {len(token)} characters; a bearer token needs at least "
-                                 f"{MIN_SECRET_LENGTH} characters (it could be guessed, and could not be kept "
-                                 "out of logs; 32 random characters are a good choice)")
-        return tokens
-
-
-class LimitsConfig(_Strict):
+class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
@@ -82,7 +55,7 @@ UNFORWARDABLE_HEADERS = frozenset({
 })
 
 
-class TimeoutsConfig(_Strict):
+class TimeoutsConfig(Strict):
     """Seconds.  Each one ends the run with RUN_ERROR ``upstream_timeout`` naming it."""
 
     connect: float = Field(10.0, gt=0)  # opening the TCP (and TLS) connection
@@ -93,7 +66,7 @@ class TimeoutsConfig(_Strict):
     total: float = Field(1800.0, gt=0)  # the whole exchange with this upstream, retries included
 
 
-class RetriesConfig(_Strict):
+class RetriesConfig(Strict):
     """Retries of one upstream before anything of its answer reached the client."""
 
     max: int = Field(2, ge=0)  # retries after the first try (0: none)
@@ -106,7 +79,7 @@ def _forwardable(names: list[str]) -> list[str]:
     out = []
     for name in names:
         lowered = name.strip().lower()
-        if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9a-z]+", lowered):
+        if not HEADER_NAME.match(lowered):
             raise ValueError(f"{name!r} is not a header name")
         if lowered in UNFORWARDABLE_HEADERS:
             raise ValueError(f"the {lowered} header is never forwarded to an upstream")
@@ -114,24 +87,17 @@ def _forwardable(names: list[str]) -> list[str]:
     return out
 
 
-class UpstreamConfig(_Strict):
-    provider: str
-    base_url: str | None = None
-    api_key: str | None = Field(None, repr=False)
-    model: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, str] = Field(default_factory=dict)
-    body: dict[str, Any] = Field(default_factory=dict)
-    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    # provider: replay
-    format: str = "openai-chat"
-    file: str | None = None
-    chunk_size: int = Field(64, ge=1)
-    interval: float = Field(0.02, ge=0)
-    # reliability
+# -- upstreams: one model per kind, told apart by ``provider:`` (README "Upstreams") ---------------
+
+
+class _Upstream(Strict):
+    """What every upstream has, whatever answers it: reliability settings and forwarded headers."""
+
+    provider: str  # each kind narrows it to its own name: the tag the union picks the kind by
     timeouts: TimeoutsConfig = TimeoutsConfig()
     retries: RetriesConfig = RetriesConfig()
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
+    model: str = ""
 
     @field_validator("retries", mode="before")
     @classmethod
@@ -146,12 +112,73 @@ class UpstreamConfig(_Strict):
     def _upstream_forwardable(cls, names: list[str]) -> list[str]:
         return _forwardable(names)
 
-    @field_validator("provider")
+    @property
+    def label(self) -> str:  # what the upstream is, for a person (the playground's list)
+        return self.provider
+
+
+class _HTTPUpstream(_Upstream):
+    """An upstream answered over HTTP by one of the registered providers."""
+
+    base_url: str
+    api_key: str | None = Field(None, repr=False)
+    model: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
     @classmethod
-    def _known_provider(cls, name: str) -> str:
-        if name != REPLAY and name not in PROVIDERS:
-            raise ValueError(f"unknown provider {name!r} (one of: {', '.join(sorted([*PROVIDERS, REPLAY]))})")
-        return name
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"base_url must be an http:// or https:// URL, not {url!r}")
+        return url
+
+    @field_validator("model")
+    @classmethod
+    def _model_given(cls, model: str) -> str:
+        if not model:
+            raise ValueError("model is required")
+        return model
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {"base_url": self.base_url, "model": model or self.model, "api_key": self.api_key,
+                "headers": dict(self.headers), "query": dict(self.query), "extra_body": dict(self.body)}
+
+    def build_provider(self, model: str | None = None) -> Provider:
+        """The provider strategy for this upstream (``model``: one the route lets the client pick)."""
+        cls = PROVIDERS[self.provider]
+        return cls(cls.settings_class(**self.settings(model)))
+
+
+class OpenAIChatUpstream(_HTTPUpstream):
+    provider: Literal["openai-chat"]
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {**super().settings(model), "max_tokens_param": self.max_tokens_param}
+
+
+class OpenAIResponsesUpstream(_HTTPUpstream):
+    provider: Literal["openai-responses"]
+
+
+class AnthropicUpstream(_HTTPUpstream):
+    provider: Literal["anthropic"]
+
+
+class GeminiUpstream(_HTTPUpstream):
+    provider: Literal["gemini"]
+
+
+class ReplayUpstream(_Upstream):
+    """A recorded stream played back (the embedded default's ``demo``); ``file`` is relative to the config."""
+
+    provider: Literal["replay"]
+    format: str = "openai-chat"
+    file: Path = BUILTIN_RECORDING
+    chunk_size: int = Field(64, ge=1)
+    interval: float = Field(0.02, ge=0)
 
     @field_validator("format")
     @classmethod
@@ -160,19 +187,41 @@ class UpstreamConfig(_Strict):
             raise ValueError(f"unknown recording format {name!r} (one of: {', '.join(sorted(PROVIDERS))})")
         return name
 
-    @model_validator(mode="after")
-    def _http_needs_url(self) -> UpstreamConfig:
-        if self.provider != REPLAY:
-            if not self.base_url:
-                raise ValueError("base_url is required")
-            if not re.match(r"^https?://[^/\s]+", self.base_url):
-                raise ValueError(f"base_url must be an http:// or https:// URL, not {self.base_url!r}")
-            if not self.model:
-                raise ValueError("model is required")
-        return self
+    @field_validator("file")
+    @classmethod
+    def _from_config_dir(cls, path: Path, info: ValidationInfo) -> Path:
+        base_dir = (info.context or {}).get("base_dir") or Path.cwd()
+        return path if path.is_absolute() else Path(base_dir) / path
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider} ({self.format})"
+
+    def build_provider(self, model: str | None = None) -> Provider:
+        return Replay(ReplaySettings(self.file, PROVIDERS[self.format], self.model or "replay",
+                                     self.chunk_size, self.interval))
 
 
-class RouteConfig(_Strict):
+UpstreamConfig = Annotated[
+    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
+    Field(discriminator="provider"),
+]
+
+
+def _upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
+    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
+    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
+    loc = error["loc"]
+    if loc[:1] != ("upstreams",) or len(loc) < 2:
+        return None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = (error.get("ctx") or {}).get("tag")
+        known = ", ".join(sorted(SOURCES))
+        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
+    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None
+
+
+class RouteConfig(Strict):
     path: str
     upstream: str
     done: Literal["auto", "always", "never"] = "auto"
@@ -191,12 +240,10 @@ class RouteConfig(_Strict):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError(f"a route path starts with '/', not {path!r}")
-        return path
+        return absolute_path(path)
 
 
-class StreamsConfig(_Strict):
+class StreamsConfig(Strict):
     """Limits and lifecycle of the streams one process serves."""
 
     max_concurrent: int = Field(1000, ge=1)  # past it: 503 with Retry-After
@@ -205,7 +252,7 @@ class StreamsConfig(_Strict):
     shutdown_grace: float = Field(25.0, ge=0)  # seconds streams get to finish after SIGTERM
 
 
-class Config(_Strict):
+class Config(Strict):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -224,7 +271,6 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> Config:
-        seen: set[str] = set()
         for i, route in enumerate(self.routes):
             if route.upstream not in self.upstreams:
                 names = ", ".join(sorted(self.upstreams)) or "none are configured"
@@ -234,47 +280,26 @@ class Config(_Strict):
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
                 if name == route.upstream or route.fallbacks.index(name) != j:
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
-            if route.path in seen:
-                raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
-            seen.add(route.path)
         return self
 
     @model_validator(mode="after")
     def _short_keys_warned(self) -> Config:
-        for name, upstream in self.upstreams.items():
-            if upstream.api_key and len(upstream.api_key) < MIN_SECRET_LENGTH:
-                log.warning("upstreams.%s.api_key is under %d characters: it is redacted only where it is a whole "
-                            "value (a log argument, a message), never inside other text, where it cannot be told "
-                            "from an ordinary word", name, MIN_SECRET_LENGTH)
+        warn_short_keys({name: getattr(upstream, "api_key", None) for name, upstream in self.upstreams.items()})
         return self
 
     @model_validator(mode="after")
     def _ops_sections(self) -> Config:
-        check_ops([route.path for route in self.routes], self.probes, self.metrics, self.cors,
-                  self.auth.bearer_tokens)
+        check_ops(self.metrics, self.cors, self.auth.bearer_tokens)
         return self
 
     @model_validator(mode="after")
-    def _playground_path_free(self) -> Config:
-        if not self.playground:
-            return self
-        taken = {f"routes[{i}].path": route.path for i, route in enumerate(self.routes)}
-        if self.probes.enabled:
-            taken |= {"probes.liveness_path": self.probes.liveness_path,
-                      "probes.readiness_path": self.probes.readiness_path}
-        if self.metrics.enabled:
-            taken["metrics.path"] = self.metrics.path
-        for field, path in taken.items():
-            if path == PLAYGROUND_PATH:
-                raise ValueError(f"{field}: {PLAYGROUND_PATH!r} is where the playground is served "
-                                 f"(choose another path, or set playground: false)")
+    def _one_thing_per_path(self) -> Config:
+        reserved = {PLAYGROUND_PATH: "is where the playground is served "
+                                     "(choose another path, or set playground: false)"}
+        check_paths_distinct([*ops_paths(self.probes, self.metrics),
+                              *((f"routes[{i}].path", route.path) for i, route in enumerate(self.routes))],
+                             reserved if self.playground else None)
         return self
-
-    def replay_file(self, upstream: UpstreamConfig) -> Path:
-        if upstream.file is None:
-            return BUILTIN_RECORDING
-        path = Path(upstream.file)
-        return path if path.is_absolute() else self.base_dir / path
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -310,11 +335,13 @@ def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, s
     except ConfigError as exc:
         raise ConfigError(exc.detail, path=source, field=exc.field) from None
     try:
-        return Config(**data, base_dir=base_dir or Path.cwd())
+        base_dir = base_dir or Path.cwd()
+        return Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        loc, message = _upstream_error(error) or (error["loc"], error["msg"])
+        field = ".".join(str(part) for part in loc)
+        message = message.removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown option (see config.example.yaml for the options)"
         elif error["type"] == "missing":
@@ -345,7 +372,7 @@ def default_config(host: str = "127.0.0.1", port: int = 8000) -> Config:
     return config_from_dict(
         {
             "server": {"host": host, "port": port},
-            "upstreams": {"demo": {"provider": REPLAY, "format": "openai-chat"}},
+            "upstreams": {"demo": {"provider": "replay", "format": "openai-chat"}},
             "routes": [{"path": "/api/agent", "upstream": "demo"}],
             "playground": True,
         },

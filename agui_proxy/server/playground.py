@@ -23,7 +23,7 @@ from pathlib import Path
 
 from starlette.types import Receive, Scope, Send
 
-from ..config import REPLAY, Config
+from ..config import Config
 
 # The static HTML links its stylesheet and scripts by file name, so the folder works as it is from
 # any static server; when the proxy serves it, each link is replaced by the file's text.
@@ -43,9 +43,7 @@ def page_settings(config: Config) -> dict[str, object]:
     """
     routes = []
     for route in config.routes:
-        upstream = config.upstreams[route.upstream]
-        provider = f"{REPLAY} ({upstream.format})" if upstream.provider == REPLAY else upstream.provider
-        routes.append({"path": route.path, "provider": provider})
+        routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label})
     return {"routes": routes, "auth": bool(config.auth.bearer_tokens)}
 
 
@@ -97,14 +95,6 @@ class PlaygroundPage:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            payload = json.dumps({"error": {"type": "method_not_allowed",
-                                            "message": f"{scope['path']} takes GET"}}).encode()
-            await send({"type": "http.response.start", "status": 405,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(payload)).encode()), (b"allow", b"GET, HEAD")]})
-            await send({"type": "http.response.body", "body": payload})
-            return
+        # GET or HEAD: stack.py puts the methods piece in front.
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else self.body})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})

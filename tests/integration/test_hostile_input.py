@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ..agui_check import text_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, start_proxy
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import text_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -22,12 +22,11 @@ MAX_BODY = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {"limits": {"max_body_bytes": MAX_BODY},
               "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "model": MODEL}},
               "routes": [{"path": "/api/agent", "upstream": "openai"}]}
-    with start_proxy(tmp_path_factory.mktemp("hostile"), config) as running:
-        yield running
+    return ProxySetup(config)
 
 
 def refused(reply: Reply) -> dict[str, Any]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import text_of
-from ..proxy import ProxyProcess, post, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_event, sse_response
+from ..support.agui_check import text_of
+from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events, sse_run_error
+from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_event, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -25,14 +24,12 @@ GZIP_SSE = {**SSE_HEADERS, "content-encoding": "gzip"}
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
-    config = {
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
+    return ProxySetup({
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "sk-test",
                                  "model": MODEL, "retries": {"max": 1, "backoff": 0.01}}},
         "routes": [{"path": "/api/agent", "upstream": "openai"}],
-    }
-    with start_proxy(tmp_path_factory.mktemp("hostile-upstreams"), config) as running:
-        yield running
+    })
 
 
 def call(proxy: ProxyProcess) -> Any:

@@ -12,15 +12,14 @@ trips ``timeouts.idle``.  Each on uvloop + httptools and on asyncio + h11.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..agui_check import text_of
-from ..proxy import ProxyProcess, SlowReader, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, End, ScriptedUpstream, Status, sse_steps
+from ..support.agui_check import text_of
+from ..support.proxy import ProxyProcess, ProxySetup, SlowReader, sse_events, sse_run_error, start_proxy
+from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, sse_steps
 from .openai_chat_streams import MODEL, chunk
 
 pytestmark = pytest.mark.integration
@@ -59,10 +58,8 @@ def stack(request: pytest.FixtureRequest) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def proxy(stack: list[str], upstream: ScriptedUpstream,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
-    with start_proxy(tmp_path_factory.mktemp("slow"), proxy_config(upstream.url), extra_args=stack) as running:
-        yield running
+def proxy_setup(stack: list[str], upstream: ScriptedUpstream) -> ProxySetup:
+    return ProxySetup(proxy_config(upstream.url), extra_args=stack)
 
 
 def no_server_error(proxy: ProxyProcess) -> None:

@@ -5,14 +5,13 @@ connections opened and left idle.  None of them may hold a stream slot or a conn
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import text_of
-from ..proxy import HOST, ProxyProcess, post, sse_events, start_proxy
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import text_of
+from ..support.proxy import HOST, ProxyProcess, ProxySetup, post, sse_events
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -27,8 +26,7 @@ STACKS = [pytest.param(("uvloop", "httptools"), id="uvloop-httptools"),
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def proxy(request: pytest.FixtureRequest, upstream: ScriptedUpstream,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(request: pytest.FixtureRequest, upstream: ScriptedUpstream) -> ProxySetup:
     loop, http = request.param
     config: dict[str, Any] = {
         "server": {"header_timeout": HEADER_TIMEOUT},
@@ -39,9 +37,7 @@ def proxy(request: pytest.FixtureRequest, upstream: ScriptedUpstream,
                                  "model": MODEL, "retries": 0}},
         "routes": [{"path": "/api/agent", "upstream": "openai"}],
     }
-    with start_proxy(tmp_path_factory.mktemp("slow-requests"), config,
-                     extra_args=["--loop", loop, "--http", http]) as running:
-        yield running
+    return ProxySetup(config, extra_args=["--loop", loop, "--http", http])
 
 
 def connect(proxy: ProxyProcess, timeout: float = 10.0) -> socket.socket:

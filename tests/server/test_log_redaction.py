@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from agui_proxy.core.redact import Redactor
 from agui_proxy.server.access_log import JSONFormatter
-from agui_proxy.server.lifecycle import RedactingFilter
+from agui_proxy.server.log_redaction import RedactingFilter
 
 KEY = "sk-json-log-KEY-0a1b2c3d4e5f"
 
@@ -29,7 +30,7 @@ def failing_record() -> logging.LogRecord:
 
 def test_a_json_traceback_is_redacted() -> None:
     record = failing_record()
-    assert RedactingFilter([KEY]).filter(record)
+    assert RedactingFilter(Redactor([KEY])).filter(record)
     text = JSONFormatter().format(record)
     assert not leaked(text), text
     assert "bad key [redacted]" in text and "failed for [redacted]" in text
@@ -38,7 +39,7 @@ def test_a_json_traceback_is_redacted() -> None:
 def test_json_access_fields_are_redacted() -> None:
     record = logging.LogRecord("agui_proxy.access", logging.INFO, __file__, 1, "request_id=%s", (KEY,), None)
     record.fields = {"request_id": KEY, "status": 200}
-    assert RedactingFilter([KEY]).filter(record)
+    assert RedactingFilter(Redactor([KEY])).filter(record)
     text = JSONFormatter().format(record)
     assert not leaked(text), text
     assert '"request_id": "[redacted]"' in text and '"status": 200' in text
@@ -46,6 +47,6 @@ def test_json_access_fields_are_redacted() -> None:
 
 def test_a_plain_traceback_is_redacted() -> None:
     record = failing_record()
-    assert RedactingFilter([KEY]).filter(record)
+    assert RedactingFilter(Redactor([KEY])).filter(record)
     text = logging.Formatter().format(record)
     assert not leaked(text), text

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from agui_proxy.server.coalesce import CoalescingSender
-from agui_proxy.server.session import ClientWriter
+from agui_proxy.server.run_response import SSEWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +71,7 @@ async def cancel_when_blocked(scope: anyio.CancelScope, client: SlowClient) -> N
 
 async def test_a_cancel_while_the_flush_is_blocked_unwinds_the_read_and_loses_nothing() -> None:
     client = SlowClient()
-    writer = ClientWriter(client.send)  # type: ignore[arg-type]
+    writer = SSEWriter(client.send)  # type: ignore[arg-type]
     upstream = Upstream(b"data: 1\n\n", b"data: 2\n\n")
     sender = CoalescingSender(writer.write)
     read: list[bytes] = []
@@ -93,7 +93,7 @@ async def test_a_cancel_while_the_flush_is_blocked_unwinds_the_read_and_loses_no
 
 async def test_no_ping_while_run_bytes_wait_for_the_client() -> None:
     client = SlowClient()
-    writer = ClientWriter(client.send)  # type: ignore[arg-type]
+    writer = SSEWriter(client.send)  # type: ignore[arg-type]
     with anyio.CancelScope() as scope:
         canceller = asyncio.ensure_future(cancel_when_blocked(scope, client))
         await writer.write(b"data: 1\n\n")
