@@ -4,7 +4,7 @@ key such as Ollama's conventional ``ollama`` never wrecks the text around it (is
 A whole value is a string that is the secret and nothing else (a log argument, a header value, an
 access line's field, a message); inside longer text a short secret is left alone (it cannot be told
 from an ordinary word), which is why the config refuses inbound tokens under 8 characters and warns
-about such provider keys (tests/server/test_config_secrets.py).
+about such provider keys (tests/config/test_config_secrets.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The run's cancellation rules (server/session.py, "How a run is ended"), driven without a network.
+"""The run's cancellation rules (server/run_response.py, "How a run is ended"), driven without a network.
 
 The upstream is an async generator that reads inside a cancel scope of its own, as httpcore does;
 the client is a ``send`` that blocks until the test lets it go.  A cancellation that lands while the
