@@ -77,16 +77,20 @@ class SSEWriter:
 
     The bytes of a write stay in :attr:`_unsent` until its ``send`` returned, so a write cancelled
     while the client was slow is sent, first, by the next one (rule 1 of the module docstring).
-    A ping is skipped while run bytes are unsent or on their way: the client is not idle then.
+    A ping is skipped while run bytes are unsent or on their way (the client is not idle then),
+    when the run wrote since the ping was found due, and once the run has ended.
     """
 
-    __slots__ = ("_send", "_unsent", "finished", "last_sent")
+    __slots__ = ("_send", "_unsent", "finished", "last_sent", "run")
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self._unsent = b""
         self.last_sent = anyio.current_time()
         self.finished = False
+        # The run written (set by respond_with_run): once it has ended no ping may follow, though
+        # the response goes on a moment (the upstream connection's end is read for reuse).
+        self.run: UpstreamRun | None = None
 
     async def start(self) -> None:
         await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -102,8 +106,10 @@ class SSEWriter:
             await self._send({"type": "http.response.body", "body": data, "more_body": True})
             self._unsent = b""
 
-    async def ping(self) -> None:
-        if not self.finished and not self._unsent:
+    async def ping(self, due: float) -> None:
+        """A ping, unless the run wrote since ``due`` (its end, perhaps) or its bytes are on their way."""
+        run = self.run
+        if not self.finished and not self._unsent and self.last_sent <= due and not (run and run.pipeline.ended):
             self.last_sent = anyio.current_time()
             await self._send({"type": "http.response.body", "body": PING, "more_body": True})
 
@@ -128,6 +134,7 @@ async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWri
     shutdown end the run, then end the run and the response."""
     await writer.start()
     await writer.write(run.pipeline.start())
+    writer.run = run
     # The watcher is a plain asyncio task, not an anyio task group: ASGI servers that run this
     # app run asyncio, and a task group per stream is memory held for the whole stream, which
     # counts at a thousand open ones (bench/OPTIMISATIONS.md: 47.4 KB per open stream at 1,000

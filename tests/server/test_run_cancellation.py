@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -99,7 +100,31 @@ async def test_no_ping_while_run_bytes_wait_for_the_client() -> None:
         await writer.write(b"data: 1\n\n")
     await canceller
     client.reading.set()
-    await writer.ping()  # the client is not idle: its unsent bytes go before anything else
+    await writer.ping(anyio.current_time())  # not idle: its unsent bytes go before anything else
     assert client.body == b""
     await writer.finish()
     assert client.body == b"data: 1\n\n"
+
+
+async def test_no_ping_after_the_runs_end() -> None:
+    """A ping found due, then sent a moment later: if the run wrote its end meanwhile, no ping."""
+    client = SlowClient()
+    client.reading.set()
+    writer = SSEWriter(client.send)  # type: ignore[arg-type]
+    due = anyio.current_time() - 1.0  # KeepAlive's "silent for an interval" (1 s here)
+    await writer.write(b'data: {"type":"RUN_FINISHED"}\n\ndata: [DONE]\n\n')
+    await writer.ping(due)
+    await writer.finish()
+    assert client.body == b'data: {"type":"RUN_FINISHED"}\n\ndata: [DONE]\n\n'
+
+
+async def test_no_ping_once_the_run_has_ended() -> None:
+    """After the run's end the response goes on a moment (the upstream's end is read for reuse):
+    silence then is no reason for a ping after the terminator."""
+    client = SlowClient()
+    client.reading.set()
+    writer = SSEWriter(client.send)  # type: ignore[arg-type]
+    writer.run = SimpleNamespace(pipeline=SimpleNamespace(ended=True))  # type: ignore[assignment]
+    await writer.ping(anyio.current_time() + 1.0)  # long silent
+    await writer.finish()
+    assert client.body == b""
