@@ -19,6 +19,7 @@ Middleware mode (the proxy inside another app) relies on its host server for thi
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from typing import Any
 
 import uvicorn
@@ -33,6 +34,8 @@ class ServerConfig(uvicorn.Config):
 
     def __init__(self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **options: Any) -> None:
         http = options.get("http", "auto")
+        if http == "auto":  # uvicorn's own choice: httptools when it is installed
+            http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
         if isinstance(http, str) and http in PROTOCOLS:
             options["http"] = PROTOCOLS[http]
         super().__init__(app, **options)
