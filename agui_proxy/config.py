@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from .config_auth import warn_short_keys
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
@@ -34,11 +35,15 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
+    # Seconds a connection has to send complete request headers (from its opening, and after each
+    # response while kept alive) before the CLI's server closes it (server/header_timeout.py).
+    header_timeout: float = Field(10.0, gt=0)
 
 
 class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
 
 
 # -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------
@@ -287,6 +292,11 @@ class Config(Strict):
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
                 if name == route.upstream or route.fallbacks.index(name) != j:
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
+        return self
+
+    @model_validator(mode="after")
+    def _short_keys_warned(self) -> Config:
+        warn_short_keys({name: getattr(upstream, "api_key", None) for name, upstream in self.upstreams.items()})
         return self
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ one upstream, backoff included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -199,8 +200,9 @@ class UpstreamRun:
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
         source = open_source(request, self._http, target.provider, deadline)
-        # The frames of chunks that were received together leave in one write (coalesce.py).
-        body = CoalescingSender(self._write)
+        # The frames of chunks that were received together leave in one write (coalesce.py),
+        # made with the upstream's idle clock paused (the client's time is not its silence).
+        body = CoalescingSender(functools.partial(deadline.write_to_client, self._write))
         observer = self._observer
         async with source as chunks:
             if isinstance(chunks, UpstreamCall) and chunks.whole_body is not None:
@@ -223,7 +225,7 @@ class UpstreamRun:
             except RunError:
                 await body.flush()  # what was read before the failure goes out before its RUN_ERROR
                 raise
-            await body.flush()  # before the connection's end is read (uppipeline.py _drain)
+            await body.flush()  # before the connection's end is read (upstream.py _drain)
 
     async def _whole(self, target: Target, whole: bytes, pipeline: RunPipeline) -> None:
         """A whole JSON answer: the events its stream would have given (providers/whole_response.py)."""
