@@ -16,10 +16,13 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from .config_auth import warn_short_keys
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct, http_url
 from .config_env import interpolate
 from .config_errors import Unresolved, validation_problems
+from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
+from .config_quotas import QuotasConfig, StoreConfig
 from .config_tracing import TracingConfig
 from .errors import ConfigError
 from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
@@ -34,23 +37,15 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
-
-
-class AuthConfig(Strict):
-    bearer_tokens: list[str] = Field(default_factory=list)
-
-    @field_validator("bearer_tokens")
-    @classmethod
-    def _no_empty_tokens(cls, tokens: list[str]) -> list[str]:
-        for i, token in enumerate(tokens):
-            if not token.strip():
-                raise ValueError(f"token {i} is empty (is its environment variable set to an empty string?)")
-        return tokens
+    # Seconds a connection has to send complete request headers (from its opening, and after each
+    # response while kept alive) before the CLI's server closes it (server/header_timeout.py).
+    header_timeout: float = Field(10.0, gt=0)
 
 
 class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
 
 
 # -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------
@@ -107,6 +102,7 @@ class _Upstream(Strict):
     retries: RetriesConfig = RetriesConfig()
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
     model: str = ""
+    forward_identity: ForwardIdentityConfig | None = None  # who the user is, as a header or the provider's field
 
     @field_validator("retries", mode="before")
     @classmethod
@@ -296,6 +292,8 @@ class Config(Strict):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     cors: CORSConfig = CORSConfig()
+    store: StoreConfig = StoreConfig()  # shared state (quotas): in-process memory, or Redis
+    quotas: QuotasConfig = QuotasConfig()
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
@@ -317,8 +315,15 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
+    def _short_keys_warned(self) -> Config:
+        warn_short_keys({name: getattr(upstream, "api_key", None) for name, upstream in self.upstreams.items()})
+        return self
+
+    @model_validator(mode="after")
     def _ops_sections(self) -> Config:
-        check_ops(self.metrics, self.cors, self.auth.bearer_tokens)
+        check_ops(self.metrics, self.cors, self.auth.tokens)
+        check_identity({name: (u.provider, u.forward_identity) for name, u in self.upstreams.items()},
+                       self.logging)
         return self
 
     @model_validator(mode="after")

@@ -16,10 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import BUILTIN_RECORDING, Config, ReplayUpstream, UpstreamConfig
-
-NO_STORE = "none (the proxy keeps no state between requests)"
 
 
 def _upstream(config: Config, name: str, upstream: UpstreamConfig) -> str:
@@ -41,10 +40,23 @@ def _routes(config: Config) -> list[str]:
 
 
 def auth_kind(config: Config) -> str:
+    kinds = []
     tokens = len(config.auth.bearer_tokens)
-    if not tokens:
-        return "none: the routes take requests without a token"
-    return f"auth.bearer_tokens ({tokens} {'token' if tokens == 1 else 'tokens'})"
+    if tokens:
+        kinds.append(f"auth.bearer_tokens ({tokens} {'token' if tokens == 1 else 'tokens'})")
+    jwt = config.auth.jwt
+    if jwt is not None:
+        kinds.append(f"JWT ({jwt.issuer or jwt.jwks_url or 'a shared secret'})")
+    return " + ".join(kinds) or "none: the routes take requests without a token"
+
+
+def store_kind(config: Config) -> str:
+    url = config.store.url
+    if url is None:
+        return "this process's memory (quotas per process)"
+    parts = urlsplit(url)  # never the password: scheme, host, port and database only
+    where = f"{parts.hostname}:{parts.port or 6379}{parts.path}" if parts.hostname else parts.path
+    return f"Redis at {parts.scheme}://{where}"
 
 
 def _operations(config: Config) -> dict[str, str]:
@@ -80,7 +92,7 @@ def summary(config: Config, *, version: str, config_path: str | None, workers: i
         "playground": "/playground" if config.playground else "off",
         "tracing": tracing_state(config, env),
         "workers": workers,
-        "store": NO_STORE,
+        "store": store_kind(config),
     }
     facts.update(extra or {})
     return facts

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..config_ops import LoggingConfig
 from ..core.redact import NO_SECRETS, Redactor
+from ..users.log_identity import IdentityLog
 from .context import RequestContext
 
 ACCESS_LOGGER = "agui_proxy.access"
@@ -45,6 +46,7 @@ class AccessLog:
         self._redact = redactor
         self._log = logging.getLogger(ACCESS_LOGGER)
         self._pid = os.getpid()  # which worker served it (several share one log)
+        self._identity = IdentityLog(config)  # user= (plain or a keyed hash) and the claims asked for
 
     def fields(self, context: RequestContext) -> dict[str, Any]:
         """The line's fields, in order; ``None`` values are left out."""
@@ -56,6 +58,8 @@ class AccessLog:
             "path": self._redact(context.path),
             "route": context.route,
             "upstream": context.upstream,
+            **self._identity.fields(context.identity.id if context.identity else None,
+                                    context.identity.claims if context.identity else {}),
             "status": context.status,
             "outcome": context.outcome,
             "error_code": context.error_code,
@@ -90,7 +94,11 @@ def logfmt(fields: dict[str, Any]) -> str:
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and an access line's fields."""
+    """One JSON object per line: time, level, logger, message, and an access line's fields.
+
+    It writes the record as the redacting filter left it (``log_redaction.py``: message, arguments,
+    fields and traceback redacted), the traceback from ``exc_text`` rather than formatted again.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -103,8 +111,10 @@ class JSONFormatter(logging.Formatter):
             out.update(fields)
         else:
             out["message"] = record.getMessage()
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        if record.stack_info:
+            out["stack"] = record.stack_info
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

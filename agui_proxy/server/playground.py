@@ -44,7 +44,7 @@ def page_settings(config: Config) -> dict[str, object]:
     routes = []
     for route in config.routes:
         routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label})
-    return {"routes": routes, "auth": bool(config.auth.bearer_tokens)}
+    return {"routes": routes, "auth": config.auth.enabled}
 
 
 def render_page(settings: dict[str, object], static_dir: Path = STATIC_DIR) -> tuple[bytes, str]:

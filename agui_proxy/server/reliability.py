@@ -20,6 +20,7 @@ one upstream, backoff included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -225,8 +226,9 @@ class UpstreamRun:
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
         source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline)
-        # The frames of chunks that were received together leave in one write (coalesce.py).
-        body = CoalescingSender(self._write)
+        # The frames of chunks that were received together leave in one write (coalesce.py),
+        # made with the upstream's idle clock paused (the client's time is not its silence).
+        body = CoalescingSender(functools.partial(deadline.write_to_client, self._write))
         observer = self._observer
         async with source as chunks:
             if isinstance(chunks, UpstreamCall) and chunks.whole_body is not None:

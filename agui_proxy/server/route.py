@@ -20,12 +20,13 @@ from ..core.redact import Redactor
 from ..core.run import RunBuilder
 from ..errors import InboundError
 from ..providers import ProviderRequest
+from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
 from .metrics import Metrics
 from .reliability import RunObserver, Unobserved, UpstreamRun
-from .request_body import read_body
+from .request_body import read_body_within
 from .responses import send_error
 from .routing import RoutePlan, Target
 from .run_response import SSEWriter, respond_with_run
@@ -33,25 +34,33 @@ from .run_response import SSEWriter, respond_with_run
 
 class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
-                 redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient]) -> None:
+                 redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
+                 identity_log: IdentityLog) -> None:
         self.plan = plan
         self.max_body_bytes = config.limits.max_body_bytes
+        self.body_timeout = config.limits.body_timeout
         self.max_event_bytes = config.limits.max_event_bytes
         self.gate = gate
         self.keepalive = keepalive
         self.redactor = redactor
         self.metrics = metrics
         self.http = http
+        self.identity_log = identity_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
         slot: RunSlot | None = None
         try:
             try:
-                slot = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                self.gate.check()  # before the body: an overloaded process spends nothing on it
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
-                request = read_request(await read_body(scope, receive, self.max_body_bytes))
+                body = await read_body_within(scope, receive, self.max_body_bytes, self.body_timeout)
+                slot = self.gate.admit()  # once the body is in: a body sent slowly holds no slot
+                request = read_request(body)
                 targets = self.plan.targets(request.conversation.requested_model)
+                if context.identity is not None and any(t.forward_identity for t in targets):
+                    user = self.identity_log.user(context.identity.id)
+                    targets = [target.for_user(user) for target in targets]
                 first_request = targets[0].build_request(request.conversation, scope["headers"])
             except InboundError as exc:
                 context.error = exc.type

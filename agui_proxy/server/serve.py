@@ -34,6 +34,7 @@ from ..config import Config, default_config, load_config
 from ..errors import ListenError
 from .access_log import ensure_log_output, logging_config
 from .app import AGUIProxyMiddleware, create_app
+from .header_timeout import ServerConfig
 from .hosting import configure_worker_logging, hosting_line
 from .log_redaction import install_log_redaction
 from .metrics import MULTIPROC_ENV
@@ -128,7 +129,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
                                "timeout_graceful_shutdown": grace}
     if workers == 1:
         proxy = create_app(config)  # before binding: an app that cannot be built serves nothing
-        server = _Server(uvicorn.Config(proxy, **options))  # configures the log handlers
+        # ServerConfig carries header_timeout; building it configures the log handlers.
+        server = _Server(ServerConfig(proxy, header_timeout=config.server.header_timeout, **options))
         _served(proxy)
         with bind(config.server.host, config.server.port) as sock:
             listen_after(sock, announce)
@@ -144,9 +146,12 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         own_dir = tempfile.mkdtemp(prefix="agui-proxy-metrics-")
         os.environ[MULTIPROC_ENV] = own_dir
     try:
-        server_config = uvicorn.Config(FACTORY, factory=True, workers=workers, **options)
+        # What uvicorn.run does for workers, with the config that carries header_timeout, on the
+        # socket bound here (so that a taken port is reported before anything is announced).
+        workers_config = ServerConfig(FACTORY, factory=True, workers=workers,
+                                      header_timeout=config.server.header_timeout, **options)
         with bind(config.server.host, config.server.port) as sock:
-            supervisor = Multiprocess(server_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
+            supervisor = Multiprocess(workers_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
             listen_after(sock, announce)
             _until_interrupted(lambda sockets: supervisor.run(), [sock])
         return True

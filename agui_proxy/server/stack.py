@@ -1,7 +1,8 @@
 """The one place the shell's ASGI pieces are composed, outermost first.
 
     a route      RequestContextMiddleware [→ ServerSpan, tracing on] → RequestRecorder
-                   → CORSMiddleware(POST) → AllowMethods(POST) → AuthMiddleware → RouteHandler
+                   → CORSMiddleware(POST) → AllowMethods(POST) → AuthMiddleware
+                   → [QuotaGuard, with quotas] → RouteHandler
     a probe      RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET) → Healthz | Readyz
     /metrics     RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
                    [→ AuthMiddleware, with metrics.require_token] → MetricsEndpoint
@@ -12,8 +13,9 @@ Each piece is pure ASGI (``__init__(app, ...)``, ``__call__(scope, receive, send
 concern: the request context (id, timing, identity; ``context.py``), metrics and the access log
 (``recording.py``), CORS (``cors.py``), the methods (``methods.py``), auth (``auth.py``).  The
 probes and ``/metrics`` are not recorded: an orchestrator and a scraper call them every few seconds.
-A route without ``auth.bearer_tokens`` has no auth piece, and with tracing off none has a span
-piece (``tracing/``; nothing of OpenTelemetry is imported then).  :class:`ShellParts` are what the pieces
+A route without auth (no ``auth.bearer_tokens``, no ``auth.jwt``, no app ``authenticate``) has no
+auth piece, and with tracing off none has a span piece (``tracing/``; nothing of OpenTelemetry is
+imported then); ``/metrics`` takes only the bearer tokens, never a user's JWT.  :class:`ShellParts` are what the pieces
 share, built once per app (``app.py``).
 """
 
@@ -26,6 +28,8 @@ from starlette.types import ASGIApp
 
 from ..config import PLAYGROUND_PATH, Config
 from ..core.redact import Redactor
+from ..quotas import QuotaGate
+from ..users.log_identity import IdentityLog
 from .access_log import AccessLog
 from .admission import AdmissionGate
 from .auth import Authenticate, AuthMiddleware
@@ -37,6 +41,7 @@ from .lifespan import SharedClient
 from .methods import GET, POST, AllowMethods
 from .metrics import Metrics
 from .playground import PlaygroundPage
+from .quota_guard import QuotaGuard
 from .recording import RequestRecorder
 from .route import RouteHandler
 from .routing import RoutePlan
@@ -52,6 +57,9 @@ class ShellParts:
 
     redactor: Redactor
     authenticate: Authenticate | None  # None: the routes take requests without credentials
+    scrape_auth: Authenticate | None   # /metrics with metrics.require_token: the bearer tokens
+    quotas: QuotaGate | None           # None: no quotas configured
+    identity_log: IdentityLog          # the identity as logs show it, and as forward_identity sends it
     metrics: Metrics
     access_log: AccessLog
     cors: CORSPolicy
@@ -80,8 +88,8 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
         endpoints[config.probes.readiness_path] = _operator(Readyz(parts.client, parts.shutdown), parts)
     if config.metrics.enabled:
         scrape: ASGIApp = MetricsEndpoint(parts.metrics)
-        if config.metrics.require_token and parts.authenticate is not None:
-            scrape = AuthMiddleware(scrape, parts.authenticate)
+        if config.metrics.require_token and parts.scrape_auth is not None:
+            scrape = AuthMiddleware(scrape, parts.scrape_auth)
         endpoints[config.metrics.path] = _operator(scrape, parts)
     if config.playground:
         endpoints[PLAYGROUND_PATH] = AllowMethods(PlaygroundPage(config), GET)
@@ -91,7 +99,9 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
 
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
-                                metrics=parts.metrics, http=parts.client.get)
+                                metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log)
+    if parts.quotas is not None:
+        app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:
         app = AuthMiddleware(app, parts.authenticate)
     app = AllowMethods(app, POST, path=plan.route.path)

@@ -16,7 +16,7 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -35,18 +35,60 @@ from ..errors import (
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
+from .inflate import Inflater, content_coding
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_WHOLE_BODY = DEFAULT_MAX_EVENT_SIZE  # a whole JSON answer is held like one event of a stream
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
+Write = Callable[[bytes], Awaitable[None]]
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
 
 
 def new_client() -> httpx.AsyncClient:
-    """The shared client: pooled connections, no redirects, no environment proxies or netrc."""
+    """The shared client: pooled connections, no redirects, no environment proxies or netrc, and
+    uncompressed answers asked for (``inflate.py`` bounds what comes compressed anyway)."""
     return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False,
+                             headers={"accept-encoding": "identity"},
                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
+
+
+class _Inflating:
+    """A raw body's chunks inflated a bounded piece at a time (``inflate.py``); the event loop
+    runs between the pieces of one chunk.  An async iterator, not an async generator: nothing to
+    finalise, and no generator frame kept alive per stream."""
+
+    __slots__ = ("_inflater", "_raw")
+
+    def __init__(self, raw: AsyncIterator[bytes], inflater: Inflater) -> None:
+        self._raw = raw
+        self._inflater = inflater
+
+    def __aiter__(self) -> _Inflating:
+        return self
+
+    async def __anext__(self) -> bytes:
+        inflater = self._inflater
+        if inflater.has_more:
+            await asyncio.sleep(0)  # a thousand pieces of one chunk must not hold the loop
+            if piece := inflater.next_piece():
+                return piece
+        while True:
+            try:
+                raw = await self._raw.__anext__()
+            except StopAsyncIteration:
+                inflater.close()
+                raise
+            inflater.feed(raw)
+            if piece := inflater.next_piece():
+                return piece
+
+
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """``response``'s body as sent, or inflated within bounds if it came compressed anyway."""
+    raw = response.aiter_raw().__aiter__()
+    coding = content_coding(response.headers.get("content-encoding", ""))
+    return raw if coding is None else _Inflating(raw, Inflater(coding))
 
 
 def _seconds(value: float) -> str:
@@ -68,13 +110,14 @@ class Deadline:
     holds a thousand of them.  :meth:`expired` is the error for whichever ran out.
     """
 
-    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_timer", "_timer_at", "scope", "timeouts")
+    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_seconds", "_timer", "_timer_at", "scope", "timeouts")
 
     def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
         self.timeouts = timeouts
         self._end = end
         self._kind: str | None = None  # the wait under way ("first_byte" or "idle"), if any
         self._limit_at = 0.0  # when that wait runs out (the loop's clock)
+        self._seconds = 0.0  # how long that wait may last
         self._expired: str | None = None  # the wait that ran out
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -94,12 +137,30 @@ class Deadline:
         loop = asyncio.get_running_loop()
         at = loop.time() + seconds
         self._kind = kind
+        self._seconds = seconds
         self._limit_at = at
         if at < self._timer_at and at < self._end:
             self._arm(loop, at)
 
     def done_waiting(self) -> None:
         self._kind = None
+
+    async def write_to_client(self, write: Write, data: bytes) -> None:
+        """``write(data)`` with the wait under way paused: only upstream silence counts as idle.
+
+        The coalescing sender writes to the client while a read of the upstream is suspended
+        (``coalesce.py``); the time a slow client takes is not the upstream's, so the wait starts
+        again, whole, once the client took the bytes.  ``total`` keeps running.
+        """
+        kind = self._kind
+        if kind is None:
+            await write(data)
+            return
+        self._kind = None
+        try:
+            await write(data)
+        finally:
+            self.waiting(kind, self._seconds)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
         if self._timer is not None:
@@ -184,7 +245,7 @@ class UpstreamCall:
         self._response = response
         try:
             whole = await self._check(response, t.idle)
-            self._chunks = response.aiter_bytes().__aiter__()
+            self._chunks = body_chunks(response)
             if whole:
                 self.whole_body = await self._read_whole()
         except BaseException:
@@ -241,6 +302,8 @@ class UpstreamCall:
         except httpx.TransportError as exc:
             # Before any output this is as good as a connection error: worth another try.
             raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        except httpx.HTTPError as exc:  # the body is read raw, so httpx has nothing else to say; still ours
+            raise UpstreamProtocolError(f"the upstream's body could not be read ({type(exc).__name__})") from None
         finally:
             self._deadline.done_waiting()
 
@@ -270,12 +333,12 @@ async def _read_capped(response: httpx.Response, idle: float) -> bytes:
     body = bytearray()
     try:
         with anyio.fail_after(idle):
-            async for chunk in response.aiter_bytes():
+            async for chunk in body_chunks(response):
                 body += chunk
                 if len(body) >= MAX_ERROR_BODY:
                     break
-    except (httpx.HTTPError, TimeoutError):
-        pass  # the status says enough; a broken or stalled error body is not worth more
+    except (httpx.HTTPError, TimeoutError, UpstreamProtocolError):
+        pass  # the status says enough; a broken, stalled or bombing error body is not worth more
     return bytes(body)
 
 

@@ -82,7 +82,7 @@ def test_an_empty_secret_is_refused_like_an_empty_token(where: str) -> None:
     assert "empty (is its environment variable set to an empty string?)" in found
     # The inbound token: the same words.
     (token,) = problems({**MINIMAL, "auth": {"bearer_tokens": [""]}}, {"OPENAI_API_KEY": "k"})
-    assert token.startswith("auth.bearer_tokens: ") and "set to an empty string?" in token
+    assert token.startswith("auth.bearer_tokens[0].token: ") and "set to an empty string?" in token
 
 
 def test_no_key_at_all_is_still_allowed() -> None:

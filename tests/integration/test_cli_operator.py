@@ -74,7 +74,8 @@ def test_the_start_up_summary(upstream: ScriptedUpstream, tmp_path: Path) -> Non
         "upstreams": {
             "main": {"provider": "openai-chat", "base_url": upstream.url, "model": "gpt-4o",
                      "api_key": "sk-summary-secret"},
-            "spare": {"provider": "anthropic", "base_url": upstream.url, "model": "claude-x", "api_key": "sk-2"},
+            "spare": {"provider": "anthropic", "base_url": upstream.url, "model": "claude-x",
+                      "api_key": "sk-spare-summary-secret"},
         },
         "routes": [{"path": "/api/agent", "upstream": "main", "fallbacks": ["spare"]}],
     }
@@ -92,7 +93,7 @@ def test_the_start_up_summary(upstream: ScriptedUpstream, tmp_path: Path) -> Non
                      "metrics     /metrics (bearer token required)",
                      "tracing     off",
                      "workers     1",
-                     "store       none (the proxy keeps no state between requests)",
+                     "store       this process's memory (quotas per process)",
                      f"listening   http://{HOST}:{proxy.port}"]:
         assert expected in lines, (expected, output)
     assert "secret" not in output
@@ -109,7 +110,7 @@ def test_check_lists_every_problem_of_the_example_at_once(tmp_path: Path) -> Non
 
 
 def test_check_of_a_valid_config_prints_the_summary_and_serves_nothing(tmp_path: Path) -> None:
-    env = dict.fromkeys(EXAMPLE_VARIABLES, "k")
+    env = dict.fromkeys(EXAMPLE_VARIABLES, "a-long-enough-secret-1234")
     done = run_cli(tmp_path, ["--check", "--config", str(REPO / "config.example.yaml"), "--port", "1"], env=env)
     assert done.returncode == 0, done
     assert done.stdout.startswith(f"agui-proxy: {REPO / 'config.example.yaml'} is valid\nagui-proxy {__version__}\n")
