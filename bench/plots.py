@@ -14,10 +14,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 # Plain numbers on the log axes ("200", not "2 x 10^2").
 _PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
-FLOOR = "passthrough"
+FLOOR = "raw-relay"
 
-COLOURS = {"agui-proxy": "#1f77b4", "passthrough": "#7f7f7f", "docs-server": "#d62728", "litellm": "#ff7f0e",
-           "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8", "upstream": "#2ca02c"}
+COLOURS = {"agui-proxy": "#1f77b4", "starlette-passthrough": "#7f7f7f", "docs-server": "#d62728",
+           "litellm": "#ff7f0e", "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8",
+           "agui-proxy-httpx": "#9edae5", "raw-relay": "#2f2f2f", "nginx": "#8c564b", "upstream": "#2ca02c"}
 
 
 def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
@@ -38,7 +39,7 @@ def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
         if FLOOR in names:  # the floor across the whole axis, so every bar reads against it
             ax.axhline(cpu[FLOOR][mode]["median"], color=COLOURS[FLOOR], linestyle="--", linewidth=1,
-                       label="byte passthrough (the floor)")
+                       label="raw uvloop relay (the Python floor)")
             ax.legend(fontsize=8, loc="upper left")
         ax.set_ylabel("server CPU per streamed token (us, log scale)")
         ax.set_title(f"{mode} streams (median, min-max over repeats)", fontsize=10)
