@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
+from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
 from .providers import PROVIDERS
 
@@ -202,6 +203,9 @@ class Config(_Strict):
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
+    # The network layer under the shared upstream client (config_transport.py), and its TLS checks.
+    upstream_transport: UpstreamTransport = "lean"
+    upstream_tls: UpstreamTLSConfig = UpstreamTLSConfig()
     # Where relative paths in the config (replay files) are resolved from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -243,6 +247,17 @@ class Config(_Strict):
                 raise ValueError(f"{field}: {PLAYGROUND_PATH!r} is where the playground is served "
                                  f"(choose another path, or set playground: false)")
         return self
+
+    @model_validator(mode="after")
+    def _ca_file_exists(self) -> Config:
+        path = self.tls_ca_file()
+        if path is not None and not path.is_file():
+            raise ValueError(f"upstream_tls.ca_file: {str(path)!r} is not a file")
+        return self
+
+    def tls_ca_file(self) -> Path | None:
+        path = self.upstream_tls.ca_file
+        return path if path is None or path.is_absolute() else self.base_dir / path
 
     def replay_file(self, upstream: UpstreamConfig) -> Path:
         if upstream.file is None:

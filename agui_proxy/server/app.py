@@ -25,6 +25,7 @@ from ..core.stream import RunStream
 from ..errors import InboundError
 from ..providers import UpstreamRequest
 from .exchange import Exchange
+from .http_client import new_client
 from .keepalive import KeepAlive
 from .lifecycle import drain_logged, drain_on_exit_signals
 from .limits import ActiveStream, StreamGate
@@ -33,7 +34,6 @@ from .playground import PlaygroundPage
 from .reliability import UpstreamRun
 from .routing import RoutePlan, Target, provider_for
 from .session import ClientWriter, serve_stream
-from .upstream import new_client
 
 log = logging.getLogger("agui_proxy")
 
@@ -133,7 +133,7 @@ class AGUIProxyMiddleware:
             raise
 
     def _started(self) -> None:
-        self._client = self._client or new_client()
+        self._client = self._client or new_client(self.config)
         if self.drain_on_exit_signals:
             drain_on_exit_signals(self)
 
@@ -250,7 +250,7 @@ class AGUIProxyMiddleware:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:  # served without a lifespan: open the client on first use
-            self._client = new_client()
+            self._client = new_client(self.config)
         return self._client
 
 

@@ -208,10 +208,13 @@ class UpstreamRun:
                 source = open_replay(target.replay_file, upstream.chunk_size, upstream.interval)
             else:
                 source = UpstreamCall(self._http(), request, target.provider, deadline)
-            # The frames of chunks that were received together leave in one write (coalesce.py).
-            body = CoalescingSender(self._write)
-            observer = self._observer
             async with source as chunks:
+                if isinstance(chunks, UpstreamCall) and chunks.direct:
+                    await self._relay_reads(chunks, stream)
+                    return
+                # The frames of chunks that were received together leave in one write (coalesce.py).
+                body = CoalescingSender(self._write)
+                observer = self._observer
                 try:
                     async for chunk in body.read(chunks):
                         out = stream.feed(chunk)
@@ -232,3 +235,23 @@ class UpstreamRun:
                 await body.flush()  # before the connection's end is read (upstream.py _drain)
         except OSError as exc:  # a replay file that cannot be read
             raise UpstreamUnavailable(f"the recording cannot be read ({exc.strerror})") from None
+
+    async def _relay_reads(self, call: UpstreamCall, stream: RunStream) -> None:
+        """The lean transport's path: one socket read of the upstream in, its frames out in one
+        write, so frames that arrived together leave together by construction (no coalescing
+        layer, no iterator layers), and a token still leaves the moment it arrives."""
+        write, observer = self._write, self._observer
+        while chunk := await call.receive():
+            out = stream.feed(chunk)
+            observer.chunk(out)
+            if stream.early_failure is not None:
+                raise stream.early_failure
+            if out:
+                await write(out)
+            if stream.ended:
+                return
+        out = stream.close()
+        if stream.early_failure is not None:
+            raise stream.early_failure
+        if out:
+            await write(out)

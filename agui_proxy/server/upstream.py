@@ -35,17 +35,11 @@ from ..errors import (
 )
 from ..providers import Provider, UpstreamRequest
 from ..providers.base import describe_error_body
+from ..transport import ResponseBody, body_of
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
-
-
-def new_client() -> httpx.AsyncClient:
-    """The shared client: pooled connections, no redirects, no environment proxies or netrc."""
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False,
-                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
 
 
 def _seconds(value: float) -> str:
@@ -67,10 +61,13 @@ class Deadline:
     the error for whichever ran out.
     """
 
-    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_timer", "_timer_at", "scope", "timeouts")
+    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_loop", "_timer", "_timer_at", "scope", "timeouts")
 
     def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
         self.timeouts = timeouts
+        # Kept, not asked for per chunk: CPython 3.11's get_running_loop() makes a getpid system
+        # call each time (10 of the 13 system calls per token measured in issue 18).
+        self._loop = asyncio.get_running_loop()
         self._end = end
         self._kind: str | None = None  # the wait under way ("first_byte" or "idle"), if any
         self._limit_at = 0.0  # when that wait runs out (the loop's clock)
@@ -90,7 +87,7 @@ class Deadline:
         return bool(self.scope.__exit__(*exc))
 
     def waiting(self, kind: str, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         at = loop.time() + seconds
         self._kind = kind
         self._limit_at = at
@@ -110,7 +107,7 @@ class Deadline:
         self._timer, self._timer_at = None, math.inf
         if self._kind is None or self.scope.cancel_called:
             return  # no wait under way: the next one arms the timer again
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if loop.time() >= self._limit_at:
             self._expired = self._kind
             self.scope.cancel()
@@ -143,7 +140,7 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response")
+    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
                  deadline: Deadline) -> None:
@@ -153,6 +150,7 @@ class UpstreamCall:
         self._deadline = deadline
         self._response: httpx.Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
+        self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
     async def __aenter__(self) -> UpstreamCall:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
@@ -183,8 +181,21 @@ class UpstreamCall:
         except BaseException:
             await response.aclose()
             raise
-        self._chunks = response.aiter_bytes().__aiter__()
+        lean = body_of(response)
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        if lean is not None and encoding == "identity":
+            # One item per socket read, straight from the transport: none of httpx's iterator
+            # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
+            self._lean = lean
+            self._chunks = lean
+        else:  # the stock transport, or a compressed body to decode
+            self._chunks = response.aiter_bytes().__aiter__()
         return self
+
+    @property
+    def direct(self) -> bool:
+        """Whether each chunk is one socket read of the upstream (the lean transport)."""
+        return self._lean is not None
 
     async def _check(self, response: httpx.Response, idle: float) -> None:
         if not 200 <= response.status_code < 300:
@@ -212,9 +223,21 @@ class UpstreamCall:
     def __aiter__(self) -> UpstreamCall:
         return self
 
+    async def receive(self) -> bytes:
+        """The next socket read's bytes on the lean transport; ``b""`` at the body's end."""
+        assert self._lean is not None
+        deadline = self._deadline
+        # A limit on each wait, never between them: the consumer's time is not silence.
+        deadline.waiting("idle", deadline.timeouts.idle)
+        try:
+            return await self._lean.receive()
+        except httpx.TransportError as exc:
+            raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        finally:
+            deadline.done_waiting()
+
     async def __anext__(self) -> bytes:
         assert self._chunks is not None
-        # A limit on each wait, never between them: the consumer's time is not silence.
         self._deadline.waiting("idle", self._deadline.timeouts.idle)
         try:
             return await self._chunks.__anext__()
