@@ -64,7 +64,7 @@ def scale_round(live: Live, direct: Target, upstream: ServerProcess, upstream_po
         seen["open_s"] = time.perf_counter() - started
         seen["held"] = held
         seen["rss"] = process.rss_bytes()
-        seen["fds"] = process.process.num_fds()
+        seen["fds"] = process.num_fds()
         left = max(timeout - (time.perf_counter() - started), 5.0)
         through, straight = await asyncio.gather(
             run_streams(live.target, probe, concurrency=2, count=10**9, window=window, timeout=min(left, window + 30)),

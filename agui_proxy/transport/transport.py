@@ -35,7 +35,7 @@ class ResponseBody(httpx.AsyncByteStream):
     """A response's body: one item per socket read, then the end.  Gives the connection back to
     the pool once read to its end, closes it when closed earlier."""
 
-    __slots__ = ("_conn", "_done", "_pool", "read_timeout")
+    __slots__ = ("_conn", "_pool", "read_timeout")
 
     def __init__(self, conn: Connection, pool: ConnectionPool, read_timeout: float | None) -> None:
         self._conn: Connection | None = conn

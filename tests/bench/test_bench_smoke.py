@@ -42,7 +42,13 @@ def test_every_contender_ran_and_every_stream_was_exact(quick_run: tuple[dict[st
         assert row["exact"] == row["streams"], row
     for phase in ("cpu", "ttft", "hold", "scale"):
         assert {r["contender"] for r in results[phase]} >= set(ALWAYS), phase
-    assert all(r["tokens"] > 0 and r["cpu_us_per_token"] > 0 for r in results["cpu"])
+    assert all(r["tokens"] > 0 for r in results["cpu"])
+    # The native relays (raw uvloop Protocols, nginx) spend less than one clock tick (10 ms) of
+    # CPU on a --quick round's 800 burst tokens, so 0 is a true reading for them; every other
+    # contender does measurable work per token.
+    native = {"raw-relay", "nginx"}
+    assert all(r["cpu_us_per_token"] > 0 for r in results["cpu"] if r["contender"] not in native)
+    assert all(r["cpu_us_per_token"] >= 0 for r in results["cpu"] if r["contender"] in native)
     assert {r["contender"] for r in results["ttft"]} >= {"upstream"}
 
 

@@ -266,21 +266,17 @@ def test_only_http_and_https(loop_name: str) -> None:
 def test_many_streams_at_once_share_nothing(loop_name: str) -> None:
     """200 streams open at once, each its own connection, each body its own; then all pooled
     connections are reused."""
-    async def handler(conn: ServerConn) -> None:
-        while True:
-            head, _ = await conn.request()
-            tag = head.split(" ")[1].encode()
-            await conn.server_gate.wait()  # type: ignore[attr-defined]
-            conn.write(OK_CHUNKED + chunked(tag, b"-end"))
-
     async def main() -> None:
         gate = asyncio.Event()
 
-        async def gated(conn: ServerConn) -> None:
-            conn.server_gate = gate  # type: ignore[attr-defined]
-            await handler(conn)
+        async def handler(conn: ServerConn) -> None:
+            while True:
+                head, _ = await conn.request()
+                tag = head.split(" ")[1].encode()
+                await gate.wait()
+                conn.write(OK_CHUNKED + chunked(tag, b"-end"))
 
-        async with Server(gated) as server, client() as http:
+        async with Server(handler) as server, client() as http:
             tasks = [asyncio.ensure_future(http.get(server.url(f"/{i}"))) for i in range(200)]
             await until(lambda: len(server.requests) == 200, what="200 requests in")
             gate.set()
