@@ -31,8 +31,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                         help="overrides logging.level (default: info)")
     parser.add_argument("--workers", type=int, help="worker processes (overrides server.workers; default: 1)")
-    # uvloop and httptools are dependencies and the defaults: 9-19% less CPU per token and per
-    # request, 10% less memory per open stream (bench/OPTIMISATIONS.md).  asyncio and h11 stay
+    # uvloop and httptools are dependencies and the defaults: 8-13% less CPU per token in the full
+    # run, 19% less per request in the earlier one, and 2,000 streams held at once where asyncio +
+    # h11 gave none its first token within 5 s (bench/OPTIMISATIONS.md).  asyncio and h11 stay
     # selectable, and are the fallback where uvloop has no build (Windows).
     parser.add_argument("--loop", default=_installed("uvloop", "asyncio"), choices=["uvloop", "asyncio"],
                         help="event loop (default: %(default)s)")

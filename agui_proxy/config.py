@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops
+from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
 from .providers import PROVIDERS
@@ -28,17 +29,13 @@ BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse
 PLAYGROUND_PATH = "/playground"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerConfig(_Strict):
+class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
 
 
-class AuthConfig(_Strict):
+class AuthConfig(Strict):
     bearer_tokens: list[str] = Field(default_factory=list)
 
     @field_validator("bearer_tokens")
@@ -50,7 +47,7 @@ class AuthConfig(_Strict):
         return tokens
 
 
-class LimitsConfig(_Strict):
+class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
@@ -66,7 +63,7 @@ UNFORWARDABLE_HEADERS = frozenset({
 })
 
 
-class TimeoutsConfig(_Strict):
+class TimeoutsConfig(Strict):
     """Seconds.  Each one ends the run with RUN_ERROR ``upstream_timeout`` naming it."""
 
     connect: float = Field(10.0, gt=0)  # opening the TCP (and TLS) connection
@@ -77,7 +74,7 @@ class TimeoutsConfig(_Strict):
     total: float = Field(1800.0, gt=0)  # the whole exchange with this upstream, retries included
 
 
-class RetriesConfig(_Strict):
+class RetriesConfig(Strict):
     """Retries of one upstream before anything of its answer reached the client."""
 
     max: int = Field(2, ge=0)  # retries after the first try (0: none)
@@ -90,7 +87,7 @@ def _forwardable(names: list[str]) -> list[str]:
     out = []
     for name in names:
         lowered = name.strip().lower()
-        if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9a-z]+", lowered):
+        if not HEADER_NAME.match(lowered):
             raise ValueError(f"{name!r} is not a header name")
         if lowered in UNFORWARDABLE_HEADERS:
             raise ValueError(f"the {lowered} header is never forwarded to an upstream")
@@ -98,7 +95,7 @@ def _forwardable(names: list[str]) -> list[str]:
     return out
 
 
-class UpstreamConfig(_Strict):
+class UpstreamConfig(Strict):
     provider: str
     base_url: str | None = None
     api_key: str | None = Field(None, repr=False)
@@ -156,7 +153,7 @@ class UpstreamConfig(_Strict):
         return self
 
 
-class RouteConfig(_Strict):
+class RouteConfig(Strict):
     path: str
     upstream: str
     done: Literal["auto", "always", "never"] = "auto"
@@ -175,12 +172,10 @@ class RouteConfig(_Strict):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError(f"a route path starts with '/', not {path!r}")
-        return path
+        return absolute_path(path)
 
 
-class StreamsConfig(_Strict):
+class StreamsConfig(Strict):
     """Limits and lifecycle of the streams one process serves."""
 
     max_concurrent: int = Field(1000, ge=1)  # past it: 503 with Retry-After
@@ -189,7 +184,7 @@ class StreamsConfig(_Strict):
     shutdown_grace: float = Field(25.0, ge=0)  # seconds streams get to finish after SIGTERM
 
 
-class Config(_Strict):
+class Config(Strict):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -211,7 +206,6 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> Config:
-        seen: set[str] = set()
         for i, route in enumerate(self.routes):
             if route.upstream not in self.upstreams:
                 names = ", ".join(sorted(self.upstreams)) or "none are configured"
@@ -221,31 +215,20 @@ class Config(_Strict):
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
                 if name == route.upstream or route.fallbacks.index(name) != j:
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
-            if route.path in seen:
-                raise ValueError(f"routes[{i}].path: {route.path!r} is configured twice")
-            seen.add(route.path)
         return self
 
     @model_validator(mode="after")
     def _ops_sections(self) -> Config:
-        check_ops([route.path for route in self.routes], self.probes, self.metrics, self.cors,
-                  self.auth.bearer_tokens)
+        check_ops(self.metrics, self.cors, self.auth.bearer_tokens)
         return self
 
     @model_validator(mode="after")
-    def _playground_path_free(self) -> Config:
-        if not self.playground:
-            return self
-        taken = {f"routes[{i}].path": route.path for i, route in enumerate(self.routes)}
-        if self.probes.enabled:
-            taken |= {"probes.liveness_path": self.probes.liveness_path,
-                      "probes.readiness_path": self.probes.readiness_path}
-        if self.metrics.enabled:
-            taken["metrics.path"] = self.metrics.path
-        for field, path in taken.items():
-            if path == PLAYGROUND_PATH:
-                raise ValueError(f"{field}: {PLAYGROUND_PATH!r} is where the playground is served "
-                                 f"(choose another path, or set playground: false)")
+    def _one_thing_per_path(self) -> Config:
+        reserved = {PLAYGROUND_PATH: "is where the playground is served "
+                                     "(choose another path, or set playground: false)"}
+        check_paths_distinct([*ops_paths(self.probes, self.metrics),
+                              *((f"routes[{i}].path", route.path) for i, route in enumerate(self.routes))],
+                             reserved if self.playground else None)
         return self
 
     @model_validator(mode="after")

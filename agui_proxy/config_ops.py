@@ -1,36 +1,26 @@
 """The operations sections of the config: probes, metrics, logging and CORS.
 
 They live apart from ``config.py`` (which holds the proxy's routes and upstreams) and are plain
-fields of :class:`~agui_proxy.config.Config`; :func:`check_ops` is its cross-section check (a
-route may not take a probe's or the metrics' path; ``metrics.require_token`` needs tokens).
+fields of :class:`~agui_proxy.config.Config`, which checks them against the other sections (no
+two things served at one path, ``metrics.require_token`` needs tokens).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from .config_base import HEADER_NAME, Strict, absolute_path
 
 # Lower-case names: HTTP header names are case-insensitive and the ASGI scope gives them lower-cased.
 DEFAULT_CORS_HEADERS = ("authorization", "content-type", "x-request-id")
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 section 5.6.2: a header name
 # An origin is scheme "://" host [":" port], nothing after (RFC 6454 section 6.1).
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/\s?#]+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _path(value: str) -> str:
-    if not value.startswith("/"):
-        raise ValueError(f"a path starts with '/', not {value!r}")
-    return value
-
-
-class ProbesConfig(_Strict):
+class ProbesConfig(Strict):
     """``GET /healthz`` (the process is up) and ``GET /readyz`` (ready for traffic): unauthenticated."""
 
     enabled: bool = True
@@ -40,10 +30,10 @@ class ProbesConfig(_Strict):
     @field_validator("liveness_path", "readiness_path")
     @classmethod
     def _paths(cls, value: str) -> str:
-        return _path(value)
+        return absolute_path(value)
 
 
-class MetricsConfig(_Strict):
+class MetricsConfig(Strict):
     """``GET /metrics`` in Prometheus text format."""
 
     enabled: bool = True
@@ -53,10 +43,10 @@ class MetricsConfig(_Strict):
     @field_validator("path")
     @classmethod
     def _paths(cls, value: str) -> str:
-        return _path(value)
+        return absolute_path(value)
 
 
-class LoggingConfig(_Strict):
+class LoggingConfig(Strict):
     format: Literal["plain", "json"] = "plain"
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True  # one line per request when it ends
@@ -65,7 +55,7 @@ class LoggingConfig(_Strict):
     debug_content: bool = False
 
 
-class CORSConfig(_Strict):
+class CORSConfig(Strict):
     """Browser frontends on other origins.  No origin is allowed unless listed."""
 
     allow_origins: list[str] = Field(default_factory=list)
@@ -95,7 +85,7 @@ class CORSConfig(_Strict):
     @classmethod
     def _header_names(cls, names: list[str]) -> list[str]:
         for i, name in enumerate(names):
-            if name != "*" and not _TOKEN.match(name):
+            if name != "*" and not HEADER_NAME.match(name):
                 raise ValueError(f"header {i} ({name!r}) is not a header name")
         return [name.lower() for name in names]
 
@@ -106,22 +96,18 @@ class CORSConfig(_Strict):
                              "(browsers read it literally): list the header names")
 
 
-def check_ops(route_paths: Iterable[str], probes: ProbesConfig, metrics: MetricsConfig, cors: CORSConfig,
-              bearer_tokens: list[str]) -> None:
-    """The checks across sections; raises ``ValueError`` with the field in its message."""
-    taken: dict[str, str] = {}
-    if probes.enabled:
-        taken[probes.liveness_path] = "probes.liveness_path"
-        if probes.readiness_path in taken:
-            raise ValueError(f"probes.readiness_path: {probes.readiness_path!r} is also probes.liveness_path")
-        taken[probes.readiness_path] = "probes.readiness_path"
-    if metrics.enabled:
-        if metrics.path in taken:
-            raise ValueError(f"metrics.path: {metrics.path!r} is also {taken[metrics.path]}")
-        taken[metrics.path] = "metrics.path"
-        if metrics.require_token and not bearer_tokens:
-            raise ValueError("metrics.require_token: true needs auth.bearer_tokens (the tokens /metrics accepts)")
-    for i, path in enumerate(route_paths):
-        if path in taken:
-            raise ValueError(f"routes[{i}].path: {path!r} is also {taken[path]} (move one of them)")
+def check_ops(metrics: MetricsConfig, cors: CORSConfig, bearer_tokens: list[str]) -> None:
+    """The checks of these sections against the others (their paths: :func:`ops_paths`)."""
+    if metrics.enabled and metrics.require_token and not bearer_tokens:
+        raise ValueError("metrics.require_token: true needs auth.bearer_tokens (the tokens /metrics accepts)")
     cors.check_credentials()
+
+
+def ops_paths(probes: ProbesConfig, metrics: MetricsConfig) -> list[tuple[str, str]]:
+    """The paths these sections serve, by the field that sets each."""
+    paths = []
+    if probes.enabled:
+        paths += [("probes.liveness_path", probes.liveness_path), ("probes.readiness_path", probes.readiness_path)]
+    if metrics.enabled:
+        paths.append(("metrics.path", metrics.path))
+    return paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from .config_base import Strict
 
 # "lean": the proxy's own HTTP/1.1 transport (agui_proxy/transport): about a third of httpx's
 # stock network layer's CPU per token, and an O(1) connection pool (bench/OPTIMISATIONS.md).
@@ -13,10 +13,8 @@ from pydantic import BaseModel, ConfigDict
 UpstreamTransport = Literal["lean", "httpx"]
 
 
-class UpstreamTLSConfig(BaseModel):
+class UpstreamTLSConfig(Strict):
     """How upstream certificates are checked (both transports)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     verify: bool = True  # false: no certificate check at all (a test upstream only, never in production)
     # A PEM bundle of CAs to trust instead of certifi's (a private CA, a corporate TLS proxy);

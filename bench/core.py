@@ -2,7 +2,7 @@
 
 For every provider registered in ``agui_proxy.providers.PROVIDERS``, its recordings (the shared
 corpus, folders mapped to provider names by :data:`FOLDERS`) are run through
-:class:`~agui_proxy.core.stream.RunStream` over and over for a fixed time, fed one chunk per
+:class:`~agui_proxy.core.pipeline.RunPipeline` over and over for a fixed time, fed one chunk per
 upstream event as the network hands them over.  Three stages are timed apart, so the report says
 where the time goes: the SSE decoder alone, decoder + translator (the run's events built but not
 encoded), and the whole pipeline.  The bench's own Chat Completions stream is measured as well
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder
-from agui_proxy.core.stream import RunStream
 from agui_proxy.errors import RunError
 from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
 
@@ -110,7 +110,7 @@ class _NoEncoder(EventEncoder):
 
 
 def _run_pipeline(provider: Provider, transcript: Transcript, encoder: EventEncoder) -> None:
-    stream = RunStream(RunBuilder("thread_bench", "run_bench"), provider.translator, encoder)
+    stream = RunPipeline(RunBuilder("thread_bench", "run_bench"), provider.translator, encoder)
     stream.start()
     for chunk in transcript.chunks:
         stream.feed(chunk)

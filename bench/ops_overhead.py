@@ -3,7 +3,8 @@
     python bench/ops_overhead.py [--requests 2000] [--chunks 200]
 
 A stand-in route handler sends a 200 and ``--chunks`` body messages (a streamed answer), with and
-without :meth:`Operations.serve` around it, in-process (no sockets: only the layer's own CPU).
+without the shell's request context, metrics + access log and CORS pieces around it
+(as ``agui_proxy/server/stack.py`` composes them for a route), in-process (no sockets: only the layer's own CPU).
 The access log goes to a real handler writing to /dev/null, as a production line would be
 formatted and written.  Prints medians of 5 rounds.
 """
@@ -20,9 +21,12 @@ from typing import Any
 import anyio
 
 from agui_proxy.config import config_from_dict
-from agui_proxy.server.access_log import ACCESS_LOGGER
-from agui_proxy.server.exchange import Exchange
-from agui_proxy.server.ops import Operations
+from agui_proxy.server.access_log import ACCESS_LOGGER, AccessLog
+from agui_proxy.server.context import RequestContextMiddleware
+from agui_proxy.server.cors import CORSMiddleware, CORSPolicy
+from agui_proxy.server.methods import POST
+from agui_proxy.server.metrics import Metrics
+from agui_proxy.server.recording import RequestRecorder
 
 CHUNK = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":"msg_1","delta":"hello","timestamp":1}\n\n'
 
@@ -44,7 +48,7 @@ def main() -> None:
     config = config_from_dict({"upstreams": {"demo": {"provider": "replay"}},
                                "routes": [{"path": "/api/agent", "upstream": "demo"}],
                                "cors": {"allow_origins": ["https://app.example.com"]}}, env={})
-    ops = Operations(config, readiness=lambda: {"ok": True}, check_auth=lambda scope: None)
+    metrics = Metrics()
     scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/api/agent", "headers": [
         (b"origin", b"https://app.example.com"), (b"x-request-id", b"bench-request-1"),
         (b"content-type", b"application/json")]}
@@ -55,22 +59,26 @@ def main() -> None:
     async def receive() -> Any:
         return {"type": "http.request", "body": b"{}", "more_body": False}
 
-    async def stream(exchange: Exchange | None, scope: Any, receive: Any, send: Any) -> None:
+    async def stream(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         for _ in range(chunks):
             await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    wrapped = RequestContextMiddleware(
+        RequestRecorder(CORSMiddleware(stream, CORSPolicy(config.cors), POST), metrics, AccessLog(config.logging)),
+        route="/api/agent", upstream="demo")
+
     async def bare() -> float:
         start = time.perf_counter()
         for _ in range(requests):
-            await stream(None, scope, receive, send)
+            await stream(scope, receive, send)
         return time.perf_counter() - start
 
     async def observed() -> float:
         start = time.perf_counter()
         for _ in range(requests):
-            await ops.serve(scope, receive, send, stream, route="/api/agent", upstream="demo")
+            await wrapped(scope, receive, send)
         return time.perf_counter() - start
 
     async def no_chunks(wrapped: bool) -> float:
@@ -99,7 +107,7 @@ def main() -> None:
 
     start = time.perf_counter()
     for _ in range(200):
-        body = ops.metrics.render()
+        body = metrics.render()
     print(f"/metrics render ({len(body)} bytes, single process): {(time.perf_counter() - start) / 200 * 1e6:.0f} us")
 
 

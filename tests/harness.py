@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.core.stream import RunStream
 from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
 
 from .agui_check import assert_valid_run, parse_frames
@@ -35,7 +35,7 @@ def counter_ids() -> Callable[[str], str]:
 def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True) -> bytes:
     """The whole response body the proxy would send for an upstream body arriving as ``chunks``."""
     run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids())
-    stream = RunStream(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
+    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
     out = [stream.start()]
     for chunk in chunks:
         out.append(stream.feed(chunk))

@@ -16,29 +16,48 @@ _WINDOW = 8
 _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-.~+/=*]{6,})")
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every secret, every run of eight or more characters of one, and anything
-    shaped like a provider key replaced by ``[redacted]``.
+class Redactor:
+    """Every key and token of one config, and the eight-character windows of each, computed once.
 
-    Every key-shaped run and every place a secret's window matches is marked on the original
-    text first, then each marked run is replaced once: a replacement can never join two halves
-    into a new match, nor cut a key-shaped run short (``sk-proj-****abcd`` goes whole).
+    Built once from the config (``server/secrets.py``) and passed to everything that writes a
+    message a person may read: the run's ``RUN_ERROR``, the log lines, the access log.  Calling it
+    gives the text with every secret, every run of eight or more characters of one, and anything
+    shaped like a provider key replaced by ``[redacted]``.
     """
-    marked = bytearray(len(text))
-    for match in _KEY_SHAPED.finditer(text):
-        marked[match.start():match.end()] = b"\x01" * (match.end() - match.start())
-    for secret in secrets:
-        if not secret:
-            continue
-        if len(secret) < _WINDOW:
-            # Too short to match in pieces without hiding ordinary words: only the whole of it.
+
+    __slots__ = ("_short", "_windows", "secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(dict.fromkeys(s for s in secrets if s))
+        # Too short to match in pieces without hiding ordinary words: only the whole of them.
+        self._short = tuple(s for s in self.secrets if len(s) < _WINDOW)
+        self._windows = frozenset(s[i:i + _WINDOW] for s in self.secrets if len(s) >= _WINDOW
+                                  for i in range(len(s) - _WINDOW + 1))
+
+    def __call__(self, text: str) -> str:
+        """Every key-shaped run and every place a secret's window matches is marked on the original
+        text first, then each marked run is replaced once: a replacement can never join two halves
+        into a new match, nor cut a key-shaped run short (``sk-proj-****abcd`` goes whole)."""
+        marked = bytearray(len(text))
+        for match in _KEY_SHAPED.finditer(text):
+            marked[match.start():match.end()] = b"\x01" * (match.end() - match.start())
+        for secret in self._short:
             _mark_all(text, secret, marked)
-            continue
-        windows = {secret[i:i + _WINDOW] for i in range(len(secret) - _WINDOW + 1)}
-        for start in range(len(text) - _WINDOW + 1):
-            if text[start:start + _WINDOW] in windows:
-                marked[start:start + _WINDOW] = b"\x01" * _WINDOW
-    return _replace_marked(text, marked) if any(marked) else text
+        if self._windows:
+            windows = self._windows
+            for start in range(len(text) - _WINDOW + 1):
+                if text[start:start + _WINDOW] in windows:
+                    marked[start:start + _WINDOW] = b"\x01" * _WINDOW
+        return _replace_marked(text, marked) if any(marked) else text
+
+
+NO_SECRETS = Redactor()
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` through a :class:`Redactor` of ``secrets`` (for one message; build a Redactor once
+    for many)."""
+    return Redactor(secrets)(text)
 
 
 def _mark_all(text: str, piece: str, marked: bytearray) -> None:

@@ -7,7 +7,7 @@ A line says what an operator needs to explain a request, and nothing of what the
 
 No header is ever logged (so no token and no key), and no message content unless
 ``logging.debug_content`` is on; every string that came from the client or the upstream is
-passed through :func:`~agui_proxy.core.redact.redact` anyway.  Lines are written when a request
+passed through the config's :class:`~agui_proxy.core.redact.Redactor` anyway.  Lines are written when a request
 ends, never per chunk.
 
 ``logging.format: json`` gives one JSON object per line, for every logger of the proxy and of
@@ -22,12 +22,11 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from ..config_ops import LoggingConfig
-from ..core.redact import redact
-from .exchange import Exchange
+from ..core.redact import NO_SECRETS, Redactor
+from .context import RequestContext
 
 ACCESS_LOGGER = "agui_proxy.access"
 DEBUG_CONTENT_CAP = 64 * 1024  # bytes of request and of response kept per request with debug_content
@@ -39,43 +38,43 @@ def _ms(seconds: float | None) -> int | None:
 
 
 class AccessLog:
-    def __init__(self, config: LoggingConfig, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, config: LoggingConfig, redactor: Redactor = NO_SECRETS) -> None:
         self.enabled = config.access_log
         self.debug_content = config.debug_content
-        self._secrets = list(secrets)
+        self._redact = redactor
         self._log = logging.getLogger(ACCESS_LOGGER)
         self._pid = os.getpid()  # which worker served it (several share one log)
 
-    def fields(self, exchange: Exchange) -> dict[str, Any]:
+    def fields(self, context: RequestContext) -> dict[str, Any]:
         """The line's fields, in order; ``None`` values are left out."""
-        usage = exchange.usage
+        usage = context.usage
         fields: dict[str, Any] = {
-            "request_id": exchange.request_id,
-            "method": exchange.method,
-            "path": redact(exchange.path, self._secrets),
-            "route": exchange.route,
-            "upstream": exchange.upstream,
-            "status": exchange.status,
-            "outcome": exchange.outcome,
-            "error_code": exchange.error_code,
-            "first_byte_ms": _ms(exchange.seconds(exchange.first_byte)),
-            "first_event_ms": _ms(exchange.seconds(exchange.first_event)),
-            "duration_ms": _ms(exchange.duration),
+            "request_id": context.request_id,
+            "method": context.method,
+            "path": self._redact(context.path),
+            "route": context.route,
+            "upstream": context.upstream,
+            "status": context.status,
+            "outcome": context.outcome,
+            "error_code": context.error_code,
+            "first_byte_ms": _ms(context.seconds(context.first_byte)),
+            "first_event_ms": _ms(context.seconds(context.first_event)),
+            "duration_ms": _ms(context.duration),
             "input_tokens": usage.input_tokens if usage else None,
             "output_tokens": usage.output_tokens if usage else None,
             "pid": self._pid,
         }
         if self.debug_content:
             for name in ("request_body", "response_body"):
-                data = getattr(exchange, name)
+                data = getattr(context, name)
                 if data is not None:
-                    fields[name] = redact(bytes(data).decode("utf-8", "replace"), self._secrets)
+                    fields[name] = self._redact(bytes(data).decode("utf-8", "replace"))
         return {k: v for k, v in fields.items() if v is not None}
 
-    def write(self, exchange: Exchange) -> None:
+    def write(self, context: RequestContext) -> None:
         if not self.enabled or not self._log.isEnabledFor(logging.INFO):
             return
-        fields = self.fields(exchange)
+        fields = self.fields(context)
         self._log.info(logfmt(fields), extra={"fields": fields})
 
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config_ops import CORSConfig
+from ..errors import InboundError
+from .context import request_context
+from .responses import send_error
 
 # Request headers browsers may send without asking (Fetch, "CORS-safelisted request-header").
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
@@ -111,3 +114,42 @@ class CORSPolicy:
             headers.append((b"access-control-allow-headers", ", ".join(requested).encode("latin-1")))
         headers.append((b"access-control-max-age", self._max_age))
         return Preflight(headers)
+
+
+class CORSMiddleware:
+    """Answers the preflights of an endpoint that takes ``methods``; adds the grant to its responses."""
+
+    def __init__(self, app: ASGIApp, policy: CORSPolicy, methods: tuple[str, ...]) -> None:
+        self.app = app
+        self.policy = policy
+        self.methods = methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if is_preflight(scope):
+            await self._preflight(scope, send)
+            return
+        grant = self.policy.response_headers(scope)
+        if not grant:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_granted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *grant]}
+            await send(message)
+
+        await self.app(scope, receive, send_granted)
+
+    async def _preflight(self, scope: Scope, send: Send) -> None:
+        context = request_context(scope)
+        context.preflight = True
+        answer = self.policy.preflight(scope, self.methods)
+        if answer.error is None:
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            context.error = "cors_refused"
+            await send_error(send, InboundError(answer.status, "cors_refused", answer.error), answer.headers)

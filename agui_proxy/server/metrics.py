@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ..errors import ConfigError
-from .exchange import Exchange
+from .context import RequestContext
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The text format every Prometheus server reads (version 0.0.4), which generate_latest writes.
@@ -87,25 +87,25 @@ class Metrics:
     def stream_closed(self) -> None:
         self.active_streams.dec()
 
-    def observe(self, exchange: Exchange) -> None:
+    def observe(self, context: RequestContext) -> None:
         """Record one request that ended."""
-        outcome = exchange.outcome
-        self.requests.labels(exchange.route, exchange.upstream, outcome).inc()
-        if not exchange.streamed:
+        outcome = context.outcome
+        self.requests.labels(context.route, context.upstream, outcome).inc()
+        if not context.streamed:
             return
-        upstream = exchange.upstream
-        if (first_byte := exchange.seconds(exchange.first_byte)) is not None:
+        upstream = context.upstream
+        if (first_byte := context.seconds(context.first_byte)) is not None:
             self.first_byte.labels(upstream).observe(first_byte)
-        if (first_event := exchange.seconds(exchange.first_event)) is not None:
+        if (first_event := context.seconds(context.first_event)) is not None:
             self.first_event.labels(upstream).observe(first_event)
-        self.stream_duration.labels(upstream, outcome).observe(exchange.duration)
-        usage = exchange.usage
+        self.stream_duration.labels(upstream, outcome).observe(context.duration)
+        usage = context.usage
         if usage is not None:
             if usage.input_tokens:
                 self.tokens.labels(upstream, "input").inc(usage.input_tokens)
             if usage.output_tokens:
                 self.tokens.labels(upstream, "output").inc(usage.output_tokens)
-        code = exchange.error_code
+        code = context.error_code
         if code is not None:
             self.run_errors.labels(upstream, code).inc()
 

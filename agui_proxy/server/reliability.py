@@ -1,7 +1,7 @@
 """Retries, backoff and fallbacks: a flaky provider absorbed before the user sees it.
 
 One client's run goes through :class:`UpstreamRun`.  Each try of an upstream feeds a fresh
-:class:`~agui_proxy.core.stream.RunStream` (same thread and run ids; its ``RUN_STARTED`` was
+:class:`~agui_proxy.core.pipeline.RunPipeline` (same thread and run ids; its ``RUN_STARTED`` was
 already sent by the first one) built with ``hold_early_failure``, so a failure found before any
 of the answer was produced is held back instead of reaching the client.  Then:
 
@@ -31,8 +31,8 @@ import httpx
 
 from ..config import RetriesConfig
 from ..core.conversation import Conversation
-from ..core.redact import redact
-from ..core.stream import RunStream
+from ..core.pipeline import RunPipeline
+from ..core.redact import NO_SECRETS, Redactor
 from ..errors import RunError, UpstreamHTTPError, UpstreamUnavailable
 from ..providers import UpstreamRequest
 from .coalesce import CoalescingSender
@@ -67,9 +67,9 @@ def backoff_delay(policy: RetriesConfig, retry: int, error: RunError, rng: rando
 
 
 class RunObserver(Protocol):
-    """What the shell's metrics and access log learn about a run's tries (see ``app.py``)."""
+    """What the shell's metrics and access log learn about a run's tries (see ``route.py``)."""
 
-    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+    def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
         """A request is sent to ``upstream``, its answer read into ``stream`` (``retry``: again)."""
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
@@ -82,7 +82,7 @@ class RunObserver(Protocol):
 class _Unobserved:
     __slots__ = ()
 
-    def attempt(self, upstream: str, stream: RunStream, retry: bool) -> None:
+    def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
         pass
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
@@ -107,34 +107,34 @@ class UpstreamRun:
     """One client's run across tries and upstreams.
 
     ``targets`` is the route's chain, ``first_request`` the request already built for the first
-    of them; the others' are built from ``conversation`` when their turn comes.  ``new_stream``
+    of them; the others' are built from ``conversation`` when their turn comes.  ``new_pipeline``
     builds a run stream for an upstream (with its provider's translator); the first one is
-    :attr:`stream`, whose ``start()`` the caller sends.  ``write`` sends bytes to the client.
-    :attr:`stream` is always the stream of the current try, so the caller can end the run
-    (``stream.fail``) when it is stopped.
+    :attr:`pipeline`, whose ``start()`` the caller sends.  ``write`` sends bytes to the client.
+    :attr:`pipeline` is always the pipeline of the current try, so the caller can end the run
+    (``pipeline.fail``) when it is stopped.
     """
 
-    __slots__ = ("_client_headers", "_conversation", "_first_request", "_http", "_label", "_new_stream",
-                 "_observer", "_rng", "_secrets", "_stream_used", "_targets", "_write", "stream", "tries")
+    __slots__ = ("_client_headers", "_conversation", "_first_request", "_http", "_label", "_new_pipeline",
+                 "_observer", "_pipeline_used", "_redact", "_rng", "_targets", "_write", "pipeline", "tries")
 
-    def __init__(self, new_stream: Callable[[Target], RunStream], targets: Sequence[Target],
+    def __init__(self, new_pipeline: Callable[[Target], RunPipeline], targets: Sequence[Target],
                  first_request: UpstreamRequest, conversation: Conversation,
                  client_headers: Iterable[tuple[bytes, bytes]], write: Write, http: Callable[[], httpx.AsyncClient],
-                 *, secrets: Sequence[str] = (), rng: random.Random | None = None, label: str = "",
+                 *, redactor: Redactor = NO_SECRETS, rng: random.Random | None = None, label: str = "",
                  observer: RunObserver = UNOBSERVED) -> None:
-        self._new_stream = new_stream
+        self._new_pipeline = new_pipeline
         self._targets = targets
         self._first_request = first_request
         self._conversation = conversation
         self._client_headers = client_headers
         self._write = write
         self._http = http
-        self._secrets = secrets
+        self._redact = redactor
         self._rng = rng or _JITTER
         self._label = label
         self._observer = observer
-        self.stream = new_stream(targets[0])
-        self._stream_used = False
+        self.pipeline = new_pipeline(targets[0])
+        self._pipeline_used = False
         self.tries = 0  # requests sent, over all upstreams (for logs and tests)
 
     async def run(self) -> None:
@@ -156,17 +156,14 @@ class UpstreamRun:
                                 self._label, target.name, last.code, self._redact(last.message),
                                 targets[index + 1].name)
         assert last is not None
-        await self._write(self.stream.fail(last))
+        await self._write(self.pipeline.fail(last))
 
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
-
-    def _next_stream(self, target: Target) -> RunStream:
-        if self._stream_used:
-            self.stream = self._new_stream(target)
-            self.stream.start()  # RUN_STARTED: the client has it from the first stream
-        self._stream_used = True
-        return self.stream
+    def _next_pipeline(self, target: Target) -> RunPipeline:
+        if self._pipeline_used:
+            self.pipeline = self._new_pipeline(target)
+            self.pipeline.start()  # RUN_STARTED: the client has it from the first stream
+        self._pipeline_used = True
+        return self.pipeline
 
     async def _run_on(self, target: Target, request: UpstreamRequest) -> None:
         """Tries of one upstream; raises :class:`_FailedEarly` when it failed before any output."""
@@ -174,21 +171,21 @@ class UpstreamRun:
         end = anyio.current_time() + target.upstream.timeouts.total
         retry = 0
         while True:
-            stream = self._next_stream(target)
-            self._observer.attempt(target.name, stream, retry > 0)
+            pipeline = self._next_pipeline(target)
+            self._observer.attempt(target.name, pipeline, retry > 0)
             self.tries += 1
             deadline = Deadline(target.upstream.timeouts, end)
             error: RunError
             try:
                 with deadline:
-                    await self._attempt(target, request, stream, deadline)
+                    await self._attempt(target, request, pipeline, deadline)
                 if not deadline.scope.cancelled_caught:
                     return
                 error = deadline.expired()
             except RunError as exc:
                 error = exc
-            if stream.output_started:
-                await self._write(stream.fail(error))
+            if pipeline.output_started:
+                await self._write(pipeline.fail(error))
                 return
             retry += 1
             delay = None if error.final else backoff_delay(policy, retry, error, self._rng)
@@ -198,7 +195,7 @@ class UpstreamRun:
                         self._redact(error.message), error.code, retry, policy.max, delay)
             await anyio.sleep(delay)
 
-    async def _attempt(self, target: Target, request: UpstreamRequest, stream: RunStream,
+    async def _attempt(self, target: Target, request: UpstreamRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
         try:
@@ -210,24 +207,24 @@ class UpstreamRun:
                 source = UpstreamCall(self._http(), request, target.provider, deadline)
             async with source as chunks:
                 if isinstance(chunks, UpstreamCall) and chunks.direct:
-                    await self._relay_reads(chunks, stream)
+                    await self._relay_reads(chunks, pipeline)
                     return
                 # The frames of chunks that were received together leave in one write (coalesce.py).
                 body = CoalescingSender(self._write)
                 observer = self._observer
                 try:
                     async for chunk in body.read(chunks):
-                        out = stream.feed(chunk)
+                        out = pipeline.feed(chunk)
                         observer.chunk(out)
-                        if stream.early_failure is not None:
-                            raise stream.early_failure
+                        if pipeline.early_failure is not None:
+                            raise pipeline.early_failure
                         body.queue(out)
-                        if stream.ended:
+                        if pipeline.ended:
                             break
                     else:
-                        out = stream.close()
-                        if stream.early_failure is not None:
-                            raise stream.early_failure
+                        out = pipeline.close()
+                        if pipeline.early_failure is not None:
+                            raise pipeline.early_failure
                         body.queue(out)
                 except RunError:
                     await body.flush()  # what was read before the failure goes out before its RUN_ERROR
@@ -236,22 +233,22 @@ class UpstreamRun:
         except OSError as exc:  # a replay file that cannot be read
             raise UpstreamUnavailable(f"the recording cannot be read ({exc.strerror})") from None
 
-    async def _relay_reads(self, call: UpstreamCall, stream: RunStream) -> None:
+    async def _relay_reads(self, call: UpstreamCall, pipeline: RunPipeline) -> None:
         """The lean transport's path: one socket read of the upstream in, its frames out in one
         write, so frames that arrived together leave together by construction (no coalescing
         layer, no iterator layers), and a token still leaves the moment it arrives."""
         write, observer = self._write, self._observer
         while chunk := await call.receive():
-            out = stream.feed(chunk)
+            out = pipeline.feed(chunk)
             observer.chunk(out)
-            if stream.early_failure is not None:
-                raise stream.early_failure
+            if pipeline.early_failure is not None:
+                raise pipeline.early_failure
             if out:
                 await write(out)
-            if stream.ended:
+            if pipeline.ended:
                 return
-        out = stream.close()
-        if stream.early_failure is not None:
-            raise stream.early_failure
+        out = pipeline.close()
+        if pipeline.early_failure is not None:
+            raise pipeline.early_failure
         if out:
             await write(out)

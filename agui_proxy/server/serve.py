@@ -26,8 +26,9 @@ import uvicorn
 from ..config import Config, default_config
 from .access_log import logging_config
 from .app import AGUIProxyMiddleware, create_app
-from .lifecycle import BACKSTOP, install_log_redaction
+from .log_redaction import install_log_redaction
 from .metrics import MULTIPROC_ENV
+from .shutdown import BACKSTOP
 
 CONFIG_ENV = "AGUI_PROXY_CONFIG"
 FACTORY = f"{__name__}:app_from_env"
@@ -43,7 +44,7 @@ def _served(proxy: AGUIProxyMiddleware) -> AGUIProxyMiddleware:
     """``proxy`` as a server process of its own serves it: SIGTERM drains its streams, and no log
     line of the process carries a key or token."""
     proxy.drain_on_exit_signals = True
-    install_log_redaction(proxy.secrets)  # after the server configured its handlers
+    install_log_redaction(proxy.redactor)  # after the server configured its handlers
     return proxy
 
 
@@ -57,7 +58,7 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
     logging.config.dictConfig(log_config)  # for what the app logs while it is built, before uvicorn's start
     # uvicorn's access log is off: the proxy writes its own line per request (server/access_log.py),
     # which never holds a query string.
-    # uvicorn cancels what still runs past its graceful timeout; the drain (lifecycle.py) ends every
+    # uvicorn cancels what still runs past its graceful timeout; the drain (shutdown.py) ends every
     # stream with its RUN_ERROR and terminator before that.
     grace = int(config.streams.shutdown_grace + BACKSTOP)
     options: dict[str, Any] = {"host": config.server.host, "port": config.server.port, "log_config": log_config,

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder, SSEEvent
-from agui_proxy.core.stream import RunStream
 from agui_proxy.errors import UpstreamProtocolError, UpstreamReportedError
 
 from ..agui_check import assert_valid_run, parse_frames, text_of
@@ -37,9 +37,9 @@ def chunk(delta: dict[str, Any] | None = None, finish: str | None = None) -> byt
 ERROR = b'data: {"error": {"message": "Overloaded", "type": "server_error"}}\n\n'
 
 
-def new_stream(*, hold: bool = False, cap: int = 1 << 20) -> RunStream:
+def new_stream(*, hold: bool = False, cap: int = 1 << 20) -> RunPipeline:
     run = RunBuilder("thread_1", "run_1", id_factory=counter_ids())
-    return RunStream(run, OPENAI.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True,
+    return RunPipeline(run, OPENAI.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True,
                      max_event_size=cap, hold_early_failure=hold)
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from agui_proxy.config_ops import LoggingConfig
 from agui_proxy.core.events import TokenUsage
+from agui_proxy.core.redact import Redactor
 from agui_proxy.errors import http_error
 from agui_proxy.server.access_log import ACCESS_LOGGER, AccessLog, JSONFormatter, logfmt, logging_config
-from agui_proxy.server.exchange import MAX_REQUEST_ID, Exchange, request_id_from
+from agui_proxy.server.context import MAX_REQUEST_ID, RequestContext, request_id_from
 
 from .test_metrics import new_stream
 
@@ -56,11 +57,11 @@ def test_a_request_id_is_made_when_none_comes() -> None:
     assert first != second and len(first) == 32
 
 
-def finished_exchange() -> Exchange:
-    ex = Exchange("req-1", "POST", "/api/agent", "/api/agent", "openai", started=10.0)
+def finished_exchange() -> RequestContext:
+    ex = RequestContext("req-1", "POST", "/api/agent", "/api/agent", "openai", started=10.0)
     ex.status = 200
-    ex.stream = new_stream()
-    ex.stream.run.finish(usage=TokenUsage(input_tokens=31, output_tokens=9))
+    ex.run = new_stream()
+    ex.run.run.finish(usage=TokenUsage(input_tokens=31, output_tokens=9))
     ex.first_byte, ex.first_event, ex.ended = 10.25, 10.3, 12.0
     return ex
 
@@ -76,14 +77,14 @@ def test_the_fields_of_a_finished_stream() -> None:
 
 def test_the_fields_of_a_failed_stream_and_of_a_refusal() -> None:
     log = AccessLog(LoggingConfig())
-    failed = Exchange("req-2", "POST", "/api/agent", "/api/agent", "openai", started=0.0, ended=0.5, status=200)
-    failed.stream = new_stream()
-    failed.stream.fail(http_error(429, "Rate limit reached"))
+    failed = RequestContext("req-2", "POST", "/api/agent", "/api/agent", "openai", started=0.0, ended=0.5, status=200)
+    failed.run = new_stream()
+    failed.run.fail(http_error(429, "Rate limit reached"))
     fields = log.fields(failed)
     assert (fields["outcome"], fields["error_code"]) == ("error", "upstream_rate_limited")
     assert "input_tokens" not in fields and "first_byte_ms" not in fields
 
-    refused = Exchange("req-3", "POST", "/api/agent", "/api/agent", "openai", started=0.0, ended=0.001,
+    refused = RequestContext("req-3", "POST", "/api/agent", "/api/agent", "openai", started=0.0, ended=0.001,
                        status=413, error="body_too_large")
     fields = log.fields(refused)
     assert (fields["status"], fields["outcome"], fields["error_code"]) == (413, "rejected", "body_too_large")
@@ -94,7 +95,7 @@ def test_content_only_with_debug_content_and_never_a_secret() -> None:
     ex.request_body = bytearray(f'{{"params":{{"messages":[{{"role":"user","content":"my key is {KEY}"}}]}}}}'.encode())
     ex.response_body = bytearray(b'data: {"type":"TEXT_MESSAGE_CONTENT","delta":"Bonjour"}\n\n')
     assert "request_body" not in AccessLog(LoggingConfig()).fields(ex)
-    fields = AccessLog(LoggingConfig(debug_content=True), secrets=[KEY]).fields(ex)
+    fields = AccessLog(LoggingConfig(debug_content=True), redactor=Redactor([KEY])).fields(ex)
     assert "my key is [redacted]" in fields["request_body"]
     assert "Bonjour" in fields["response_body"]
     assert KEY not in json.dumps(fields)

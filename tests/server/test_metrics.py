@@ -1,6 +1,6 @@
 """The metrics of finished requests, read back from the Prometheus exposition.
 
-Each exchange is what the shell would have recorded: a real RunStream fed a recorded-shape
+Each exchange is what the shell would have recorded: a real RunPipeline fed a recorded-shape
 Chat Completions transcript (or failed, or left unfinished), with its moments set by hand so the
 histograms' buckets and sums are known exactly.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.core.stream import RunStream
 from agui_proxy.errors import ConfigError, http_error
 from agui_proxy.providers import PROVIDERS, UpstreamSettings
-from agui_proxy.server.exchange import Exchange
+from agui_proxy.server.context import RequestContext
 from agui_proxy.server.metrics import MULTIPROC_ENV, Metrics
 
 from ..integration.openai_chat_streams import text_transcript
@@ -29,9 +29,9 @@ from ..metrics_text import Samples
 T0 = 1000.0
 
 
-def new_stream() -> RunStream:
+def new_stream() -> RunPipeline:
     provider = PROVIDERS["openai-chat"](UpstreamSettings(base_url="http://up.invalid/v1", model="m"))
-    stream = RunStream(RunBuilder("t", "r"), provider.translator, EventEncoder())
+    stream = RunPipeline(RunBuilder("t", "r"), provider.translator, EventEncoder())
     stream.start()
     return stream
 
@@ -40,8 +40,8 @@ def transcript_bytes() -> bytes:
     return b"".join(f"data: {json.dumps(chunk)}\n\n".encode() for chunk in text_transcript()) + b"data: [DONE]\n\n"
 
 
-def exchange(route: str = "/api/agent", upstream: str = "openai", **moments: float) -> Exchange:
-    ex = Exchange("rid", "POST", route, route, upstream, started=T0)
+def exchange(route: str = "/api/agent", upstream: str = "openai", **moments: float) -> RequestContext:
+    ex = RequestContext("rid", "POST", route, route, upstream, started=T0)
     for name, value in moments.items():
         setattr(ex, name, value)
     return ex
@@ -52,19 +52,19 @@ def test_a_known_sequence_of_requests() -> None:
 
     ok = exchange(first_byte=T0 + 0.3, first_event=T0 + 0.4, ended=T0 + 2.0)
     ok.status = 200
-    ok.stream = new_stream()
-    assert ok.stream.feed(transcript_bytes())
-    assert ok.stream.ended and ok.stream.error is None
+    ok.run = new_stream()
+    assert ok.run.feed(transcript_bytes())
+    assert ok.run.ended and ok.run.error is None
 
     failed = exchange(ended=T0 + 0.2)  # the upstream answered 401: no byte of a stream
     failed.status = 200
-    failed.stream = new_stream()
-    failed.stream.fail(http_error(401, "Incorrect API key provided"))
+    failed.run = new_stream()
+    failed.run.fail(http_error(401, "Incorrect API key provided"))
 
     left = exchange(first_byte=T0 + 0.05, ended=T0 + 0.7)  # the client left mid-stream
     left.status = 200
-    left.stream = new_stream()
-    left.stream.feed(b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n')
+    left.run = new_stream()
+    left.run.feed(b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n')
 
     refused = exchange(ended=T0 + 0.001)
     refused.status, refused.error = 401, "unauthorized"

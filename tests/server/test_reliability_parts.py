@@ -15,6 +15,7 @@ import pytest
 
 from agui_proxy.config import RetriesConfig, TimeoutsConfig, config_from_dict
 from agui_proxy.core.conversation import Conversation, Message, TextPart
+from agui_proxy.core.redact import Redactor
 from agui_proxy.errors import (
     ConfigError,
     InboundError,
@@ -25,10 +26,11 @@ from agui_proxy.errors import (
     UpstreamUnavailable,
     http_error,
 )
-from agui_proxy.server.lifecycle import RedactingFilter
-from agui_proxy.server.limits import StreamGate
+from agui_proxy.server.admission import AdmissionGate
+from agui_proxy.server.log_redaction import RedactingFilter
 from agui_proxy.server.reliability import backoff_delay
 from agui_proxy.server.routing import RoutePlan, forwarded
+from agui_proxy.server.shutdown import Shutdown
 from agui_proxy.server.upstream import retry_after_seconds
 
 KEY = "sk-test-routing-0123456789abcdef"
@@ -222,7 +224,7 @@ def test_upstream_reliability_errors(block: dict[str, Any], field: str) -> None:
 
 def test_gate_caps_and_releases() -> None:
     async def main() -> None:
-        gate = StreamGate(2, retry_after=3)
+        gate = AdmissionGate(2, retry_after=3, shutdown=Shutdown(grace=1))
         a, b = gate.admit(), gate.admit()
         with pytest.raises(InboundError) as full:
             gate.admit()
@@ -239,9 +241,10 @@ def test_gate_caps_and_releases() -> None:
     anyio.run(main)
 
 
-def test_gate_drain_lets_streams_finish_then_stops_the_rest() -> None:
+def test_drain_lets_streams_finish_then_stops_the_rest() -> None:
     async def main() -> None:
-        gate = StreamGate(10, retry_after=1)
+        shutdown = Shutdown(grace=0.3)
+        gate = AdmissionGate(10, retry_after=1, shutdown=shutdown)
         quick, slow = gate.admit(), gate.admit()
         outcome: dict[str, str] = {}
 
@@ -257,7 +260,7 @@ def test_gate_drain_lets_streams_finish_then_stops_the_rest() -> None:
             tg.start_soon(stream, quick, 0.05, "quick")
             tg.start_soon(stream, slow, 30, "slow")
             await anyio.sleep(0)
-            stopped = await gate.drain(0.3)
+            stopped = await shutdown.drain(gate)
         assert stopped == 1
         assert outcome == {"quick": "finished", "slow": "stopped: shutdown"}
         with pytest.raises(InboundError) as refused:
@@ -271,7 +274,7 @@ def test_gate_drain_lets_streams_finish_then_stops_the_rest() -> None:
 
 
 def test_log_filter_redacts_message_arguments_and_tracebacks() -> None:
-    redacting = RedactingFilter([KEY])
+    redacting = RedactingFilter(Redactor([KEY]))
     access = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:5", "POST", f"/a?k={KEY}", "1.1", 200), None)
     assert redacting.filter(access)
@@ -285,3 +288,27 @@ def test_log_filter_redacts_message_arguments_and_tracebacks() -> None:
     redacting.filter(record)
     text = logging.Formatter().format(record)
     assert KEY not in text and KEY[:12] not in text and "ValueError: bad key [redacted]" in text
+
+
+def test_one_draining_state_and_one_drain_however_often_asked() -> None:
+    async def main() -> None:
+        shutdown = Shutdown(grace=0.05)
+        gate = AdmissionGate(10, retry_after=1, shutdown=shutdown)
+        slot = gate.admit()
+
+        async def run() -> None:
+            with anyio.CancelScope() as scope:
+                slot.attach(scope)
+                await anyio.sleep_forever()
+            gate.release(slot)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            assert not shutdown.draining
+            first, second = shutdown.drain(gate), shutdown.drain(gate, 30)
+            assert first is second and shutdown.draining
+            with pytest.raises(InboundError):
+                gate.admit()
+            assert await first == 1 and slot.stop_reason == "shutdown"
+
+    anyio.run(main)

@@ -1,9 +1,12 @@
-"""What the shell learns about one request while serving it, counted and logged when it ends.
+"""The request context: what the shell knows of one request, in its ASGI scope from start to end.
 
-An :class:`Exchange` is made when a request arrives (with its request id), filled in by the code
-that serves it (the route and upstream, the response status, the first upstream byte, the run's
-:class:`~agui_proxy.core.stream.RunStream`), and read once at the end by the metrics and the
-access log.  It holds no message content unless ``logging.debug_content`` asks for it.
+:class:`RequestContextMiddleware` is the outermost piece of every chain the app composes
+(``stack.py``): it gives the request its id (the client's ``X-Request-ID`` when it is safe to log
+and echo, else a new one), notes when it arrived, puts a :class:`RequestContext` in the scope
+under :data:`CONTEXT_KEY`, echoes the id on the response and notes its status.  The pieces inside
+fill the rest in (the identity, once the auth piece knows it; the route handler: the upstream, the
+run and its first bytes), and the recorder (``recording.py``) reads it once when the request ends.
+It holds no message content unless ``logging.debug_content`` asks for it.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.events import TokenUsage
-from ..core.stream import RunStream
+from ..core.pipeline import RunPipeline
+from .identity import Identity
 
+CONTEXT_KEY = "agui_proxy.context"
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 128
 # What an incoming X-Request-ID may hold: enough for UUIDs, ULIDs, W3C trace ids and the usual
@@ -44,17 +49,18 @@ def request_id_from(scope: Scope) -> str:
 
 
 @dataclass(slots=True)
-class Exchange:
+class RequestContext:
     request_id: str
     method: str
     path: str
     route: str = "-"      # the configured route path ("-": none); bounded, so a metrics label
     upstream: str = "-"   # the upstream that served it; a fallback replaces it
     started: float = field(default_factory=time.monotonic)
+    identity: Identity | None = None  # who sent it, once the auth piece knows (None: no auth configured)
     status: int = 0
     error: str | None = None  # why it was rejected (the JSON error's type) or why it failed
     preflight: bool = False
-    stream: RunStream | None = None
+    run: RunPipeline | None = None      # the run being streamed to the client, once one starts
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None
@@ -62,7 +68,7 @@ class Exchange:
     response_body: bytearray | None = None  # logging.debug_content only
 
     @classmethod
-    def begin(cls, scope: Scope, route: str = "-", upstream: str = "-") -> Exchange:
+    def begin(cls, scope: Scope, route: str = "-", upstream: str = "-") -> RequestContext:
         return cls(request_id_from(scope), scope["method"], scope["path"], route, upstream)
 
     def upstream_chunk(self, out: bytes) -> None:
@@ -80,16 +86,16 @@ class Exchange:
 
     @property
     def streamed(self) -> bool:
-        return self.stream is not None
+        return self.run is not None
 
     @property
     def outcome(self) -> str:
         if self.error == INTERNAL:
             return INTERNAL
-        if self.stream is not None:
-            if self.stream.error is not None:
+        if self.run is not None:
+            if self.run.error is not None:
                 return ERROR
-            return OK if self.stream.ended else DISCONNECTED
+            return OK if self.run.ended else DISCONNECTED
         if self.status >= 400 or self.error is not None:
             return REJECTED
         return PREFLIGHT if self.preflight else OK
@@ -97,13 +103,13 @@ class Exchange:
     @property
     def error_code(self) -> str | None:
         """The RUN_ERROR code of a failed run, or the error type of a rejected request."""
-        if self.stream is not None and self.stream.error is not None:
-            return self.stream.error.code
+        if self.run is not None and self.run.error is not None:
+            return self.run.error.code
         return self.error
 
     @property
     def usage(self) -> TokenUsage | None:
-        return self.stream.run.usage if self.stream is not None else None
+        return self.run.run.usage if self.run is not None else None
 
     def seconds(self, moment: float | None) -> float | None:
         """``moment`` as seconds since the request arrived."""
@@ -112,3 +118,39 @@ class Exchange:
     @property
     def duration(self) -> float:
         return (self.ended or time.monotonic()) - self.started
+
+
+def request_context(scope: Scope) -> RequestContext:
+    """The context :class:`RequestContextMiddleware` put in ``scope``."""
+    context: RequestContext = scope[CONTEXT_KEY]
+    return context
+
+
+class RequestContextMiddleware:
+    """Puts a :class:`RequestContext` in the scope; echoes its id and notes the response status.
+
+    ``route`` and ``upstream`` label the request in the metrics and the access log.
+    """
+
+    def __init__(self, app: ASGIApp, *, route: str = "-", upstream: str = "-") -> None:
+        self.app = app
+        self.route = route
+        self.upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context = RequestContext.begin(scope, self.route, self.upstream)
+        echo = (REQUEST_ID_HEADER, context.request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                context.status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), echo]}
+            await send(message)
+
+        try:
+            await self.app({**scope, CONTEXT_KEY: context}, receive, send_with_id)
+        finally:
+            context.end()

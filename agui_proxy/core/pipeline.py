@@ -2,12 +2,12 @@
 
     bytes ──SSEDecoder──▶ SSE events ──Translator──▶ RunBuilder ──EventEncoder──▶ frames
 
-The shell calls :meth:`RunStream.start` once, :meth:`feed` with each chunk of the upstream body,
+The shell calls :meth:`RunPipeline.start` once, :meth:`feed` with each chunk of the upstream body,
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
 send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISHED`` or
 ``RUN_ERROR`` and the terminator were produced) and the shell stops reading the upstream.
 
-A shell that can try again elsewhere (a retry, a fallback upstream) builds the stream with
+A shell that can try again elsewhere (a retry, a fallback upstream) builds the pipeline with
 ``hold_early_failure``: an error found in the upstream's bytes before anything but
 ``RUN_STARTED`` was produced is then kept in :attr:`early_failure` instead of ending the run,
 and the client never sees that attempt.  Once output has started, errors end the run as usual.
@@ -15,17 +15,17 @@ and the client never sees that attempt.  Once output has started, errors end the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..errors import RunError
 from .encoder import DONE_FRAME, EventEncoder
-from .redact import redact
+from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
 from .translator import Translator
 
 
-class RunStream:
+class RunPipeline:
     def __init__(
         self,
         run: RunBuilder,
@@ -34,7 +34,7 @@ class RunStream:
         *,
         done_frame: bool = True,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
-        secrets: Sequence[str] = (),
+        redactor: Redactor = NO_SECRETS,
         hold_early_failure: bool = False,
     ) -> None:
         self.run = run
@@ -42,7 +42,7 @@ class RunStream:
         self._encoder = encoder
         self._decoder = SSEDecoder(max_event_size)
         self._done_frame = done_frame
-        self._secrets = secrets
+        self._redact = redactor
         self.error: RunError | None = None
         self._hold_early = hold_early_failure
         self.early_failure: RunError | None = None
@@ -107,7 +107,7 @@ class RunStream:
     def _fail(self, error: RunError) -> None:
         if not self.run.ended:
             # Every error message passes here on its way to the client: providers echo keys back.
-            error.message = redact(error.message, self._secrets)
+            error.message = self._redact(error.message)
             self.error = error
             self.run.fail(error.message, error.code)
 

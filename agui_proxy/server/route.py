@@ -1,0 +1,108 @@
+"""The handler of one configured route: a client's request in, its run streamed back.
+
+Plain ASGI, at the centre of the route's chain (``stack.py``): by the time it runs, the request
+has its context (``context.py``), passed CORS, is a ``POST`` and is authenticated.  It admits the
+run (the stream cap, the drain), reads and checks the body, picks the route's upstream chain,
+then hands the run to ``run_response.py``; a request refused on the way gets its JSON error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from ..config import Config
+from ..core.inbound import InboundRequest, read_request
+from ..core.pipeline import RunPipeline
+from ..core.redact import Redactor
+from ..core.run import RunBuilder
+from ..errors import InboundError
+from ..providers import UpstreamRequest
+from .admission import AdmissionGate, RunSlot
+from .context import RequestContext, request_context
+from .keepalive import KeepAlive
+from .metrics import Metrics
+from .reliability import UpstreamRun
+from .request_body import read_body
+from .responses import send_error
+from .routing import RoutePlan, Target
+from .run_response import SSEWriter, respond_with_run
+
+
+class RouteHandler:
+    def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
+                 redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient]) -> None:
+        self.plan = plan
+        self.max_body_bytes = config.limits.max_body_bytes
+        self.max_event_bytes = config.limits.max_event_bytes
+        self.gate = gate
+        self.keepalive = keepalive
+        self.redactor = redactor
+        self.metrics = metrics
+        self.http = http
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = request_context(scope)
+        slot: RunSlot | None = None
+        try:
+            try:
+                slot = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                # The body is not kept: a 10 MB prompt is not held for the whole stream.
+                request = read_request(await read_body(scope, receive, self.max_body_bytes))
+                targets = self.plan.targets(request.conversation.requested_model)
+                first_request = targets[0].build_request(request.conversation, scope["headers"])
+            except InboundError as exc:
+                context.error = exc.type
+                await send_error(send, exc)
+                return
+            writer = SSEWriter(send)
+            label = f"request {context.request_id} {self.plan.label}"
+            run = self._upstream_run(request, writer, targets, first_request, scope["headers"], context, label)
+            context.run = run.pipeline
+            await respond_with_run(run, receive=receive, writer=writer, slot=slot, keepalive=self.keepalive,
+                                   label=label)
+        finally:
+            if slot is not None:
+                self.gate.release(slot)
+
+    def _upstream_run(self, request: InboundRequest, writer: SSEWriter, targets: list[Target],
+                      first_request: UpstreamRequest, client_headers: list[tuple[bytes, bytes]],
+                      context: RequestContext, label: str) -> UpstreamRun:
+        route = self.plan.route
+        done = route.done == "always" or (route.done == "auto" and request.kind == "branderux")
+
+        def new_pipeline(target: Target) -> RunPipeline:
+            # One per try (same ids), read by the translator of the upstream tried.
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning,
+                             parent_run_id=request.parent_run_id)
+            return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
+                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
+
+        return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,
+                           writer.write, self.http, redactor=self.redactor, label=label,
+                           observer=ContextObserver(context, self.metrics, route.path))
+
+
+class ContextObserver:
+    """Tells a request's context and the metrics what its upstream run does (reliability.RunObserver)."""
+
+    __slots__ = ("_context", "_metrics", "_route")
+
+    def __init__(self, context: RequestContext, metrics: Metrics, route: str) -> None:
+        self._context = context
+        self._metrics = metrics
+        self._route = route
+
+    def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
+        self._context.upstream = upstream
+        self._context.run = pipeline
+        if retry:
+            self._metrics.retry(upstream)
+
+    def fallback(self, from_upstream: str, to_upstream: str) -> None:
+        self._metrics.fallback(self._route, from_upstream, to_upstream)
+
+    def chunk(self, out: bytes) -> None:
+        self._context.upstream_chunk(out)

@@ -1,0 +1,98 @@
+"""The one place the shell's ASGI pieces are composed, outermost first.
+
+    a route      RequestContextMiddleware → RequestRecorder → CORSMiddleware(POST)
+                   → AllowMethods(POST) → AuthMiddleware → RouteHandler
+    a probe      RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET) → Healthz | Readyz
+    /metrics     RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
+                   [→ AuthMiddleware, with metrics.require_token] → MetricsEndpoint
+    /playground  AllowMethods(GET) → PlaygroundPage
+    no route     RequestContextMiddleware → RequestRecorder → NotFound   (standalone app only)
+
+Each piece is pure ASGI (``__init__(app, ...)``, ``__call__(scope, receive, send)``) and owns one
+concern: the request context (id, timing, identity; ``context.py``), metrics and the access log
+(``recording.py``), CORS (``cors.py``), the methods (``methods.py``), auth (``auth.py``).  The
+probes and ``/metrics`` are not recorded: an orchestrator and a scraper call them every few seconds.
+A route without ``auth.bearer_tokens`` has no auth piece.  :class:`ShellParts` are what the pieces
+share, built once per app (``app.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp
+
+from ..config import PLAYGROUND_PATH, Config
+from ..core.redact import Redactor
+from .access_log import AccessLog
+from .admission import AdmissionGate
+from .auth import Authenticate, AuthMiddleware
+from .context import RequestContextMiddleware
+from .cors import CORSMiddleware, CORSPolicy
+from .endpoints import Healthz, MetricsEndpoint, NotFound, Readyz
+from .keepalive import KeepAlive
+from .lifespan import SharedClient
+from .methods import GET, POST, AllowMethods
+from .metrics import Metrics
+from .playground import PlaygroundPage
+from .recording import RequestRecorder
+from .route import RouteHandler
+from .routing import RoutePlan
+from .shutdown import Shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class ShellParts:
+    """What the pieces of one app share."""
+
+    redactor: Redactor
+    authenticate: Authenticate | None  # None: the routes take requests without credentials
+    metrics: Metrics
+    access_log: AccessLog
+    cors: CORSPolicy
+    shutdown: Shutdown
+    gate: AdmissionGate
+    keepalive: KeepAlive
+    client: SharedClient
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """Where a request goes: ``routes`` by the path below the mount point, ``endpoints`` by the
+    path itself, ``not_found`` when the standalone app has neither."""
+
+    routes: dict[str, ASGIApp]
+    endpoints: dict[str, ASGIApp]
+    not_found: ASGIApp
+
+
+def compose(config: Config, parts: ShellParts) -> Dispatch:
+    routes = {route.path: _route(RoutePlan(config, route), config, parts) for route in config.routes}
+    endpoints: dict[str, ASGIApp] = {}
+    if config.probes.enabled:
+        endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)
+        endpoints[config.probes.readiness_path] = _operator(Readyz(parts.client, parts.shutdown), parts)
+    if config.metrics.enabled:
+        scrape: ASGIApp = MetricsEndpoint(parts.metrics)
+        if config.metrics.require_token and parts.authenticate is not None:
+            scrape = AuthMiddleware(scrape, parts.authenticate)
+        endpoints[config.metrics.path] = _operator(scrape, parts)
+    if config.playground:
+        endpoints[PLAYGROUND_PATH] = AllowMethods(PlaygroundPage(config), GET)
+    not_found = RequestContextMiddleware(RequestRecorder(NotFound(), parts.metrics, parts.access_log))
+    return Dispatch(routes, endpoints, not_found)
+
+
+def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
+    app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
+                                metrics=parts.metrics, http=parts.client.get)
+    if parts.authenticate is not None:
+        app = AuthMiddleware(app, parts.authenticate)
+    app = AllowMethods(app, POST, path=plan.route.path)
+    app = CORSMiddleware(app, parts.cors, POST)
+    app = RequestRecorder(app, parts.metrics, parts.access_log)
+    return RequestContextMiddleware(app, route=plan.route.path, upstream=plan.upstream_name)
+
+
+def _operator(endpoint: ASGIApp, parts: ShellParts) -> ASGIApp:
+    return RequestContextMiddleware(CORSMiddleware(AllowMethods(endpoint, GET), parts.cors, GET))
