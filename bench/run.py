@@ -83,11 +83,12 @@ def warm_up(lives: list[Live], plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, plan: Plan) -> list[dict[str, Any]]:
+def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, plan: Plan,
+               idle_rss: dict[str, int]) -> list[dict[str, Any]]:
     rows = []
     for live in lives:
         assert live.process is not None
-        idle = live.process.rss_bytes()
+        idle = idle_rss[live.name]
         for count in plan.hold_levels:
             row = hold_round(live, upstream, upstream_port, StreamSpec("hold", plan.hold_tokens), count, idle,
                              plan.hold_timeout, plan.hold_stall)
@@ -101,11 +102,11 @@ def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, p
 
 
 def scale_phase(lives: list[Live], direct: Live, upstream: ServerProcess, upstream_port: int,
-                plan: Plan) -> list[dict[str, Any]]:
+                plan: Plan, idle_rss: dict[str, int]) -> list[dict[str, Any]]:
     rows = []
     for live in lives:
         assert live.process is not None
-        idle = live.process.rss_bytes()
+        idle = idle_rss[live.name]
         for level in plan.scale_levels:
             row = scale.scale_round(live, direct.target, upstream, upstream_port, level, idle,
                                     aggregate_tokens_per_s=plan.aggregate_tokens_per_s, tokens=plan.scale_tokens,
@@ -215,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         results["machine"] = machine_info()
         log("warming up")
         results["warmup"] = warm_up([direct, *lives], plan)
+        # Memory per stream counts from here, for the hold and the scale rows alike: an allocator
+        # keeps what an earlier phase freed, so a later phase's own start would count too little.
+        idle_rss = {live.name: live.process.rss_bytes() for live in lives if live.process is not None}
         if "hold" not in skip:
-            results["hold"] = hold_phase(lives, upstream, upstream_port, plan)
+            results["hold"] = hold_phase(lives, upstream, upstream_port, plan, idle_rss)
         if "scale" not in skip:
-            results["scale"] = scale_phase(lives, direct, upstream, upstream_port, plan)
+            results["scale"] = scale_phase(lives, direct, upstream, upstream_port, plan, idle_rss)
         if "cpu" not in skip:
             results["cpu"] = cpu_phase(lives, upstream, plan)
         if "ttft" not in skip:
