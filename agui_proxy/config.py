@@ -11,19 +11,19 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
-from .providers import PROVIDERS
+from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-REPLAY = "replay"
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
 # Where the playground page is served when ``playground: true`` (server/playground.py).
 PLAYGROUND_PATH = "/playground"
@@ -95,24 +95,17 @@ def _forwardable(names: list[str]) -> list[str]:
     return out
 
 
-class UpstreamConfig(Strict):
-    provider: str
-    base_url: str | None = None
-    api_key: str | None = Field(None, repr=False)
-    model: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, str] = Field(default_factory=dict)
-    body: dict[str, Any] = Field(default_factory=dict)
-    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    # provider: replay
-    format: str = "openai-chat"
-    file: str | None = None
-    chunk_size: int = Field(64, ge=1)
-    interval: float = Field(0.02, ge=0)
-    # reliability
+# -- upstreams: one model per kind, told apart by ``provider:`` (README "Upstreams") ---------------
+
+
+class _Upstream(Strict):
+    """What every upstream has, whatever answers it: reliability settings and forwarded headers."""
+
+    provider: str  # each kind narrows it to its own name: the tag the union picks the kind by
     timeouts: TimeoutsConfig = TimeoutsConfig()
     retries: RetriesConfig = RetriesConfig()
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
+    model: str = ""
 
     @field_validator("retries", mode="before")
     @classmethod
@@ -127,12 +120,73 @@ class UpstreamConfig(Strict):
     def _upstream_forwardable(cls, names: list[str]) -> list[str]:
         return _forwardable(names)
 
-    @field_validator("provider")
+    @property
+    def label(self) -> str:  # what the upstream is, for a person (the playground's list)
+        return self.provider
+
+
+class _HTTPUpstream(_Upstream):
+    """An upstream answered over HTTP by one of the registered providers."""
+
+    base_url: str
+    api_key: str | None = Field(None, repr=False)
+    model: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
     @classmethod
-    def _known_provider(cls, name: str) -> str:
-        if name != REPLAY and name not in PROVIDERS:
-            raise ValueError(f"unknown provider {name!r} (one of: {', '.join(sorted([*PROVIDERS, REPLAY]))})")
-        return name
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"base_url must be an http:// or https:// URL, not {url!r}")
+        return url
+
+    @field_validator("model")
+    @classmethod
+    def _model_given(cls, model: str) -> str:
+        if not model:
+            raise ValueError("model is required")
+        return model
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {"base_url": self.base_url, "model": model or self.model, "api_key": self.api_key,
+                "headers": dict(self.headers), "query": dict(self.query), "extra_body": dict(self.body)}
+
+    def build_provider(self, model: str | None = None) -> Provider:
+        """The provider strategy for this upstream (``model``: one the route lets the client pick)."""
+        cls = PROVIDERS[self.provider]
+        return cls(cls.settings_class(**self.settings(model)))
+
+
+class OpenAIChatUpstream(_HTTPUpstream):
+    provider: Literal["openai-chat"]
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {**super().settings(model), "max_tokens_param": self.max_tokens_param}
+
+
+class OpenAIResponsesUpstream(_HTTPUpstream):
+    provider: Literal["openai-responses"]
+
+
+class AnthropicUpstream(_HTTPUpstream):
+    provider: Literal["anthropic"]
+
+
+class GeminiUpstream(_HTTPUpstream):
+    provider: Literal["gemini"]
+
+
+class ReplayUpstream(_Upstream):
+    """A recorded stream played back (the embedded default's ``demo``); ``file`` is relative to the config."""
+
+    provider: Literal["replay"]
+    format: str = "openai-chat"
+    file: Path = BUILTIN_RECORDING
+    chunk_size: int = Field(64, ge=1)
+    interval: float = Field(0.02, ge=0)
 
     @field_validator("format")
     @classmethod
@@ -141,16 +195,38 @@ class UpstreamConfig(Strict):
             raise ValueError(f"unknown recording format {name!r} (one of: {', '.join(sorted(PROVIDERS))})")
         return name
 
-    @model_validator(mode="after")
-    def _http_needs_url(self) -> UpstreamConfig:
-        if self.provider != REPLAY:
-            if not self.base_url:
-                raise ValueError("base_url is required")
-            if not re.match(r"^https?://[^/\s]+", self.base_url):
-                raise ValueError(f"base_url must be an http:// or https:// URL, not {self.base_url!r}")
-            if not self.model:
-                raise ValueError("model is required")
-        return self
+    @field_validator("file")
+    @classmethod
+    def _from_config_dir(cls, path: Path, info: ValidationInfo) -> Path:
+        base_dir = (info.context or {}).get("base_dir") or Path.cwd()
+        return path if path.is_absolute() else Path(base_dir) / path
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider} ({self.format})"
+
+    def build_provider(self, model: str | None = None) -> Provider:
+        return Replay(ReplaySettings(self.file, PROVIDERS[self.format], self.model or "replay",
+                                     self.chunk_size, self.interval))
+
+
+UpstreamConfig = Annotated[
+    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
+    Field(discriminator="provider"),
+]
+
+
+def _upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
+    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
+    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
+    loc = error["loc"]
+    if loc[:1] != ("upstreams",) or len(loc) < 2:
+        return None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = (error.get("ctx") or {}).get("tag")
+        known = ", ".join(sorted(SOURCES))
+        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
+    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None
 
 
 class RouteConfig(Strict):
@@ -242,12 +318,6 @@ class Config(Strict):
         path = self.upstream_tls.ca_file
         return path if path is None or path.is_absolute() else self.base_dir / path
 
-    def replay_file(self, upstream: UpstreamConfig) -> Path:
-        if upstream.file is None:
-            return BUILTIN_RECORDING
-        path = Path(upstream.file)
-        return path if path.is_absolute() else self.base_dir / path
-
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -282,11 +352,13 @@ def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, s
     except ConfigError as exc:
         raise ConfigError(exc.detail, path=source, field=exc.field) from None
     try:
-        return Config(**data, base_dir=base_dir or Path.cwd())
+        base_dir = base_dir or Path.cwd()
+        return Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        loc, message = _upstream_error(error) or (error["loc"], error["msg"])
+        field = ".".join(str(part) for part in loc)
+        message = message.removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown option (see config.example.yaml for the options)"
         elif error["type"] == "missing":
@@ -317,7 +389,7 @@ def default_config(host: str = "127.0.0.1", port: int = 8000) -> Config:
     return config_from_dict(
         {
             "server": {"host": host, "port": port},
-            "upstreams": {"demo": {"provider": REPLAY, "format": "openai-chat"}},
+            "upstreams": {"demo": {"provider": "replay", "format": "openai-chat"}},
             "routes": [{"path": "/api/agent", "upstream": "demo"}],
             "playground": True,
         },

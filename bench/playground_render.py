@@ -21,8 +21,8 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser.browser import VIEWPORT, PlaygroundPage, launch, missing_browser
 from tests.browser.showcase import burst_transcript, proxy_config
-from tests.proxy import new_client, post, start_proxy
-from tests.upstream import ScriptedUpstream, sse_response
+from tests.support.proxy import new_client, post, start_proxy
+from tests.support.upstream import ScriptedUpstream, sse_response
 
 
 def main(argv: list[str]) -> int:

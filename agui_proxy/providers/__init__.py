@@ -1,22 +1,29 @@
 """The provider registry: a config's ``provider:`` name to the class that speaks it.
 
 Adding a provider is a module and a row here (ARCHITECTURE.md: strategies in a registry).
+``PROVIDERS`` are the wire formats, each spoken over HTTP (and each a format a recording can be
+in); ``SOURCES`` is every ``provider:`` a config may name: those, and ``replay``.
 """
 
 from __future__ import annotations
 
 from ..core.translator import Translator
 from .anthropic import Anthropic
-from .base import Provider, UpstreamRequest, UpstreamSettings
+from .base import Provider, ProviderRequest, Recording, UpstreamRequest
 from .gemini import Gemini
-from .openai_chat import OpenAIChat
+from .http import HTTPProvider, UpstreamSettings
+from .openai_chat import ChatSettings, OpenAIChat
 from .openai_responses import OpenAIResponses
+from .replay import Replay, ReplaySettings
 
-PROVIDERS: dict[str, type[Provider]] = {
+PROVIDERS: dict[str, type[HTTPProvider]] = {
     OpenAIChat.name: OpenAIChat,
     OpenAIResponses.name: OpenAIResponses,
     Anthropic.name: Anthropic,
     Gemini.name: Gemini,
 }
 
-__all__ = ["PROVIDERS", "Provider", "Translator", "UpstreamRequest", "UpstreamSettings"]
+SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Replay.name: Replay}
+
+__all__ = ["PROVIDERS", "SOURCES", "ChatSettings", "HTTPProvider", "Provider", "ProviderRequest", "Recording", "Replay",
+           "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings"]

@@ -10,7 +10,6 @@ merged.  The stream (``event: <type>`` + ``data: {"type": <type>, ...}``) is tra
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
@@ -18,20 +17,29 @@ from ..core.run import RunBuilder
 from ..core.translator import Translator
 from ..errors import InboundError
 from .anthropic_stream import AnthropicTranslator
-from .base import Provider, UpstreamRequest
-from .body import arguments_object, merge_body, with_headers
+from .arguments import arguments_object
+from .http import HTTPProvider
 
 ANTHROPIC_VERSION = "2023-06-01"
 
 
-class Anthropic(Provider):
+class Anthropic(HTTPProvider):
     name = "anthropic"
     family = "anthropic"
 
-    def build_request(self, conversation: Conversation) -> UpstreamRequest:
-        s = self.settings
+    def request_path(self) -> str:
+        return "/messages"
+
+    def provider_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if self.settings.api_key:
+            headers["x-api-key"] = self.settings.api_key
+        return headers
+
+    def request_body(self, conversation: Conversation) -> dict[str, Any]:
+        # The config's body is merged in after, e.g. thinking: {type: enabled, budget_tokens: 1024}.
         body: dict[str, Any] = {
-            "model": s.model,
+            "model": self.settings.model,
             "max_tokens": conversation.max_tokens,  # required by the Messages API
             "stream": True,
             "messages": anthropic_messages(conversation),
@@ -43,13 +51,7 @@ class Anthropic(Provider):
             body["tools"] = tools
             if conversation.tool_choice is not None:
                 body["tool_choice"] = anthropic_tool_choice(conversation.tool_choice)
-        merge_body(body, s.extra_body)  # e.g. thinking: {type: enabled, budget_tokens: 1024}
-        headers = {"content-type": "application/json", "accept": "text/event-stream",
-                   "anthropic-version": ANTHROPIC_VERSION}
-        if s.api_key:
-            headers["x-api-key"] = s.api_key
-        return UpstreamRequest("POST", s.url("/messages"), with_headers(headers, s.headers),
-                               json.dumps(body, ensure_ascii=False).encode(), dict(s.query))
+        return body
 
     def translator(self, run: RunBuilder) -> Translator:
         return AnthropicTranslator(run, model=self.settings.model)

@@ -23,14 +23,14 @@ A block cut off by ``max_tokens`` never gets its ``content_block_stop``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
+from ..errors import ContentFiltered
 from .base import count, error_text, parse_json_event
+from .translator_base import TranslatorBase, handles, token_usage
 
 _STOP_REASONS = {
     "end_turn": END_TURN,
@@ -46,10 +46,11 @@ _FILTERED = "refusal"
 _TEXT, _TOOL, _THINKING, _OTHER = "text", "tool", "thinking", "other"
 
 
-class AnthropicTranslator:
+class AnthropicTranslator(TranslatorBase):
+    end_marker = "message_stop"
+
     def __init__(self, run: RunBuilder, *, model: str) -> None:
-        self._run = run
-        self._model = model
+        super().__init__(run, model=model)
         self._blocks: dict[int, str] = {}  # open content blocks: index -> kind
         self._unsent_input: dict[int, dict[str, Any]] = {}  # a tool_use start that carried its input
         self._usage: dict[str, Any] = {}
@@ -60,24 +61,19 @@ class AnthropicTranslator:
         kind = payload.get("type") or event.event
         if kind == "error" or event.event == "error":
             # {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-            raise UpstreamReportedError(f"upstream reported an error: {error_text(payload)}")
-        handler = _EVENTS.get(kind)
-        if handler is not None:  # ping and event types to come are ignored
-            handler(self, payload)
-
-    def close(self, truncated: bool) -> None:
-        if not self._run.ended:
-            raise UpstreamTruncated("the upstream stream ended before message_stop")
+            self.reported_error(error_text(payload))
+        self.dispatch(kind, payload)  # ping and event types to come have no handler
 
     # -- the message -------------------------------------------------------------------------
 
+    @handles("message_start")
     def _message_start(self, payload: dict[str, Any]) -> None:
         message = payload.get("message")
         if isinstance(message, dict):
-            if isinstance(message.get("model"), str) and message["model"]:
-                self._model = message["model"]
+            self.saw_model(message.get("model"))
             self._add_usage(message.get("usage"))
 
+    @handles("message_delta")
     def _message_delta(self, payload: dict[str, Any]) -> None:
         delta = payload.get("delta")
         if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
@@ -88,6 +84,7 @@ class AnthropicTranslator:
         if self._stop_reason == _FILTERED:
             raise ContentFiltered("the provider's safety filter stopped the response (stop_reason refusal)")
 
+    @handles("message_stop")
     def _message_stop(self, payload: dict[str, Any]) -> None:
         raw = self._stop_reason
         self._run.finish(stop_reason=_STOP_REASONS.get(raw or ""), provider_stop_reason=raw,
@@ -101,6 +98,7 @@ class AnthropicTranslator:
 
     # -- content blocks ----------------------------------------------------------------------
 
+    @handles("content_block_start")
     def _block_start(self, payload: dict[str, Any]) -> None:
         index, block = payload.get("index"), payload.get("content_block")
         if not isinstance(index, int) or not isinstance(block, dict):
@@ -125,6 +123,7 @@ class AnthropicTranslator:
         else:
             self._blocks[index] = _OTHER
 
+    @handles("content_block_delta")
     def _block_delta(self, payload: dict[str, Any]) -> None:
         index, delta = payload.get("index"), payload.get("delta")
         if not isinstance(index, int) or not isinstance(delta, dict):
@@ -142,6 +141,7 @@ class AnthropicTranslator:
             self._run.reasoning_signature(_str(delta.get("signature")))
         # citations_delta and delta types to come: nothing to show
 
+    @handles("content_block_stop")
     def _block_stop(self, payload: dict[str, Any]) -> None:
         index = payload.get("index")
         if isinstance(index, int):
@@ -156,16 +156,6 @@ class AnthropicTranslator:
             self._run.tool_end(index)
         elif kind == _THINKING:
             self._run.end_reasoning()
-
-
-_EVENTS: dict[str, Callable[[AnthropicTranslator, dict[str, Any]], None]] = {
-    "message_start": AnthropicTranslator._message_start,
-    "content_block_start": AnthropicTranslator._block_start,
-    "content_block_delta": AnthropicTranslator._block_delta,
-    "content_block_stop": AnthropicTranslator._block_stop,
-    "message_delta": AnthropicTranslator._message_delta,
-    "message_stop": AnthropicTranslator._message_stop,
-}
 
 
 def _str(value: Any) -> str:
@@ -184,15 +174,11 @@ def anthropic_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:
     base = count(usage.get("input_tokens"))
     cache_read = count(usage.get("cache_read_input_tokens"))
     cache_write = count(usage.get("cache_creation_input_tokens"))
-    inp = None if base is None else base + (cache_read or 0) + (cache_write or 0)
-    out = count(usage.get("output_tokens"))
     details = usage.get("output_tokens_details")
-    return TokenUsage(
-        provider="anthropic",
-        model=model or None,
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=inp + out if inp is not None and out is not None else None,
+    return token_usage(
+        "anthropic", model,
+        input_tokens=None if base is None else base + (cache_read or 0) + (cache_write or 0),
+        output_tokens=count(usage.get("output_tokens")),
         reasoning_tokens=count(details.get("thinking_tokens")) if isinstance(details, dict) else None,
         cached_input_tokens=cache_read,
         cache_write_input_tokens=cache_write,

@@ -1,9 +1,11 @@
 """What every provider is: a request builder and a stream translator, with no I/O.
 
-A provider module defines a :class:`Provider` subclass and registers it in
-``agui_proxy/providers/__init__.py``.  The HTTP shell sends the :class:`UpstreamRequest` the
-provider builds, decodes the response body into SSE events, and feeds them to the provider's
-:class:`Translator`, which tells a :class:`~agui_proxy.core.run.RunBuilder` what happened.
+A provider module defines a :class:`Provider` subclass (most of them through
+:class:`~agui_proxy.providers.http.HTTPProvider`) and registers it in
+``agui_proxy/providers/__init__.py``.  The shell opens what the provider builds (an
+:class:`UpstreamRequest`, or a :class:`Recording` to play back), decodes the body into SSE
+events, and feeds them to the provider's :class:`Translator`, which tells a
+:class:`~agui_proxy.core.run.RunBuilder` what happened.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..core import fastjson
 from ..core.conversation import Conversation
-from ..core.redact import redact
 from ..core.run import RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator as Translator
@@ -23,42 +25,55 @@ from ..errors import UpstreamProtocolError
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamSettings:
-    """The part of an upstream's config a provider needs (the shell keeps timeouts and such)."""
-
-    base_url: str
-    model: str
-    api_key: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
-    extra_body: dict[str, Any] = field(default_factory=dict)  # merged into every request body
-    options: dict[str, Any] = field(default_factory=dict)  # provider-specific settings
-
-    def url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
-
-
-@dataclass(frozen=True, slots=True)
 class UpstreamRequest:
+    """An HTTP request to a provider's streaming API."""
+
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
 
+    def with_headers(self, extra: dict[str, str]) -> UpstreamRequest:
+        """This request with those of ``extra`` (lowercased names) it does not have yet: its own
+        headers (the key, the content type) win over forwarded ones, whatever their case."""
+        own = {name.lower() for name in self.headers}
+        added = {k: v for k, v in extra.items() if k not in own}
+        if not added:
+            return self
+        return UpstreamRequest(self.method, self.url, {**self.headers, **added}, self.body, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recorded provider stream, played back in ``chunk_size`` pieces ``interval`` seconds apart."""
+
+    path: Path
+    chunk_size: int
+    interval: float
+
+    def with_headers(self, extra: dict[str, str]) -> Recording:
+        return self  # a recording has no one to send headers to
+
+
+# What a provider builds for a conversation, and the shell opens (server/upstream.py open_source).
+ProviderRequest = UpstreamRequest | Recording
+
 
 class Provider(ABC):
-    """A provider's strategy.  ``family`` is its key in BranderUX's ``tools`` object."""
+    """A provider's strategy: the request for a conversation, and a translator for its answer.
+
+    ``name`` is what a config's ``provider:`` says; ``family`` is its key in BranderUX's
+    ``tools`` object.  :class:`~agui_proxy.providers.http.HTTPProvider` is the base of the
+    providers spoken over HTTP; :class:`~agui_proxy.providers.replay.Replay` plays a recording.
+    """
 
     name: ClassVar[str]
     family: ClassVar[str]
 
-    def __init__(self, settings: UpstreamSettings) -> None:
-        self.settings = settings
-
     @abstractmethod
-    def build_request(self, conversation: Conversation) -> UpstreamRequest:
-        """The streaming HTTP request for this conversation, with the provider's auth headers.
+    def build_request(self, conversation: Conversation) -> ProviderRequest:
+        """What the shell opens for this conversation: an HTTP request or a recording to play.
 
         Raises :class:`~agui_proxy.errors.InboundError` (a 422 before any stream starts) for a
         conversation the provider's API cannot express, such as a media kind it does not take.
@@ -69,22 +84,16 @@ class Provider(ABC):
         """A fresh translator for one response stream."""
 
     def error_message(self, status: int, body: bytes, content_type: str) -> str:
-        """A short message for a non-2xx answer, from the provider's JSON error body if any."""
+        """A short message for a non-2xx answer, from the provider's JSON error body if any.
+
+        A body that echoes part of a key is not cleaned here: every message leaves through the
+        config's one Redactor (the run's RUN_ERROR, the retry logs, the log filter)."""
         detail = describe_error_body(body, content_type)
-        return redact(f"upstream answered HTTP {status}" + (f": {detail}" if detail else ""), self.secrets())
+        return f"upstream answered HTTP {status}" + (f": {detail}" if detail else "")
 
     def secrets(self) -> list[str]:
         """Values that must never reach a client or a log (keys, auth headers)."""
-        values = [self.settings.api_key or ""]
-        values += [v for k, v in self.settings.headers.items() if _looks_secret(k)]
-        return [v for v in values if v]
-
-
-def _looks_secret(header: str) -> bool:
-    header = header.lower()
-    return header in ("authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key") or (
-        "key" in header or "token" in header or "secret" in header
-    )
+        return []
 
 
 def describe_error_body(body: bytes, content_type: str) -> str:

@@ -22,17 +22,29 @@ from urllib.parse import quote
 from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
 from ..core.run import RunBuilder
 from ..core.translator import Translator
-from .base import Provider, UpstreamRequest
-from .body import arguments_object, merge_body, with_headers
+from .arguments import arguments_object
 from .gemini_stream import GeminiTranslator
+from .http import HTTPProvider
 
 
-class Gemini(Provider):
+class Gemini(HTTPProvider):
     name = "gemini"
     family = "gemini"
 
-    def build_request(self, conversation: Conversation) -> UpstreamRequest:
-        s = self.settings
+    def request_path(self) -> str:
+        model = self.settings.model.removeprefix("models/")
+        return f"/models/{quote(model, safe='-._~')}:streamGenerateContent"
+
+    def request_query(self) -> dict[str, str]:
+        return {"alt": "sse"}  # without it the endpoint streams one JSON array, not server-sent events
+
+    def provider_headers(self) -> dict[str, str]:
+        key = self.settings.api_key
+        return {"x-goog-api-key": key} if key else {}
+
+    def request_body(self, conversation: Conversation) -> dict[str, Any]:
+        # The config's body is merged in after, e.g. generationConfig.thinkingConfig or
+        # toolConfig.functionCallingConfig.streamFunctionCallArguments.
         body: dict[str, Any] = {"contents": gemini_contents(conversation)}
         if conversation.system:
             body["systemInstruction"] = {"parts": [{"text": conversation.system}]}
@@ -43,16 +55,7 @@ class Gemini(Provider):
             if conversation.tool_choice is not None:
                 body["toolConfig"] = {"functionCallingConfig": gemini_tool_choice(conversation.tool_choice)}
         body["generationConfig"] = {"maxOutputTokens": conversation.max_tokens}
-        # e.g. generationConfig.thinkingConfig, toolConfig.functionCallingConfig.streamFunctionCallArguments
-        merge_body(body, s.extra_body)
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if s.api_key:
-            headers["x-goog-api-key"] = s.api_key
-        headers = with_headers(headers, s.headers)
-        model = s.model.removeprefix("models/")
-        # alt=sse: without it the endpoint streams one JSON array, not server-sent events.
-        return UpstreamRequest("POST", s.url(f"/models/{quote(model, safe='-._~')}:streamGenerateContent"),
-                               headers, json.dumps(body, ensure_ascii=False).encode(), {"alt": "sse", **s.query})
+        return body
 
     def translator(self, run: RunBuilder) -> Translator:
         return GeminiTranslator(run, model=self.settings.model)

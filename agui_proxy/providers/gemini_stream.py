@@ -26,9 +26,10 @@ from typing import Any
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
+from ..errors import ContentFiltered
 from .base import count, error_text, parse_json_event
 from .gemini_args import PartialArgsWriter
+from .translator_base import TranslatorBase, token_usage
 
 _STOP_REASONS = {"STOP": END_TURN, "MAX_TOKENS": MAX_TOKENS}
 # finishReason values meaning a filter (safety, copyright, blocklist, PII) stopped the response.
@@ -36,10 +37,13 @@ _FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT"
                        "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
 
 
-class GeminiTranslator:
+class GeminiTranslator(TranslatorBase):
+    """Every event has the same shape, so there is no table of event kinds to dispatch on."""
+
+    end_marker = "a finishReason"
+
     def __init__(self, run: RunBuilder, *, model: str) -> None:
-        self._run = run
-        self._model = model
+        super().__init__(run, model=model)
         self._usage: dict[str, Any] = {}
         self._finish_reason: str | None = None
         self._calls = 0  # tool calls so far; call n is the run's key n
@@ -50,9 +54,8 @@ class GeminiTranslator:
         payload = parse_json_event(event)
         if payload.get("error") is not None:
             # {"error": {"code": 500, "message": "...", "status": "INTERNAL"}}
-            raise UpstreamReportedError(f"upstream reported an error: {error_text(payload)}")
-        if isinstance(payload.get("modelVersion"), str) and payload["modelVersion"]:
-            self._model = payload["modelVersion"]
+            self.reported_error(error_text(payload))
+        self.saw_model(payload.get("modelVersion"))
         usage = payload.get("usageMetadata")
         if isinstance(usage, dict) and ("promptTokenCount" in usage or "totalTokenCount" in usage):
             self._usage = usage  # repeated on every event; the last one with counts is final
@@ -67,10 +70,11 @@ class GeminiTranslator:
     def close(self, truncated: bool) -> None:
         if self._run.ended:
             return
-        if self._finish_reason is None:
-            raise UpstreamTruncated("the upstream stream ended without a finishReason")
-        self._end_streamed_call()
         raw = self._finish_reason
+        if raw is None:  # no end marker: a body that ends before a finishReason was cut off
+            super().close(truncated)  # raises, the run not having ended
+            return
+        self._end_streamed_call()
         # Gemini says STOP after tool calls too; the shared vocabulary says why the turn ended.
         stop = TOOL_USE if raw == "STOP" and self._calls else _STOP_REASONS.get(raw)
         self._run.finish(stop_reason=stop, provider_stop_reason=raw, usage=gemini_usage(self._usage, self._model))
@@ -150,14 +154,11 @@ def gemini_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:
         return None
     prompt, tool_prompt = count(usage.get("promptTokenCount")), count(usage.get("toolUsePromptTokenCount"))
     answer, thoughts = count(usage.get("candidatesTokenCount")), count(usage.get("thoughtsTokenCount"))
-    inp = None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0)
-    out = None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0)
-    return TokenUsage(
-        provider="gemini",
-        model=model or None,
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=inp + out if inp is not None and out is not None else count(usage.get("totalTokenCount")),
+    return token_usage(
+        "gemini", model,
+        input_tokens=None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0),
+        output_tokens=None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0),
+        reported_total=count(usage.get("totalTokenCount")),
         reasoning_tokens=thoughts,
         cached_input_tokens=count(usage.get("cachedContentTokenCount")),
     )

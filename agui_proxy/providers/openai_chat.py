@@ -13,44 +13,57 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..core.conversation import Conversation, ImagePart, Message, Part, TextPart, Tool, ToolChoice
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator
-from ..errors import ContentFiltered, InboundError, UpstreamReportedError, UpstreamTruncated
-from .base import Provider, UpstreamRequest, count, error_text, parse_json_event
+from ..errors import ContentFiltered, InboundError
+from .base import count, error_text, parse_json_event
+from .http import HTTPProvider, UpstreamSettings, bearer_auth
+from .translator_base import TranslatorBase, token_usage
 
 _STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
 
 
-class OpenAIChat(Provider):
+@dataclass(frozen=True, slots=True)
+class ChatSettings(UpstreamSettings):
+    """An openai-chat upstream's settings: the shared ones and the name of its token limit."""
+
+    # OpenAI's reasoning models take only max_completion_tokens; most compatible servers only max_tokens.
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+
+class OpenAIChat(HTTPProvider):
     name = "openai-chat"
     family = "openai"
+    settings_class = ChatSettings
 
-    def build_request(self, conversation: Conversation) -> UpstreamRequest:
+    def request_path(self) -> str:
+        return "/chat/completions"
+
+    def provider_headers(self) -> dict[str, str]:
+        return bearer_auth(self.settings.api_key)
+
+    def request_body(self, conversation: Conversation) -> dict[str, Any]:
         s = self.settings
+        max_tokens_param = s.max_tokens_param if isinstance(s, ChatSettings) else "max_tokens"
         body: dict[str, Any] = {
             "model": s.model,
             "messages": chat_messages(conversation),
             "stream": True,
             "stream_options": {"include_usage": True},
-            s.options.get("max_tokens_param", "max_tokens"): conversation.max_tokens,
+            max_tokens_param: conversation.max_tokens,
         }
         tools = conversation.native_tools.get("openai") or [chat_tool(t) for t in conversation.tools]
         if tools:
             body["tools"] = tools
             if conversation.tool_choice is not None:
                 body["tool_choice"] = chat_tool_choice(conversation.tool_choice)
-        body.update(s.extra_body)
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if s.api_key:
-            headers["authorization"] = f"Bearer {s.api_key}"
-        headers.update(s.headers)
-        return UpstreamRequest("POST", s.url("/chat/completions"), headers,
-                               json.dumps(body, ensure_ascii=False).encode(), dict(s.query))
+        return body
 
     def translator(self, run: RunBuilder) -> Translator:
         return ChatTranslator(run, model=self.settings.model)
@@ -121,13 +134,16 @@ def _chat_part(part: Part) -> dict[str, Any]:
                        "images, WAV or MP3 audio as data, and documents as data")
 
 
-class ChatTranslator:
-    """Chat Completions chunks into a run.  Only choice 0 is shown (a chat UI has one answer)."""
+class ChatTranslator(TranslatorBase):
+    """Chat Completions chunks into a run.  Only choice 0 is shown (a chat UI has one answer).
 
-    def __init__(self, run: RunBuilder, *, model: str, provider: str = "openai") -> None:
-        self._run = run
-        self._model = model
-        self._provider = provider
+    Every chunk has the same shape, so there is no table of event kinds to dispatch on.
+    """
+
+    end_marker = "data: [DONE]"
+
+    def __init__(self, run: RunBuilder, *, model: str) -> None:
+        super().__init__(run, model=model)
         self._usage: TokenUsage | None = None
         self._finish_reason: str | None = None
         self._open_ids: dict[Hashable, str | None] = {}  # tool-call key -> provider id
@@ -140,12 +156,11 @@ class ChatTranslator:
         chunk = parse_json_event(event)
         error = chunk.get("error")
         if error or event.event == "error":
-            raise UpstreamReportedError(f"upstream reported an error: {error_text(chunk)}")
-        if isinstance(chunk.get("model"), str) and chunk["model"]:
-            self._model = chunk["model"]
+            self.reported_error(error_text(chunk))
+        self.saw_model(chunk.get("model"))
         usage = chunk.get("usage")
         if isinstance(usage, dict):
-            self._usage = chat_usage(usage, self._provider, self._model)
+            self._usage = chat_usage(usage, self._model)
         for choice in chunk.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self._choice(choice)
@@ -215,10 +230,6 @@ class ChatTranslator:
         self._run.finish(stop_reason=_STOP_REASONS.get(raw or "", raw), provider_stop_reason=raw,
                          usage=self._usage)
 
-    def close(self, truncated: bool) -> None:
-        if not self._run.ended:
-            raise UpstreamTruncated("the upstream stream ended before data: [DONE]")
-
 
 def _details_text(details: Any) -> str:
     # OpenRouter's reasoning_details: [{"type": "reasoning.text", "text"} | {"type": "reasoning.summary",
@@ -250,20 +261,17 @@ def _details_encrypted(details: Any) -> list[str]:
     return values
 
 
-def chat_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:
+def chat_usage(usage: dict[str, Any], model: str) -> TokenUsage:
     prompt = usage.get("prompt_tokens_details")
     completion = usage.get("completion_tokens_details")
     cached = count(prompt.get("cached_tokens")) if isinstance(prompt, dict) else None
     if cached is None:
         cached = count(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
-    inp, out = count(usage.get("prompt_tokens")), count(usage.get("completion_tokens"))
-    total = inp + out if inp is not None and out is not None else count(usage.get("total_tokens"))
-    return TokenUsage(
-        provider=provider,
-        model=model or None,
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=total,
+    return token_usage(
+        "openai", model,
+        input_tokens=count(usage.get("prompt_tokens")),
+        output_tokens=count(usage.get("completion_tokens")),
+        reported_total=count(usage.get("total_tokens")),
         reasoning_tokens=count(completion.get("reasoning_tokens")) if isinstance(completion, dict) else None,
         cached_input_tokens=cached,
     )

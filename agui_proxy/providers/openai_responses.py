@@ -14,24 +14,28 @@ The stream side is :mod:`agui_proxy.providers.responses_stream`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
 from ..core.run import RunBuilder
 from ..core.translator import Translator
 from ..errors import InboundError
-from .base import Provider, UpstreamRequest
+from .http import HTTPProvider, bearer_auth
 from .responses_stream import ResponsesTranslator
 
 
-class OpenAIResponses(Provider):
+class OpenAIResponses(HTTPProvider):
     name = "openai-responses"
     family = "openai"  # BranderUX's tools.openai list is the one this provider reads
 
-    def build_request(self, conversation: Conversation) -> UpstreamRequest:
-        s = self.settings
-        body: dict[str, Any] = {"model": s.model}
+    def request_path(self) -> str:
+        return "/responses"
+
+    def provider_headers(self) -> dict[str, str]:
+        return bearer_auth(self.settings.api_key)
+
+    def request_body(self, conversation: Conversation) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.settings.model}
         if conversation.system:
             body["instructions"] = conversation.system
         body["input"] = responses_input(conversation)
@@ -42,13 +46,7 @@ class OpenAIResponses(Provider):
                 body["tool_choice"] = responses_tool_choice(conversation.tool_choice)
         body["max_output_tokens"] = conversation.max_tokens
         body["stream"] = True
-        body.update(s.extra_body)
-        headers = {"content-type": "application/json", "accept": "text/event-stream"}
-        if s.api_key:
-            headers["authorization"] = f"Bearer {s.api_key}"
-        headers.update(s.headers)
-        return UpstreamRequest("POST", s.url("/responses"), headers,
-                               json.dumps(body, ensure_ascii=False).encode(), dict(s.query))
+        return body
 
     def translator(self, run: RunBuilder) -> Translator:
         return ResponsesTranslator(run, model=self.settings.model)

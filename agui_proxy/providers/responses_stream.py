@@ -28,14 +28,14 @@ event whose part streamed no deltas supplies the part's whole text, for servers 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
-from ..errors import ContentFiltered, UpstreamReportedError, UpstreamTruncated
+from ..errors import ContentFiltered, UpstreamTruncated
 from .base import count, parse_json_event
+from .translator_base import TranslatorBase, handles, token_usage
 
 REFUSAL = "refusal"
 # Between two summary (or reasoning-text) parts of one reasoning item: the parts are sections.
@@ -44,11 +44,11 @@ PART_SEPARATOR = "\n\n"
 Part = tuple[str, str, int]  # (item key, "text" | "refusal" | "summary" | "reasoning", part index)
 
 
-class ResponsesTranslator:
-    def __init__(self, run: RunBuilder, *, model: str, provider: str = "openai") -> None:
-        self._run = run
-        self._model = model
-        self._provider = provider
+class ResponsesTranslator(TranslatorBase):
+    end_marker = "response.completed"
+
+    def __init__(self, run: RunBuilder, *, model: str) -> None:
+        super().__init__(run, model=model)
         self._item_at: dict[int, str] = {}  # output_index -> item key, from output_item.added
         self._calls: dict[str, bool] = {}  # function-call item key -> still open
         self._streamed: set[Part | str] = set()  # parts (and call items) that had deltas
@@ -57,30 +57,6 @@ class ResponsesTranslator:
         self._reasoning_at: Part | None = None
         self._called_tools = False
         self._refused = False
-        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "response.created": self._response_info,
-            "response.in_progress": self._response_info,
-            "response.output_item.added": self._item_added,
-            "response.output_item.done": self._item_done,
-            "response.output_text.delta": lambda e: self._text(e, "text", e.get("delta")),
-            "response.output_text.done": lambda e: self._text(e, "text", e.get("text"), done=True),
-            "response.refusal.delta": lambda e: self._text(e, REFUSAL, e.get("delta")),
-            "response.refusal.done": lambda e: self._text(e, REFUSAL, e.get("refusal"), done=True),
-            "response.function_call_arguments.delta": self._arguments_delta,
-            "response.function_call_arguments.done": self._arguments_done,
-            "response.reasoning_summary_text.delta":
-                lambda e: self._reasoning(e, "summary", "summary_index", e.get("delta")),
-            "response.reasoning_summary_text.done":
-                lambda e: self._reasoning(e, "summary", "summary_index", e.get("text"), done=True),
-            "response.reasoning_text.delta":
-                lambda e: self._reasoning(e, "reasoning", "content_index", e.get("delta")),
-            "response.reasoning_text.done":
-                lambda e: self._reasoning(e, "reasoning", "content_index", e.get("text"), done=True),
-            "response.completed": self._completed,
-            "response.incomplete": self._incomplete,
-            "response.failed": self._failed,
-            "error": self._error,
-        }
 
     def feed(self, event: SSEEvent) -> None:
         if event.data == "[DONE]":
@@ -88,13 +64,7 @@ class ResponsesTranslator:
             raise UpstreamTruncated("the upstream stream ended (data: [DONE]) before response.completed")
         payload = parse_json_event(event)
         kind = payload.get("type")
-        handler = self._handlers.get(kind if isinstance(kind, str) else event.event)
-        if handler is not None:
-            handler(payload)
-
-    def close(self, truncated: bool) -> None:
-        if not self._run.ended:
-            raise UpstreamTruncated("the upstream stream ended before response.completed")
+        self.dispatch(kind if isinstance(kind, str) else event.event, payload)
 
     # -- items ----------------------------------------------------------------------------------
 
@@ -113,11 +83,13 @@ class ResponsesTranslator:
             return str(item["id"])
         return self._key(event)
 
+    @handles("response.created", "response.in_progress")
     def _response_info(self, event: dict[str, Any]) -> None:
         response = event.get("response")
-        if isinstance(response, dict) and isinstance(response.get("model"), str) and response["model"]:
-            self._model = response["model"]
+        if isinstance(response, dict):
+            self.saw_model(response.get("model"))
 
+    @handles("response.output_item.added")
     def _item_added(self, event: dict[str, Any]) -> None:
         item = event.get("item")
         if not isinstance(item, dict):
@@ -131,6 +103,7 @@ class ResponsesTranslator:
             self._run.end_reasoning()  # a new reasoning item is a new reasoning message
             self._reasoning_at = None
 
+    @handles("response.output_item.done")
     def _item_done(self, event: dict[str, Any]) -> None:
         item = event.get("item")
         if not isinstance(item, dict):
@@ -161,12 +134,14 @@ class ResponsesTranslator:
             self._streamed.add(key)
             self._run.tool_args(("call", key), arguments)
 
+    @handles("response.function_call_arguments.delta")
     def _arguments_delta(self, event: dict[str, Any]) -> None:
         key, delta = self._key(event), event.get("delta")
         if self._calls.get(key) and isinstance(delta, str) and delta:
             self._streamed.add(key)
             self._run.tool_args(("call", key), delta)
 
+    @handles("response.function_call_arguments.done")
     def _arguments_done(self, event: dict[str, Any]) -> None:
         self._end_call(self._key(event), event.get("arguments"))
 
@@ -179,6 +154,38 @@ class ResponsesTranslator:
         self._run.tool_end(("call", key))
 
     # -- text and reasoning ---------------------------------------------------------------------
+
+    @handles("response.output_text.delta")
+    def _text_delta(self, event: dict[str, Any]) -> None:
+        self._text(event, "text", event.get("delta"))
+
+    @handles("response.output_text.done")
+    def _text_done(self, event: dict[str, Any]) -> None:
+        self._text(event, "text", event.get("text"), done=True)
+
+    @handles("response.refusal.delta")
+    def _refusal_delta(self, event: dict[str, Any]) -> None:
+        self._text(event, REFUSAL, event.get("delta"))
+
+    @handles("response.refusal.done")
+    def _refusal_done(self, event: dict[str, Any]) -> None:
+        self._text(event, REFUSAL, event.get("refusal"), done=True)
+
+    @handles("response.reasoning_summary_text.delta")
+    def _summary_delta(self, event: dict[str, Any]) -> None:
+        self._reasoning(event, "summary", "summary_index", event.get("delta"))
+
+    @handles("response.reasoning_summary_text.done")
+    def _summary_done(self, event: dict[str, Any]) -> None:
+        self._reasoning(event, "summary", "summary_index", event.get("text"), done=True)
+
+    @handles("response.reasoning_text.delta")
+    def _reasoning_delta(self, event: dict[str, Any]) -> None:
+        self._reasoning(event, "reasoning", "content_index", event.get("delta"))
+
+    @handles("response.reasoning_text.done")
+    def _reasoning_done(self, event: dict[str, Any]) -> None:
+        self._reasoning(event, "reasoning", "content_index", event.get("text"), done=True)
 
     def _text(self, event: dict[str, Any], kind: str, text: Any, *, done: bool = False) -> None:
         part = (self._key(event), kind, _index(event, "content_index"))
@@ -205,12 +212,14 @@ class ResponsesTranslator:
 
     # -- the end --------------------------------------------------------------------------------
 
+    @handles("response.completed")
     def _completed(self, event: dict[str, Any]) -> None:
         response = _response(event)
         stop = REFUSAL if self._refused else TOOL_USE if self._called_tools else END_TURN
         status = response.get("status")
         self._finish(response, stop, status if isinstance(status, str) and status else "completed")
 
+    @handles("response.incomplete")
     def _incomplete(self, event: dict[str, Any]) -> None:
         response = _response(event)
         details = response.get("incomplete_details")
@@ -227,17 +236,19 @@ class ResponsesTranslator:
         self._response_info({"response": response})
         usage = response.get("usage")
         self._run.finish(stop_reason=stop, provider_stop_reason=provider_stop,
-                         usage=responses_usage(usage, self._provider, self._model) if isinstance(usage, dict)
+                         usage=responses_usage(usage, self._model) if isinstance(usage, dict)
                          else None)
 
+    @handles("response.failed")
     def _failed(self, event: dict[str, Any]) -> None:
         error = _response(event).get("error")
-        raise UpstreamReportedError(f"upstream reported an error: {describe_error(error) or 'the response failed'}")
+        self.reported_error(describe_error(error) or "the response failed")
 
+    @handles("error")
     def _error(self, event: dict[str, Any]) -> None:
         nested = event.get("error")
         error = nested if isinstance(nested, dict) else event
-        raise UpstreamReportedError(f"upstream reported an error: {describe_error(error) or 'no details'}")
+        self.reported_error(describe_error(error) or "no details")
 
 
 def _index(event: dict[str, Any], field: str) -> int:
@@ -262,20 +273,15 @@ def describe_error(error: Any) -> str:
     return text
 
 
-def responses_usage(usage: dict[str, Any], provider: str, model: str) -> TokenUsage:
+def responses_usage(usage: dict[str, Any], model: str) -> TokenUsage:
     """``input_tokens`` includes the cached ones and ``output_tokens`` the reasoning ones, as AG-UI counts."""
-    inp, out = count(usage.get("input_tokens")), count(usage.get("output_tokens"))
-    total = count(usage.get("total_tokens"))
-    if total is None and inp is not None and out is not None:
-        total = inp + out
     input_details = usage.get("input_tokens_details")
     output_details = usage.get("output_tokens_details")
-    return TokenUsage(
-        provider=provider,
-        model=model or None,
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=total,
+    return token_usage(
+        "openai", model,
+        input_tokens=count(usage.get("input_tokens")),
+        output_tokens=count(usage.get("output_tokens")),
+        reported_total=count(usage.get("total_tokens")),
         reasoning_tokens=count(output_details.get("reasoning_tokens")) if isinstance(output_details, dict) else None,
         cached_input_tokens=count(input_details.get("cached_tokens")) if isinstance(input_details, dict) else None,
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from starlette.types import Receive, Scope, Send
 
-from ..config import REPLAY, Config
+from ..config import Config
 
 # The static HTML links its stylesheet and scripts by file name, so the folder works as it is from
 # any static server; when the proxy serves it, each link is replaced by the file's text.
@@ -43,9 +43,7 @@ def page_settings(config: Config) -> dict[str, object]:
     """
     routes = []
     for route in config.routes:
-        upstream = config.upstreams[route.upstream]
-        provider = f"{REPLAY} ({upstream.format})" if upstream.provider == REPLAY else upstream.provider
-        routes.append({"path": route.path, "provider": provider})
+        routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label})
     return {"routes": routes, "auth": bool(config.auth.bearer_tokens)}
 
 

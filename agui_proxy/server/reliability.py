@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 import anyio
@@ -33,11 +32,11 @@ from ..config import RetriesConfig
 from ..core.conversation import Conversation
 from ..core.pipeline import RunPipeline
 from ..core.redact import NO_SECRETS, Redactor
-from ..errors import RunError, UpstreamHTTPError, UpstreamUnavailable
-from ..providers import UpstreamRequest
+from ..errors import RunError, UpstreamHTTPError
+from ..providers import ProviderRequest
 from .coalesce import CoalescingSender
 from .routing import Target
-from .upstream import Deadline, UpstreamCall, open_replay
+from .upstream import Deadline, UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
 
@@ -118,7 +117,7 @@ class UpstreamRun:
                  "_observer", "_pipeline_used", "_redact", "_rng", "_targets", "_write", "pipeline", "tries")
 
     def __init__(self, new_pipeline: Callable[[Target], RunPipeline], targets: Sequence[Target],
-                 first_request: UpstreamRequest, conversation: Conversation,
+                 first_request: ProviderRequest, conversation: Conversation,
                  client_headers: Iterable[tuple[bytes, bytes]], write: Write, http: Callable[[], httpx.AsyncClient],
                  *, redactor: Redactor = NO_SECRETS, rng: random.Random | None = None, label: str = "",
                  observer: RunObserver = UNOBSERVED) -> None:
@@ -165,7 +164,7 @@ class UpstreamRun:
         self._pipeline_used = True
         return self.pipeline
 
-    async def _run_on(self, target: Target, request: UpstreamRequest) -> None:
+    async def _run_on(self, target: Target, request: ProviderRequest) -> None:
         """Tries of one upstream; raises :class:`_FailedEarly` when it failed before any output."""
         policy = target.upstream.retries
         end = anyio.current_time() + target.upstream.timeouts.total
@@ -195,43 +194,35 @@ class UpstreamRun:
                         self._redact(error.message), error.code, retry, policy.max, delay)
             await anyio.sleep(delay)
 
-    async def _attempt(self, target: Target, request: UpstreamRequest, pipeline: RunPipeline,
+    async def _attempt(self, target: Target, request: ProviderRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
-        try:
-            source: AbstractAsyncContextManager[AsyncIterator[bytes]]
-            if target.replay_file is not None:
-                upstream = target.upstream
-                source = open_replay(target.replay_file, upstream.chunk_size, upstream.interval)
-            else:
-                source = UpstreamCall(self._http(), request, target.provider, deadline)
-            async with source as chunks:
-                if isinstance(chunks, UpstreamCall) and chunks.direct:
-                    await self._relay_reads(chunks, pipeline)
-                    return
-                # The frames of chunks that were received together leave in one write (coalesce.py).
-                body = CoalescingSender(self._write)
-                observer = self._observer
-                try:
-                    async for chunk in body.read(chunks):
-                        out = pipeline.feed(chunk)
-                        observer.chunk(out)
-                        if pipeline.early_failure is not None:
-                            raise pipeline.early_failure
-                        body.queue(out)
-                        if pipeline.ended:
-                            break
-                    else:
-                        out = pipeline.close()
-                        if pipeline.early_failure is not None:
-                            raise pipeline.early_failure
-                        body.queue(out)
-                except RunError:
-                    await body.flush()  # what was read before the failure goes out before its RUN_ERROR
-                    raise
-                await body.flush()  # before the connection's end is read (upstream.py _drain)
-        except OSError as exc:  # a replay file that cannot be read
-            raise UpstreamUnavailable(f"the recording cannot be read ({exc.strerror})") from None
+        source = open_source(request, self._http, target.provider, deadline)
+        async with source as chunks:
+            if isinstance(chunks, UpstreamCall) and chunks.direct:
+                await self._relay_reads(chunks, pipeline)
+                return
+            # The frames of chunks that were received together leave in one write (coalesce.py).
+            body = CoalescingSender(self._write)
+            observer = self._observer
+            try:
+                async for chunk in body.read(chunks):
+                    out = pipeline.feed(chunk)
+                    observer.chunk(out)
+                    if pipeline.early_failure is not None:
+                        raise pipeline.early_failure
+                    body.queue(out)
+                    if pipeline.ended:
+                        break
+                else:
+                    out = pipeline.close()
+                    if pipeline.early_failure is not None:
+                        raise pipeline.early_failure
+                    body.queue(out)
+            except RunError:
+                await body.flush()  # what was read before the failure goes out before its RUN_ERROR
+                raise
+            await body.flush()  # before the connection's end is read (uppipeline.py _drain)
 
     async def _relay_reads(self, call: UpstreamCall, pipeline: RunPipeline) -> None:
         """The lean transport's path: one socket read of the upstream in, its frames out in one

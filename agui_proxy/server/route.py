@@ -19,7 +19,7 @@ from ..core.pipeline import RunPipeline
 from ..core.redact import Redactor
 from ..core.run import RunBuilder
 from ..errors import InboundError
-from ..providers import UpstreamRequest
+from ..providers import ProviderRequest
 from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
@@ -68,7 +68,7 @@ class RouteHandler:
                 self.gate.release(slot)
 
     def _upstream_run(self, request: InboundRequest, writer: SSEWriter, targets: list[Target],
-                      first_request: UpstreamRequest, client_headers: list[tuple[bytes, bytes]],
+                      first_request: ProviderRequest, client_headers: list[tuple[bytes, bytes]],
                       context: RequestContext, label: str) -> UpstreamRun:
         route = self.plan.route
         done = route.done == "always" or (route.done == "auto" and request.kind == "branderux")

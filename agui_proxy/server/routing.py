@@ -10,29 +10,19 @@ unless the route or the upstream lists it in ``forward_headers``; the upstream's
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..config import REPLAY, Config, RouteConfig, UpstreamConfig
+from ..config import Config, RouteConfig, UpstreamConfig
 from ..core.conversation import Conversation
 from ..core.encoder import EventEncoder
 from ..errors import InboundError
-from ..providers import PROVIDERS, Provider, UpstreamRequest, UpstreamSettings
+from ..providers import Provider, ProviderRequest
 
 
 def provider_for(upstream: UpstreamConfig, model: str | None = None) -> Provider:
     """The provider strategy of an upstream (a replay plays recordings in its ``format``)."""
-    if upstream.provider == REPLAY:
-        settings = UpstreamSettings(base_url="http://replay.invalid", model=upstream.model or "replay")
-        return PROVIDERS[upstream.format](settings)
-    assert upstream.base_url is not None  # checked by the config
-    options = {"max_tokens_param": upstream.max_tokens_param}
-    settings = UpstreamSettings(base_url=upstream.base_url, model=model or upstream.model, api_key=upstream.api_key,
-                                headers=dict(upstream.headers), query=dict(upstream.query),
-                                extra_body=dict(upstream.body), options=options)
-    return PROVIDERS[upstream.provider](settings)
+    return upstream.build_provider(model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +32,15 @@ class Target:
     name: str
     upstream: UpstreamConfig
     provider: Provider
-    replay_file: Path | None
     forward_headers: frozenset[str]  # lowercased client header names that go along
 
     def build_request(self, conversation: Conversation, client_headers: Iterable[tuple[bytes, bytes]],
-                      ) -> UpstreamRequest:
+                      ) -> ProviderRequest:
         request = self.provider.build_request(conversation)
         if not self.forward_headers:
             return request
         extra = forwarded(client_headers, self.forward_headers)
-        own = {name.lower() for name in request.headers}
-        extra = {k: v for k, v in extra.items() if k not in own}
-        if not extra:
-            return request
-        return dataclasses.replace(request, headers={**request.headers, **extra})
+        return request.with_headers(extra) if extra else request
 
 
 def forwarded(client_headers: Iterable[tuple[bytes, bytes]], allowed: frozenset[str]) -> dict[str, str]:
@@ -87,9 +72,8 @@ class RoutePlan:
     @staticmethod
     def _target(config: Config, route: RouteConfig, name: str, model: str | None) -> Target:
         upstream = config.upstreams[name]
-        replay = config.replay_file(upstream) if upstream.provider == REPLAY else None
         allowed = frozenset(route.forward_headers) | frozenset(upstream.forward_headers)
-        return Target(name, upstream, provider_for(upstream, model), replay, allowed)
+        return Target(name, upstream, provider_for(upstream, model), allowed)
 
     def targets(self, requested_model: str | None) -> list[Target]:
         """The chain for a request; a model the route does not allow is a 422 naming the choices."""
@@ -102,6 +86,3 @@ class RoutePlan:
             raise InboundError(422, "model_not_allowed",
                                "params.model: this route does not let the client choose the model")
         return [self._primary[model], *self._fallbacks]
-
-    def secrets(self) -> list[str]:
-        return [s for t in [*self._primary.values(), *self._fallbacks] for s in t.provider.secrets()]

@@ -16,9 +16,8 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -33,7 +32,7 @@ from ..errors import (
     UpstreamUnavailable,
     http_error,
 )
-from ..providers import Provider, UpstreamRequest
+from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
 from ..transport import ResponseBody, body_of
 
@@ -319,10 +318,22 @@ def _reason(exc: httpx.TransportError) -> str:
     }.get(type(exc), type(exc).__name__)
 
 
+def open_source(request: ProviderRequest, client: Callable[[], httpx.AsyncClient], provider: Provider,
+                deadline: Deadline) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+    """What a provider built, opened: an HTTP call (on ``client()``), or a recording played back."""
+    if isinstance(request, Recording):
+        return open_replay(request)
+    return UpstreamCall(client(), request, provider, deadline)
+
+
 @asynccontextmanager
-async def open_replay(path: Path, chunk_size: int, interval: float) -> AsyncIterator[AsyncIterator[bytes]]:
+async def open_replay(recording: Recording) -> AsyncIterator[AsyncIterator[bytes]]:
     """A recorded stream played back in ``chunk_size`` pieces, ``interval`` seconds apart."""
-    data = await anyio.Path(path).read_bytes()
+    try:
+        data = await anyio.Path(recording.path).read_bytes()
+    except OSError as exc:
+        raise UpstreamUnavailable(f"the recording cannot be read ({exc.strerror})") from None
+    chunk_size, interval = recording.chunk_size, recording.interval
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(data), chunk_size):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..recordings import REPO
+from ..support.recordings import REPO
 
 for module in ("fastapi", "openai", "httpx_sse", "psutil", "matplotlib"):
     pytest.importorskip(module, reason=f"the bench extra is not installed ({module}): pip install -e '.[bench]'")

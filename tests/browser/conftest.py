@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..integration.conftest import up, upstream  # noqa: F401  (the same scripted upstream fixtures)
 from .browser import VIEWPORT, PlaygroundPage, launch, missing_browser
 
 if TYPE_CHECKING:

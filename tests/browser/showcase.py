@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..integration.openai_chat_streams import chunk
-from ..proxy import start_proxy
-from ..upstream import SSE_HEADERS, End, Pause, ScriptedUpstream, Status, Step, sse_steps
+from ..support.proxy import start_proxy
+from ..support.upstream import SSE_HEADERS, End, Pause, ScriptedUpstream, Status, Step, sse_steps
 from .browser import PlaygroundPage
 
 MODEL = "deepseek-reasoner"

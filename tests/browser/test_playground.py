@@ -19,7 +19,6 @@ from ag_ui.core import RunAgentInput
 
 import agui_proxy
 
-from ..agui_check import assert_valid_run, parse_frames
 from ..integration.openai_chat_streams import (
     TEXT,
     TEXT_PIECES,
@@ -29,8 +28,9 @@ from ..integration.openai_chat_streams import (
     text_transcript,
     tool_transcript,
 )
-from ..proxy import ProxyProcess, start_proxy
-from ..upstream import (
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.proxy import ProxyProcess, ProxySetup, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,
@@ -54,11 +54,9 @@ TOKEN = "playground-test-token-5fd0c1"
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = showcase.proxy_config("${UPSTREAM_URL}", auth={"bearer_tokens": [TOKEN]})
-    env = {"TEST_UPSTREAM_KEY": KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env={"TEST_UPSTREAM_KEY": KEY, "UPSTREAM_URL": upstream.url})
 
 
 def open_page(tab: PlaygroundPage, proxy: ProxyProcess) -> PlaygroundPage:

@@ -1,7 +1,7 @@
 """The cases the official client runs, and what each must end with.
 
 Every recorded provider stream is a case, for the provider its folder speaks.  What the client
-must assemble is what the proxy's own sans-I/O core makes of the same bytes (``tests/harness``,
+must assemble is what the proxy's own sans-I/O core makes of the same bytes (``tests/support/harness``,
 with the same provider), which each provider's recording tests already hold to the recording:
 its answer text, its tool calls (name and arguments), its reasoning, and whether it ends in
 ``RUN_FINISHED`` or ``RUN_ERROR``.  The manifest beside the recordings says which streams carry
@@ -19,9 +19,9 @@ import pytest
 
 from agui_proxy.providers import PROVIDERS
 
-from ..agui_check import assert_valid_run, parse_frames, reasoning_of, tool_calls_of
-from ..harness import provider, run_bytes
-from ..recordings import STREAMS, recording_paths
+from ..support.agui_check import assert_valid_run, parse_frames, reasoning_of, tool_calls_of
+from ..support.harness import provider, run_bytes
+from ..support.recordings import STREAMS, recording_paths
 
 # Recording folder -> the provider name that speaks its format (config ``provider:``).
 FOLDER_PROVIDERS = {

@@ -1,7 +1,7 @@
 """The official AG-UI client (``@ag-ui/client`` 1.0.0, Node) against the real proxy.
 
-Every recorded provider stream is replayed by a loopback upstream (tests/upstream.py) behind the
-real proxy (its CLI, tests/proxy.py), and the official ``HttpAgent`` runs against it as a real
+Every recorded provider stream is replayed by a loopback upstream (tests/support/upstream.py) behind the
+real proxy (its CLI, tests/support/proxy.py), and the official ``HttpAgent`` runs against it as a real
 HTTP client, sending its own ``RunAgentInput``.  Each run must finish with no protocol error and
 no console warning (the client reports stripped fields and protocol doubts as ``[ag-ui]``
 warnings), and the messages it assembles must carry the recording's text, tool calls and
@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
-from ..proxy import ProxyProcess, start_proxy
-from ..upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, body_response, split
+from ..support.proxy import ProxyProcess, start_proxy
+from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, body_response, split
 from .cases import (
     Recording,
     client_outcome,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from agui_proxy.core.inbound import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS, read_request
 from agui_proxy.errors import InboundError
 
-from ..harness import provider
+from ..support.harness import provider
 
 OPENAI = provider("openai-chat", api_key="sk-test-hostile-0123456789")
 

@@ -8,17 +8,13 @@ from agui_proxy.core import events as ev
 from agui_proxy.core.encoder import DONE_FRAME, EventEncoder, to_wire
 from agui_proxy.core.run import RunBuilder
 
-from ..agui_check import assert_valid_run, parse_frames
-from ..harness import counter_ids
+from ..support.agui_check import assert_valid_run, parse_frames, types
+from ..support.harness import counter_ids
 
 
 def wire(run: RunBuilder) -> list[dict[str, object]]:
     events, _ = parse_frames(EventEncoder(clock=lambda: 1.5).encode_many(run.take()))
     return events
-
-
-def types(events: list[dict[str, object]]) -> list[object]:
-    return [e["type"] for e in events]
 
 
 def test_text_tool_text_gives_two_messages_and_closes_everything() -> None:

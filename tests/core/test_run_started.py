@@ -8,7 +8,7 @@ from ag_ui.core import PROTOCOL_VERSION
 from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.run import RunBuilder
 
-from ..agui_check import assert_valid_run, parse_frames, validate_event
+from ..support.agui_check import assert_valid_run, parse_frames, validate_event
 
 
 def frames(run: RunBuilder) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from agui_proxy.core.sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, SSEEvent
 from agui_proxy.errors import UpstreamProtocolError
-from tests import recordings
+from tests.support import recordings
 
 BOM = b"\xef\xbb\xbf"
 

@@ -21,8 +21,8 @@ from agui_proxy.core.run import RunBuilder
 from agui_proxy.core.sse import SSEDecoder, SSEEvent
 from agui_proxy.errors import UpstreamProtocolError, UpstreamReportedError
 
-from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..harness import counter_ids, provider
+from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.harness import counter_ids, provider
 from .test_sse import split_at
 
 OPENAI = provider("openai-chat")

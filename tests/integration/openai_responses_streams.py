@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from ..upstream import SSE_HEADERS, Chunk, End, Status, Step, sse_event
+from ..support.upstream import SSE_HEADERS, Chunk, End, Status, Step, sse_event
 
 MODEL = "gpt-5"
 SERVED_MODEL = "gpt-5-2025-08-07"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import post, run_cli, start_proxy, write_config
+from ..support.agui_check import assert_valid_run, text_of, tool_calls_of
+from ..support.proxy import post, run_cli, sse_events, sse_run_error, start_proxy, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +38,21 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert name == "get_weather"
     assert json.loads(arguments) == {"city": "Paris", "unit": "celsius"}
     assert "Traceback" not in output
+
+
+def test_a_replay_of_a_recording_beside_the_config_and_of_one_that_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "hello.sse").write_bytes(
+        b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    config = {"upstreams": {"here": {"provider": "replay", "file": "streams/hello.sse", "interval": 0},
+                            "gone": {"provider": "replay", "file": "streams/absent.sse"}},
+              "routes": [{"path": "/api/here", "upstream": "here"}, {"path": "/api/gone", "upstream": "gone"}]}
+    body = {"params": {"messages": [{"role": "user", "content": "Hi"}]}}
+    with start_proxy(tmp_path, config) as proxy:
+        here, gone = post(f"{proxy.url}/api/here", body), post(f"{proxy.url}/api/gone", body)
+    assert text_of(sse_events(here)) == "Hello"
+    sse_run_error(gone, "upstream_unavailable", "the recording cannot be read")
 
 
 def config_error(tmp_path: Path, config: str, *, drop_env: tuple[str, ...] = ()) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ..agui_check import assert_valid_run
-from ..proxy import post, run_cli, start_proxy
+from ..support.agui_check import assert_valid_run
+from ..support.proxy import post, run_cli, start_proxy
 
 pytestmark = pytest.mark.integration
 

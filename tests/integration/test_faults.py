@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import PING, assert_valid_run, parse_frames, text_of
-from ..proxy import ProxyProcess, RawStream, Reply, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of, types
+from ..support.proxy import ProxyProcess, ProxySetup, RawStream, Reply, post, start_proxy, wait_for_output
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,
@@ -63,8 +63,7 @@ def upstream_at(url: str, *, key: str = KEY, model: str = MODEL, **options: Any)
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort) -> ProxySetup:
     url = "${UPSTREAM_URL}"
     quick = {"connect": 1, "first_byte": 0.6, "idle": 0.6, "total": 5}
     config = {
@@ -89,9 +88,8 @@ def proxy(upstream: ScriptedUpstream, refused: RefusedPort, stalled: StalledPort
              "forward_headers": ["X-Request-Id"]},
         ],
     }
-    with start_proxy(tmp_path_factory.mktemp("faults"), config, env={"UPSTREAM_URL": upstream.url},
-                     extra_args=["--log-level", "debug"]) as running:
-        yield running
+    return ProxySetup(config, env={"UPSTREAM_URL": upstream.url},
+                     extra_args=["--log-level", "debug"])
 
 
 BODY = {"params": {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}}
@@ -129,24 +127,12 @@ def failed(reply: Reply, code: str, *words: str) -> list[dict[str, Any]]:
     return events
 
 
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
-
-
 def openai_error(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
 
 
 def backup_transcript() -> list[dict[str, Any]]:
     return [chunk({"role": "assistant", "content": ""}), chunk({"content": BACKUP_TEXT}), chunk({}, "stop")]
-
-
-def wait_for_log(proxy: ProxyProcess, text: str, seen: int = 0, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while (output := proxy.output()).count(text) <= seen:
-        assert time.monotonic() < deadline, f"the proxy never logged {text!r}"
-        time.sleep(0.02)
-    return output
 
 
 # -- timeouts ------------------------------------------------------------------------------------------
@@ -379,7 +365,7 @@ def test_client_leaves_during_a_retry_wait(proxy: ProxyProcess, up: ScriptedUpst
     up.script(body_response(429, openai_error("slow down"), headers={"retry-after": "1"}))
     with RawStream(proxy.url, "/api/agent", BODY) as client:
         client.read_until(b'"type":"RUN_STARTED"')
-        wait_for_log(proxy, "retry 1 of 2", seen)
+        wait_for_output(proxy, "retry 1 of 2", seen)
     time.sleep(1.5)
     assert len(up.requests) == 1
 
@@ -497,7 +483,7 @@ def test_errors_echoing_keys_are_redacted_in_retry_and_fallback_logs(proxy: Prox
     up.script(sse_response(backup_transcript()))
     reply = call(proxy, "/api/fallback")
     finished(reply, BACKUP_TEXT)
-    output = wait_for_log(proxy, "falling back to backup", seen)
+    output = wait_for_output(proxy, "falling back to backup", seen)
     assert "busy; your key [redacted] is fine" in output
     assert "invalid x-api-key [redacted], also [redacted]" in output
 

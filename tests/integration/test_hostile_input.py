@@ -4,15 +4,14 @@ never a request upstream.  The reader itself is driven much harder in tests/core
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post
+from ..support.upstream import ScriptedUpstream
 from .openai_chat_streams import MODEL
 
 pytestmark = pytest.mark.integration
@@ -21,12 +20,11 @@ MAX_BODY = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {"limits": {"max_body_bytes": MAX_BODY},
               "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "model": MODEL}},
               "routes": [{"path": "/api/agent", "upstream": "openai"}]}
-    with start_proxy(tmp_path_factory.mktemp("hostile"), config) as running:
-        yield running
+    return ProxySetup(config)
 
 
 def refused(reply: Reply) -> dict[str, Any]:

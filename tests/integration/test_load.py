@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, text_of, tool_calls_of
-from ..proxy import HOST, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, End, Hold, Request, ScriptedUpstream, Status, Step, sse_event
+from ..support.agui_check import assert_valid_run, parse_frames, text_of, tool_calls_of
+from ..support.proxy import HOST, start_proxy
+from ..support.upstream import SSE_HEADERS, Chunk, End, Hold, Request, ScriptedUpstream, Status, Step, sse_event
 from .openai_chat_streams import MODEL, chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.load,

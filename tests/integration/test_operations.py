@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..metrics_text import Samples
-from ..proxy import ProxyProcess, Reply, eventually, open_stream, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.metrics_text import Samples
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, eventually, open_stream, post, start_proxy
+from ..support.upstream import (
     SSE_HEADERS,
     End,
     ScriptedUpstream,
@@ -56,11 +55,10 @@ ENV = {"AGUI_PROXY_TOKEN": TOKEN, "TEST_OPENAI_KEY": KEY}
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = proxy_config(upstream, logging={"format": "json"}, metrics={"require_token": True},
                           cors={"allow_origins": [APP]})
-    with start_proxy(tmp_path_factory.mktemp("ops"), config, env=ENV) as running:
-        yield running
+    return ProxySetup(config, env=ENV)
 
 
 def access_lines(proxy: ProxyProcess) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
 from agui_proxy.server.playground import page_settings, render_page
 
-from ..proxy import ProxyProcess, new_client, start_proxy
+from ..support.proxy import ProxyProcess, ProxySetup, new_client, start_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +36,8 @@ def config(playground: bool) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config(True)) as running:
-        yield running
+def proxy_setup() -> ProxySetup:
+    return ProxySetup(config(True))
 
 
 def get(url: str, method: str = "GET") -> httpx.Response:

@@ -8,34 +8,30 @@ the ids echoed, what reaches the upstream, and 422s that name the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream, body_response, sse_response
+from ..support.agui_check import text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
+from ..support.upstream import ScriptedUpstream, body_response, sse_response
 from .openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, text_transcript, tool_transcript
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk-test-agui-SECRET-0123456789"
-DATA_FRAMES = re.compile(rb"(?:data: [^\r\n]+\n\n)+")
-EVENT_FRAMES = re.compile(rb"(?:event: [A-Z_]+\ndata: [^\r\n]+\n\n)+")
 ROUTES = {"/agent": {}, "/always": {"done": "always"}, "/never": {"done": "never"}, "/events": {"event_lines": True}}
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": KEY,
                                  "model": MODEL, "retries": 0}},  # one scripted answer per request
         "routes": [{"path": path, "upstream": "openai", **options} for path, options in ROUTES.items()],
     }
-    with start_proxy(tmp_path_factory.mktemp("proxy-agui"), config) as running:
-        yield running
+    return ProxySetup(config)
 
 
 def run_input(messages: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
@@ -47,21 +43,13 @@ def run_input(messages: list[dict[str, Any]] | None = None, **fields: Any) -> di
 BRANDERUX = {"params": {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}}
 
 
-def sse_events(reply: Reply, *, done: bool, event_lines: bool = False) -> list[dict[str, Any]]:
-    assert reply.status == 200, reply.body
-    assert reply.headers["content-type"] == "text/event-stream"
-    framing = EVENT_FRAMES if event_lines else DATA_FRAMES
-    assert framing.fullmatch(reply.body), f"unexpected framing: {reply.body[:300]!r}"
-    events, saw_done = reply.frames
-    assert saw_done is done, f"data: [DONE] {'missing' if done else 'sent'}: {reply.body[-200:]!r}"
-    assert_valid_run(events)
-    assert KEY.encode() not in reply.body
-    return events
+def agui_events(reply: Reply, *, done: bool, event_lines: bool = False) -> list[dict[str, Any]]:
+    return sse_events(reply, KEY, done=done, event_lines=event_lines)
 
 
 def test_run_agent_input_streams_without_done_and_echoes_the_ids(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(text_transcript()))
-    events = sse_events(post(proxy.url + "/agent", run_input(parentRunId="run-agui-0")), done=False)
+    events = agui_events(post(proxy.url + "/agent", run_input(parentRunId="run-agui-0")), done=False)
     assert text_of(events) == TEXT
     started, finished = events[0], events[-1]
     assert started == {"type": "RUN_STARTED", "threadId": "thread-agui-1", "runId": "run-agui-1",
@@ -83,7 +71,7 @@ def test_run_agent_input_with_tools_and_history_reaches_the_upstream(proxy: Prox
         {"id": "u2", "role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
     ], tools=[{"name": "get_weather", "description": "Current weather in a city", "parameters": schema}],
         context=[{"description": "units", "value": "metric"}], state={"ignored": True}, forwardedProps={"x": 1})
-    events = sse_events(post(proxy.url + "/agent", body), done=False)
+    events = agui_events(post(proxy.url + "/agent", body), done=False)
     assert tool_calls_of(events) == [("call_W3ath3r0001", "get_weather", WEATHER_ARGS),
                                      ("call_T1me0002", "get_time", TIME_ARGS)]
     sent = up.requests[0].json()
@@ -101,7 +89,7 @@ def test_run_agent_input_with_tools_and_history_reaches_the_upstream(proxy: Prox
 
 def test_branderux_bodies_end_with_done_under_auto(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(text_transcript()))
-    events = sse_events(post(proxy.url + "/agent", BRANDERUX), done=True)
+    events = agui_events(post(proxy.url + "/agent", BRANDERUX), done=True)
     assert events[0]["protocolVersion"] == PROTOCOL_VERSION and text_of(events) == TEXT
 
 
@@ -114,12 +102,12 @@ def test_branderux_bodies_end_with_done_under_auto(proxy: ProxyProcess, up: Scri
 def test_the_route_overrides_the_terminator(proxy: ProxyProcess, up: ScriptedUpstream, path: str,
                                             body: dict[str, Any], done: bool) -> None:
     up.script(sse_response(text_transcript()))
-    assert text_of(sse_events(post(proxy.url + path, body), done=done)) == TEXT
+    assert text_of(agui_events(post(proxy.url + path, body), done=done)) == TEXT
 
 
 def test_the_terminator_follows_a_run_error_too(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(body_response(500, {"error": {"message": "boom", "type": "server_error"}}))
-    events = sse_events(post(proxy.url + "/agent", run_input()), done=False)
+    events = agui_events(post(proxy.url + "/agent", run_input()), done=False)
     assert [e["type"] for e in events] == ["RUN_STARTED", "RUN_ERROR"]
     assert events[-1]["code"] == "upstream_unavailable"
 
@@ -127,7 +115,7 @@ def test_the_terminator_follows_a_run_error_too(proxy: ProxyProcess, up: Scripte
 def test_event_lines_name_each_frame(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(text_transcript()))
     reply = post(proxy.url + "/events", run_input())
-    events = sse_events(reply, done=False, event_lines=True)  # parse_frames checks each line names its event
+    events = agui_events(reply, done=False, event_lines=True)  # parse_frames checks each line names its event
     names = re.findall(rb"^event: ([A-Z_]+)$", reply.body, re.MULTILINE)
     assert [n.decode() for n in names] == [e["type"] for e in events]
     assert text_of(events) == TEXT

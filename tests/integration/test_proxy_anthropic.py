@@ -8,14 +8,13 @@ reached the upstream.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events, sse_run_error
+from ..support.upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +24,7 @@ BETA = "interleaved-thinking-2025-05-14"
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {"claude": {"provider": "anthropic", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_KEY}",
                                  "model": MODEL, "headers": {"anthropic-beta": BETA},
@@ -33,9 +32,8 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
                                  "retries": 0}},  # the errors' reports are tested here, retries in test_faults.py
         "routes": [{"path": "/api/claude", "upstream": "claude"}],
     }
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config,
-                     env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url}) as running:
-        yield running
+    return ProxySetup(config,
+                     env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url})
 
 
 def event(payload: dict[str, Any]) -> bytes:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of
-from ..proxy import ProxyProcess, Reply, post, start_proxy
-from ..upstream import ScriptedUpstream, sse_response
+from ..support.agui_check import assert_valid_run, text_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post
+from ..support.upstream import ScriptedUpstream, sse_response
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -20,7 +19,7 @@ BODY = {"params": {"messages": [{"role": "user", "content": "What is the weather
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "auth": {"bearer_tokens": ["${AGUI_PROXY_TOKEN}"]},
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1",
@@ -28,8 +27,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
         "routes": [{"path": "/api/agent", "upstream": "openai"}],
     }
     env = {"AGUI_PROXY_TOKEN": TOKEN, "TEST_OPENAI_KEY": KEY}
-    with start_proxy(tmp_path_factory.mktemp("auth"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env=env)
 
 
 def assert_unauthorized(reply: Reply) -> dict[str, Any]:

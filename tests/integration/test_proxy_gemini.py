@@ -8,14 +8,13 @@ upstream: above all that the key travels in ``x-goog-api-key`` and never in the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events, sse_run_error
+from ..support.upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +23,15 @@ MODEL = "gemini-2.5-flash"
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {"gemini": {"provider": "gemini", "base_url": "${UPSTREAM_URL}/v1beta", "api_key": "${TEST_KEY}",
                                  "model": MODEL,
                                  "body": {"generationConfig": {"thinkingConfig": {"includeThoughts": True}}}}},
         "routes": [{"path": "/api/gemini", "upstream": "gemini"}],
     }
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config,
-                     env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url}) as running:
-        yield running
+    return ProxySetup(config,
+                     env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url})
 
 
 def stream(*payloads: dict[str, Any]) -> bytes:

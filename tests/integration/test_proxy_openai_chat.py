@@ -7,17 +7,25 @@ by byte and reads what reached the client (and what reached the upstream).
 from __future__ import annotations
 
 import json
-import re
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, text_of, tool_calls_of
-from ..proxy import ProxyProcess, RawStream, Reply, open_stream, post, start_proxy
-from ..upstream import (
+from ..support.agui_check import text_of, tool_calls_of, types
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    RawStream,
+    Reply,
+    open_stream,
+    post,
+    sse_events,
+    sse_run_error,
+    wait_for_output,
+)
+from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
     Cut,
@@ -51,7 +59,6 @@ pytestmark = pytest.mark.integration
 KEY = "sk-test-SECRET-abcdefghijklmnop"
 ORGANIZATION = "org-test-0042"
 MAX_BODY = 4096
-FRAMES = re.compile(rb"(?:data: [^\r\n]+\n\n)+")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +68,7 @@ def refused() -> Iterator[RefusedPort]:
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, refused: RefusedPort, tmp_path_factory: pytest.TempPathFactory,
-          ) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream, refused: RefusedPort) -> ProxySetup:
     config = {
         "limits": {"max_body_bytes": MAX_BODY},
         "upstreams": {
@@ -75,8 +81,7 @@ def proxy(upstream: ScriptedUpstream, refused: RefusedPort, tmp_path_factory: py
         "routes": [{"path": "/api/agent", "upstream": "openai"}, {"path": "/api/down", "upstream": "down"}],
     }
     env = {"TEST_OPENAI_KEY": KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env=env)
 
 
 def agent(proxy: ProxyProcess, path: str = "/api/agent") -> str:
@@ -89,44 +94,11 @@ def branderux(messages: list[dict[str, Any]] | None = None, **params: Any) -> di
 
 
 def stream_events(reply: Reply) -> list[dict[str, Any]]:
-    """The events of a 200 SSE reply, after checking the headers, the framing and the run."""
-    assert reply.status == 200, reply.body
-    assert reply.headers["content-type"] == "text/event-stream"
-    assert reply.headers["cache-control"] == "no-cache"
-    assert reply.headers["x-accel-buffering"] == "no"
-    assert FRAMES.fullmatch(reply.body), f"not LF-only one-line data frames: {reply.body[:500]!r}"
-    assert reply.body.endswith(b"data: [DONE]\n\n")
-    events, done = reply.frames
-    assert done
-    assert_valid_run(events)
-    assert KEY.encode() not in reply.body
-    return events
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
+    return sse_events(reply, KEY)
 
 
 def run_error(reply: Reply, code: str, *message_parts: str) -> list[dict[str, Any]]:
-    """The events of a run that must end in RUN_ERROR ``code`` whose message says ``message_parts``."""
-    events = stream_events(reply)
-    last = events[-1]
-    assert last["type"] == "RUN_ERROR", types(events)
-    assert set(last) == {"type", "message", "code", "timestamp"}, last
-    assert last["code"] == code, last
-    for part in message_parts:
-        assert part in last["message"], last
-    return events
-
-
-def wait_for_output(proxy: ProxyProcess, text: str, seen: int, timeout: float = 5.0) -> str:
-    """The proxy's output once ``text`` is in it more than ``seen`` times (the log line of this test)."""
-    deadline = time.monotonic() + timeout
-    while (output := proxy.output()).count(text) <= seen:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the proxy never logged {text!r} (again); it logged:\n{output}")
-        time.sleep(0.02)
-    return output
+    return sse_run_error(reply, code, *message_parts, secrets=[KEY])
 
 
 # -- streams that succeed -------------------------------------------------------------------------

@@ -6,15 +6,21 @@ and checks what reached the client and exactly what reached the upstream.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..proxy import ProxyProcess, Reply, post, sse_events, sse_run_error, start_proxy
-from ..upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of, types
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    Reply,
+    post,
+    sse_events,
+    sse_run_error,
+    wait_for_output,
+)
+from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
 from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
     CALLS,
@@ -45,7 +51,7 @@ EXTRAS = {"reasoning": {"effort": "low", "summary": "auto"}, "store": False,
 
 
 @pytest.fixture(scope="module")
-def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     config = {
         "upstreams": {
             "responses": {"provider": "openai-responses", "base_url": "${UPSTREAM_URL}/v1", "api_key": "${TEST_KEY}",
@@ -62,8 +68,7 @@ def proxy(upstream: ScriptedUpstream, tmp_path_factory: pytest.TempPathFactory) 
                    {"path": "/api/azure-responses", "upstream": "azure-responses"}],
     }
     env = {"TEST_KEY": KEY, "AZURE_OPENAI_API_KEY": AZURE_KEY, "UPSTREAM_URL": upstream.url}
-    with start_proxy(tmp_path_factory.mktemp("proxy"), config, env=env) as running:
-        yield running
+    return ProxySetup(config, env=env)
 
 
 def ask(proxy: ProxyProcess, path: str = "/api/responses", **params: Any) -> Reply:
@@ -73,10 +78,6 @@ def ask(proxy: ProxyProcess, path: str = "/api/responses", **params: Any) -> Rep
 
 def stream_events(reply: Reply) -> list[dict[str, Any]]:
     return sse_events(reply, KEY, AZURE_KEY)
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 def run_error(reply: Reply, code: str, *message_parts: str) -> list[dict[str, Any]]:
@@ -250,9 +251,6 @@ def test_azure_401_echoing_the_key_is_redacted(proxy: ProxyProcess, up: Scripted
     seen = proxy.output().count("upstream_auth_failed")
     reply = ask(proxy, "/api/azure")
     run_error(reply, "upstream_auth_failed", "Access denied due to invalid subscription key")
-    deadline = time.monotonic() + 5
-    while proxy.output().count("upstream_auth_failed") <= seen:  # the log line of this run
-        assert time.monotonic() < deadline, proxy.output()
-        time.sleep(0.02)
+    wait_for_output(proxy, "upstream_auth_failed", seen)  # the log line of this run
     for piece in (AZURE_KEY[i:i + 8] for i in range(len(AZURE_KEY) - 7)):
         assert piece not in reply.body.decode() and piece not in proxy.output()

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, text_of
-from ..proxy import HOST, ProxyProcess, Reply, post, start_proxy
-from ..upstream import SSE_HEADERS, End, Hold, ScriptedUpstream, Status, sse_response, sse_steps
+from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.proxy import HOST, ProxyProcess, Reply, post, start_proxy
+from ..support.upstream import SSE_HEADERS, End, Hold, ScriptedUpstream, Status, sse_response, sse_steps
 from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import trustme
 
-from ..proxy import post, sse_events, sse_run_error, start_proxy
+from ..support.proxy import post, sse_events, sse_run_error, start_proxy
 from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration

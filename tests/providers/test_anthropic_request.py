@@ -10,9 +10,9 @@ import pytest
 from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import InboundError
 
-from ..agui_check import reasoning_of, tool_calls_of
-from ..harness import provider, run_events
-from ..recordings import STREAMS
+from ..support.agui_check import reasoning_of, tool_calls_of
+from ..support.harness import built_request, provider, run_events
+from ..support.recordings import STREAMS
 
 KEY = "sk-ant-test-0123456789abcdef"
 
@@ -25,11 +25,9 @@ def recorded(name: str) -> dict[str, Any]:
 
 
 def build(params: dict[str, Any], **settings: Any) -> tuple[dict[str, Any], dict[str, str], str]:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
     settings.setdefault("model", "claude-haiku-4-5-20251001")
     settings.setdefault("base_url", "https://api.anthropic.com/v1")
-    request = provider("anthropic", api_key=KEY, **settings).build_request(conv)
-    assert request.method == "POST"
+    request = built_request("anthropic", {"params": params}, api_key=KEY, **settings)
     assert KEY not in request.url and KEY not in json.dumps(request.params)
     return json.loads(request.body), request.headers, request.url
 

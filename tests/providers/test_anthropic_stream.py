@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
-from ..agui_check import text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_events
+from ..support.agui_check import text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_events
+from ..support.upstream import sse_bytes
 
-
-def sse(*payloads: dict[str, Any]) -> bytes:
-    return b"".join(f"event: {p['type']}\ndata: {json.dumps(p)}\n\n".encode() for p in payloads)
+sse = partial(sse_bytes, event_lines=True)  # event: = data.type, as Anthropic frames its events
 
 
 def start(**usage: int) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_events, sse_payloads
-from ..recordings import recording_params
+from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_events, sse_payloads
+from ..support.recordings import recording_params
 
 RECORDINGS = recording_params("gemini")
 

@@ -12,8 +12,8 @@ import pytest
 from agui_proxy.core.inbound import read_request
 from agui_proxy.providers.base import UpstreamRequest
 
-from ..harness import provider, run_events
-from ..recordings import STREAMS
+from ..support.harness import built_request, provider, run_events
+from ..support.recordings import STREAMS
 
 KEY = "AIzaSyTEST-0123456789abcdefghij"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
@@ -27,10 +27,9 @@ def recorded(name: str) -> dict[str, Any]:
 
 
 def request_for(params: dict[str, Any], **settings: Any) -> UpstreamRequest:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
     settings.setdefault("base_url", BASE)
     settings.setdefault("model", "gemini-2.0-flash")
-    request = provider("gemini", api_key=KEY, **settings).build_request(conv)
+    request = built_request("gemini", {"params": params}, api_key=KEY, **settings)
     # The key goes in a header only: never ?key= in the URL, which ends up in logs.
     assert KEY not in request.url and KEY not in json.dumps(request.params)
     assert request.headers["x-goog-api-key"] == KEY

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 
-from ..agui_check import reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_events
+from ..support.agui_check import reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, provider, run_events
+from ..support.upstream import sse_bytes
 
-
-def sse(*payloads: dict[str, Any]) -> bytes:
-    """Gemini's framing: data lines only, CRLF everywhere (FORMATS.md section 0)."""
-    return b"".join(f"data: {json.dumps(p, ensure_ascii=False)}\r\n\r\n".encode() for p in payloads)
+sse = partial(sse_bytes, crlf=True)  # Gemini's framing: data lines only, CRLF everywhere
 
 
 def chunk(*parts: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any) -> dict[str, Any]:

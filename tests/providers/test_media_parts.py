@@ -10,7 +10,7 @@ import pytest
 from agui_proxy.core.conversation import Conversation, MediaPart, Message, TextPart
 from agui_proxy.errors import InboundError
 
-from ..harness import provider
+from ..support.harness import provider
 
 PDF = MediaPart("document", data="JVBERi0=", mime_type="application/pdf", filename="a.pdf")
 PDF_URL = MediaPart("document", url="https://example.test/a.pdf", mime_type="application/pdf")

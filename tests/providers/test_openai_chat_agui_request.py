@@ -7,18 +7,16 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import InboundError
 
-from ..harness import provider
+from ..support.harness import built_request
 
 ARGS = "{\"city\":\"Paris\"}"
 
 
 def build(messages: list[Any], **fields: Any) -> dict[str, Any]:
     body = {"threadId": "t", "runId": "r", "messages": messages, **fields}
-    conv = read_request(json.dumps(body).encode()).conversation
-    request = provider("openai-chat", api_key="sk-key", model="gpt-4o-mini").build_request(conv)
+    request = built_request("openai-chat", body, api_key="sk-key", model="gpt-4o-mini")
     result: dict[str, Any] = json.loads(request.body)
     return result
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider
+from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of, types
+from ..support.harness import assert_split_invariant, provider
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -31,10 +31,6 @@ def events_of(data: bytes) -> list[dict[str, Any]]:
     events, done = parse_frames(assert_split_invariant(provider("openai-chat"), data))
     assert done
     return events
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 USAGE = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30,

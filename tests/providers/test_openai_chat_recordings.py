@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, parsed_args, provider, run_events, sse_payloads
-from ..recordings import recording_params
+from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, parsed_args, provider, run_events, sse_payloads
+from ..support.recordings import recording_params
 
 RECORDINGS = recording_params("openai-chat", "openai-compatible")
 
@@ -64,8 +64,8 @@ def test_recording_same_events_for_every_split(path: Path) -> None:
 
 
 def test_empty_data_events_are_ignored_as_keep_alives() -> None:
-    from ..agui_check import parse_frames as frames
-    from ..harness import run_bytes
+    from ..support.agui_check import parse_frames as frames
+    from ..support.harness import run_bytes
 
     body = (b'data:\n\ndata: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata:\n\n'
             b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')

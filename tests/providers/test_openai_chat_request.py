@@ -6,16 +6,13 @@ import json
 
 import pytest
 
-from agui_proxy.core.inbound import read_request
-
-from ..harness import provider
-from ..recordings import STREAMS
+from ..support.harness import built_request
+from ..support.recordings import STREAMS
 
 
 def build(params: dict[str, object], **settings: object) -> tuple[dict[str, object], dict[str, str], str]:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
-    request = provider("openai-chat", base_url="https://api.example.test/v1/", api_key="sk-key",
-                       model="gpt-4o-mini", **settings).build_request(conv)
+    request = built_request("openai-chat", {"params": params}, base_url="https://api.example.test/v1/",
+                            api_key="sk-key", model="gpt-4o-mini", **settings)
     return json.loads(request.body), request.headers, request.url
 
 
@@ -42,7 +39,7 @@ def test_system_first_converted_tools_and_extras() -> None:
          "tools": {"anthropic": [{"name": "show", "description": "Show it", "input_schema": {"type": "object"}}]},
          "tool_choice": {"type": "any"}},
         headers={"OpenAI-Organization": "org-1"}, extra_body={"temperature": 0},
-        options={"max_tokens_param": "max_completion_tokens"},
+        max_tokens_param="max_completion_tokens",
     )
     assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert body["tools"] == [{"type": "function", "function": {"name": "show", "description": "Show it",
@@ -51,6 +48,21 @@ def test_system_first_converted_tools_and_extras() -> None:
     assert body["max_completion_tokens"] == 50 and "max_tokens" not in body
     assert body["temperature"] == 0
     assert headers["OpenAI-Organization"] == "org-1"
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "AUTHORIZATION"])
+def test_a_configured_authorization_header_replaces_the_api_key_one(name: str) -> None:
+    # The operator's explicit header wins (README "Upstreams"): exactly one authorization goes out.
+    _, headers, _ = build({"messages": [{"role": "user", "content": "Hi"}]}, headers={name: "Bearer from-config"})
+    sent = [(k, v) for k, v in headers.items() if k.lower() == "authorization"]
+    assert sent == [(name, "Bearer from-config")]
+
+
+def test_configured_stream_options_keep_include_usage() -> None:
+    # Without include_usage the upstream sends no usage chunk and the run loses its usage.
+    body, _, _ = build({"messages": [{"role": "user", "content": "Hi"}]},
+                       extra_body={"stream_options": {"include_obfuscation": False}})
+    assert body["stream_options"] == {"include_usage": True, "include_obfuscation": False}
 
 
 def test_images_become_image_url_parts() -> None:

@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.core.inbound import read_request
-
-from ..harness import provider
-from ..recordings import STREAMS
+from ..support.harness import built_request
+from ..support.recordings import STREAMS
 
 
 def recorded_body(folder: str, name: str) -> dict[str, Any]:
@@ -29,9 +27,7 @@ def recorded_body(folder: str, name: str) -> dict[str, Any]:
 
 
 def build(name: str, params: dict[str, Any], **settings: Any) -> dict[str, Any]:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
-    request = provider(name, api_key="sk-key", **settings).build_request(conv)
-    body: dict[str, Any] = json.loads(request.body)
+    body: dict[str, Any] = json.loads(built_request(name, {"params": params}, api_key="sk-key", **settings).body)
     return body
 
 

@@ -1,7 +1,7 @@
 """Every recorded Responses API stream through the translator: exact content, whole and split.
 
 What the recording carries is read here plainly and independently of the translator (the
-reference SSE reading of tests/harness.py, then the event types of FORMATS.md section 3), and
+reference SSE reading of tests/support/harness.py, then the event types of FORMATS.md section 3), and
 compared with what reached the client.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from ..agui_check import parse_frames, text_of, tool_calls_of
-from ..harness import assert_split_invariant, parsed_args, provider, run_events, sse_payloads
-from ..recordings import recording_params
+from ..support.agui_check import parse_frames, text_of, tool_calls_of
+from ..support.harness import assert_split_invariant, parsed_args, provider, run_events, sse_payloads
+from ..support.recordings import recording_params
 
 RECORDINGS = recording_params("openai-responses")
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agui_proxy.core.inbound import read_request
-
-from ..harness import provider
+from ..support.harness import built_request
 
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
 
 def build(params: dict[str, Any], **settings: Any) -> tuple[dict[str, Any], dict[str, str], str, dict[str, str]]:
-    conv = read_request(json.dumps({"params": params}).encode()).conversation
     settings.setdefault("api_key", "sk-key")
-    request = provider("openai-responses", base_url="https://api.example.test/v1/", model="gpt-5",
-                       **settings).build_request(conv)
-    assert request.method == "POST"
+    request = built_request("openai-responses", {"params": params}, base_url="https://api.example.test/v1/",
+                            model="gpt-5", **settings)
     return json.loads(request.body), request.headers, request.url, request.params
 
 

@@ -7,25 +7,21 @@ shapes, events this translator does not map, and servers that skip deltas.
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Any
 
 import pytest
 
-from ..agui_check import assert_valid_run, parse_frames, reasoning_of, text_of, tool_calls_of
-from ..harness import assert_split_invariant, provider, run_bytes, run_events
+from ..support.agui_check import assert_valid_run, parse_frames, reasoning_of, text_of, tool_calls_of, types
+from ..support.harness import assert_split_invariant, provider, run_bytes, run_events
+from ..support.upstream import sse_bytes
 
 USAGE = {"input_tokens": 120, "input_tokens_details": {"cached_tokens": 100}, "output_tokens": 50,
          "output_tokens_details": {"reasoning_tokens": 30}, "total_tokens": 170}
 
 
-def sse(*payloads: dict[str, Any], event_lines: bool = True) -> bytes:
-    """Events as api.openai.com frames them (``event:`` = ``data.type``), or data-only (OpenRouter)."""
-    out = []
-    for p in payloads:
-        head = f"event: {p['type']}\n" if event_lines else ""
-        out.append(f"{head}data: {json.dumps(p)}\n\n")
-    return "".join(out).encode()
+# Events as api.openai.com frames them (event: = data.type); event_lines=False is OpenRouter's data-only.
+sse = partial(sse_bytes, event_lines=True)
 
 
 def created(model: str = "gpt-5-2025-08-07") -> dict[str, Any]:
@@ -71,10 +67,6 @@ def events_of(*payloads: dict[str, Any], reasoning: bool = True, event_lines: bo
     assert run_bytes(provider("openai-responses"), [data[i:i + 1] for i in range(len(data))],
                      reasoning=reasoning) == run_bytes(provider("openai-responses"), [data], reasoning=reasoning)
     return events
-
-
-def types(events: list[dict[str, Any]]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 def test_parallel_calls_interleaved_keep_their_own_arguments() -> None:

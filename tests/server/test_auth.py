@@ -13,7 +13,7 @@ from agui_proxy.server.auth import AuthMiddleware, BearerTokens
 from agui_proxy.server.context import RequestContextMiddleware, request_context
 from agui_proxy.server.identity import Identity
 
-from ..asgi import request
+from ..support.asgi import request
 
 TOKENS = ["first-token-0123456789", "second-token-0123456789"]
 

@@ -24,7 +24,7 @@ from agui_proxy.server.context import RequestContext
 from agui_proxy.server.metrics import MULTIPROC_ENV, Metrics
 
 from ..integration.openai_chat_streams import text_transcript
-from ..metrics_text import Samples
+from ..support.metrics_text import Samples
 
 T0 = 1000.0
 

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from agui_proxy import AGUIProxyMiddleware, create_app
 from agui_proxy.config import config_from_dict
 
-from ..asgi import Lifespan, request
+from ..support.asgi import Lifespan, request
 
 TOKEN = "probe-test-token-0123456789"
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agui_proxy.transport import LeanTransport, body_of
-from tests.upstream import RefusedPort, StalledPort
+from tests.support.upstream import RefusedPort, StalledPort
 
 from .servers import OK_CHUNKED, Server, ServerConn, chunked, ok_length, run, serve_forever, until
 

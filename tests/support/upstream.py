@@ -127,6 +127,13 @@ def sse_event(payload: Any, event: str | None = None) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
+def sse_bytes(*payloads: dict[str, Any], event_lines: bool = False, crlf: bool = False) -> bytes:
+    """Events framed as a provider frames them: with an ``event: <data.type>`` line each or data
+    lines only, ended by LF or CRLF (FORMATS.md section 0)."""
+    body = b"".join(sse_event(p, p["type"] if event_lines else None) for p in payloads)
+    return body.replace(b"\n", b"\r\n") if crlf else body  # JSON text holds no raw newline
+
+
 def sse_steps(payloads: Iterable[Any], *, done: bool = True) -> list[Step]:
     """Every event its own write; ``data: [DONE]`` at the end unless ``done`` is false."""
     steps: list[Step] = [Chunk(sse_event(p)) for p in payloads]

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from agui_proxy.core.encoder import EventEncoder
+from agui_proxy.core.inbound import read_request
 from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.providers import PROVIDERS, Provider, UpstreamSettings
+from agui_proxy.providers import PROVIDERS, Provider, UpstreamRequest
 
 from .agui_check import assert_valid_run, parse_frames
 from .recordings import split_offsets
@@ -24,7 +25,16 @@ from .recordings import split_offsets
 def provider(name: str, **settings: Any) -> Provider:
     settings.setdefault("base_url", "http://127.0.0.1:9/v1")
     settings.setdefault("model", "test-model")
-    return PROVIDERS[name](UpstreamSettings(**settings))
+    cls = PROVIDERS[name]
+    return cls(cls.settings_class(**settings))
+
+
+def built_request(name: str, client_body: dict[str, Any], **settings: Any) -> UpstreamRequest:
+    """The upstream request provider ``name`` builds for a client body (BranderUX's or AG-UI's)."""
+    conversation = read_request(json.dumps(client_body).encode()).conversation
+    request = provider(name, **settings).build_request(conversation)
+    assert isinstance(request, UpstreamRequest) and request.method == "POST", request
+    return request
 
 
 def counter_ids() -> Callable[[str], str]:

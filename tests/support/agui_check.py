@@ -155,6 +155,11 @@ def parse_frames(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     return events, done
 
 
+def types(events: list[dict[str, Any]]) -> list[str]:
+    """The events' types, in order."""
+    return [e["type"] for e in events]
+
+
 def text_of(events: list[dict[str, Any]]) -> str:
     return "".join(e["delta"] for e in events if e["type"] == "TEXT_MESSAGE_CONTENT")
 

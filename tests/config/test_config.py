@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agui_proxy.config import load_config
+from agui_proxy.config import config_from_dict, load_config
+from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import ConfigError
+from agui_proxy.providers import Recording
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,6 +76,30 @@ def test_errors_name_the_field(tmp_path: Path, change: tuple[str, str], field: s
         load_config(write(tmp_path, ISSUE_SHAPE.replace(*change)), env={"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "k"})
     message = str(caught.value)
     assert "agui.yaml" in message and field in message and words in message, message
+
+
+@pytest.mark.parametrize(("upstream", "field", "words"), [
+    ({"provider": "replay", "base_url": "http://x"}, "upstreams.u.base_url", "unknown option"),
+    ({"provider": "gemini", "base_url": "http://x", "model": "m", "max_tokens_param": "max_tokens"},
+     "upstreams.u.max_tokens_param", "unknown option"),
+    ({"provider": "anthropic", "model": "m"}, "upstreams.u.base_url", "is required"),
+    ({"model": "m"}, "upstreams.u.provider", "is required"),
+    ({"provider": "replay", "format": "cohere"}, "upstreams.u.format", "unknown recording format"),
+])
+def test_each_kind_of_upstream_takes_its_own_options(upstream: dict[str, object], field: str, words: str) -> None:
+    config = {"upstreams": {"u": upstream}, "routes": [{"path": "/a", "upstream": "u"}]}
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(config, source="agui.yaml", env={})
+    message = str(caught.value)
+    assert message.startswith("agui.yaml: ") and field in message and words in message, message
+
+
+def test_a_replay_file_is_read_from_beside_the_config(tmp_path: Path) -> None:
+    text = "upstreams:\n  demo: {provider: replay, file: streams/one.sse}\nroutes:\n  - {path: /a, upstream: demo}\n"
+    config = load_config(write(tmp_path, text), env={})
+    hello = read_request(b'{"params": {"messages": [{"role": "user", "content": "Hi"}]}}').conversation
+    recording = config.upstreams["demo"].build_provider().build_request(hello)
+    assert recording == Recording(tmp_path / "streams" / "one.sse", 64, 0.02)
 
 
 def test_empty_token_and_bad_yaml(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("AGUI_PROXY_SHARED", REPO.parent / "shared"))
 STREAMS = SHARED / "fixtures" / "provider-streams"
 PROVIDER_DIRS = ("openai-chat", "openai-compatible", "openai-responses", "anthropic", "gemini")

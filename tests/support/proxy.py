@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -124,6 +125,16 @@ class ProxyProcess:
         self.stop()
 
 
+@dataclass(frozen=True)
+class ProxySetup:
+    """How a test module's proxy runs: what its ``proxy_setup`` fixture gives the shared ``proxy``
+    fixture (tests/integration/conftest.py), which starts it once for the module."""
+
+    config: Mapping[str, Any] | str | None
+    env: Mapping[str, str] | None = None
+    extra_args: Sequence[str] = ()
+
+
 # Which upstream transport every proxy a test starts runs on (``upstream_transport``), unless the
 # test's config names one: CI runs the integration and fault tests once per transport.
 TRANSPORT_ENV = "AGUI_TEST_UPSTREAM_TRANSPORT"
@@ -186,12 +197,29 @@ class Reply:
         return json.loads(self.body)
 
 
-def sse_events(reply: Reply, *secrets: str) -> list[dict[str, Any]]:
-    """The events of a 200 SSE reply whose run is valid and ended, holding none of ``secrets``."""
+# A body of one-line ``data:`` frames, each ended by one blank line, LF only; and the same with an
+# ``event: <TYPE>`` line before each (a route's ``event_lines``; ``data: [DONE]`` has none).
+DATA_FRAMES = re.compile(rb"(?:data: [^\r\n]+\n\n)+")
+EVENT_FRAMES = re.compile(rb"(?:event: [A-Z_]+\ndata: [^\r\n]+\n\n)+(?:data: \[DONE\]\n\n)?")
+
+
+def sse_events(reply: Reply, *secrets: str, done: bool = True, event_lines: bool = False) -> list[dict[str, Any]]:
+    """The events of a 200 SSE reply, after checking its headers, its framing and its run: the
+    check every provider's integration tests read their streams through.
+
+    The headers a proxied stream needs (no caching, no buffering by nginx), LF-only one-line
+    frames (``event_lines``: each with its ``event:`` line) ending in ``data: [DONE]`` exactly
+    when ``done``, a valid run that ended, and none of ``secrets`` anywhere.
+    """
     assert reply.status == 200, reply.body
     assert reply.headers["content-type"] == "text/event-stream"
-    events, done = reply.frames
-    assert done
+    assert reply.headers["cache-control"] == "no-cache"
+    assert reply.headers["x-accel-buffering"] == "no"
+    framing = EVENT_FRAMES if event_lines else DATA_FRAMES
+    assert framing.fullmatch(reply.body), f"not LF-only one-line frames: {reply.body[:500]!r}"
+    events, saw_done = reply.frames
+    assert saw_done is done, f"data: [DONE] {'missing' if done else 'sent'}: {reply.body[-200:]!r}"
+    assert reply.body.endswith(b"data: [DONE]\n\n") is done
     assert_valid_run(events)
     for secret in secrets:
         assert secret.encode() not in reply.body
@@ -199,12 +227,22 @@ def sse_events(reply: Reply, *secrets: str) -> list[dict[str, Any]]:
 
 
 def sse_run_error(reply: Reply, code: str, *parts: str, secrets: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """:func:`sse_events` of a run that ended with ``RUN_ERROR`` ``code``, its message holding ``parts``."""
+    """:func:`sse_events` of a run that ended with ``RUN_ERROR`` ``code``, its message holding ``parts``
+    (and nothing but the type, the message, the code and the timestamp)."""
     events = sse_events(reply, *secrets)
-    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == code, events[-1]
+    last = events[-1]
+    assert last["type"] == "RUN_ERROR", [e["type"] for e in events]
+    assert set(last) == {"type", "message", "code", "timestamp"}, last
+    assert last["code"] == code, last
     for part in parts:
-        assert part in events[-1]["message"], events[-1]
+        assert part in last["message"], last
     return events
+
+
+def wait_for_output(proxy: ProxyProcess, text: str, seen: int = 0, timeout: float = 5.0) -> str:
+    """The proxy's output once ``text`` is in it more than ``seen`` times (the log line of this test)."""
+    return eventually(proxy.output, lambda output: output.count(text) > seen,
+                      f"the proxy logging {text!r} (again)", timeout)
 
 
 def new_client(timeout: float = 10.0) -> httpx.Client:
