@@ -45,7 +45,14 @@ class Connection(asyncio.Protocol):
     Lifecycle: :meth:`begin` (a fresh parser for the next response), :meth:`send` the request,
     :meth:`head` waits for the status line and headers, then :meth:`receive` returns each read's
     body bytes and ``b""`` at the end; :attr:`reusable` says whether it can go back to the pool.
+
+    Slots, not an instance dict: a process holding 9,500 streams holds 9,500 of these.
     """
+
+    __slots__ = ("_complete", "_error", "_head_done", "_items", "_keep_alive", "_method", "_parser", "_pieces",
+                 "_queued", "_reading_paused", "_received", "_until_close", "_waiter", "_write_waiter",
+                 "_writing_paused", "closed", "headers", "http_version", "idle_timer", "loop", "on_lost", "origin",
+                 "reason", "status", "transport", "used")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: tuple[bytes, bytes, int]) -> None:
         self.loop = loop
@@ -72,7 +79,6 @@ class Connection(asyncio.Protocol):
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.http_version = b"HTTP/1.1"
-        self._field = b""
         self._head_done = False
         self._complete = False  # the whole response is parsed
         self._until_close = False  # a body delimited by the end of the connection (HTTP/1.0 style)
