@@ -180,12 +180,27 @@ def test_split_at_seeded_random_offsets(name: str) -> None:
 
 
 def test_one_item_per_socket_read() -> None:
-    """Many HTTP chunks in one read are one item for the reader: one wake-up per read."""
+    """Many HTTP chunks in one read are one item for the reader: one wake-up per read (a reader
+    that lags gets the reads it missed joined, as the next test shows)."""
     response = OK_CHUNKED + chunked(*(b"data: %d\n\n" % i for i in range(50)))
     _, got, items = feed(response, [])
     assert items == 1 and got == b"".join(b"data: %d\n\n" % i for i in range(50))
     _, _, items = feed(response, [len(OK_CHUNKED) + 5, len(OK_CHUNKED) + 200])
     assert items == 3
+
+
+def test_a_lagging_reader_gets_the_reads_it_missed_as_one_item() -> None:
+    async def main() -> list[bytes]:
+        conn = Connection(asyncio.get_running_loop(), (b"http", b"h", 80))
+        conn.connection_made(_FakeTransport())  # type: ignore[arg-type]
+        conn.begin(b"GET")
+        conn.data_received(OK_CHUNKED + b"4\r\none \r\n")
+        first = await conn.receive()
+        conn.data_received(b"4\r\ntwo \r\n")
+        conn.data_received(b"5\r\nthree\r\n0\r\n\r\n")
+        return [first, await conn.receive(), await conn.receive()]
+
+    assert asyncio.run(main()) == [b"one ", b"two three", b""]
 
 
 @LOOPS
