@@ -186,5 +186,5 @@ def baseline_contender(revision: str, run_dir: Path) -> Contender:
     if archive.returncode != 0:
         raise Unavailable(f"git archive {revision} failed: {archive.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
-    return Contender("agui-proxy-baseline", f"agui-proxy at {revision}",
+    return Contender("agui-proxy-baseline", f"agui-proxy at {revision[:10]}",
                      _agui_proxy(name="agui-proxy-baseline", source=source))
