@@ -35,6 +35,7 @@ from ..errors import (
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
+from ..transport import ResponseBody, body_of
 from .inflate import Inflater, content_coding
 
 MAX_ERROR_BODY = 64 * 1024
@@ -42,15 +43,6 @@ MAX_WHOLE_BODY = DEFAULT_MAX_EVENT_SIZE  # a whole JSON answer is held like one 
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
 Write = Callable[[bytes], Awaitable[None]]
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
-
-
-def new_client() -> httpx.AsyncClient:
-    """The shared client: pooled connections, no redirects, no environment proxies or netrc, and
-    uncompressed answers asked for (``inflate.py`` bounds what comes compressed anyway)."""
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False,
-                             headers={"accept-encoding": "identity"},
-                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
 
 
 class _Inflating:
@@ -110,10 +102,14 @@ class Deadline:
     holds a thousand of them.  :meth:`expired` is the error for whichever ran out.
     """
 
-    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_seconds", "_timer", "_timer_at", "scope", "timeouts")
+    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_loop", "_seconds", "_timer", "_timer_at", "scope",
+                 "timeouts")
 
     def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
         self.timeouts = timeouts
+        # Kept, not asked for per chunk: CPython 3.11's get_running_loop() makes a getpid system
+        # call each time (10 of the 13 system calls per token measured in issue 18).
+        self._loop = asyncio.get_running_loop()
         self._end = end
         self._kind: str | None = None  # the wait under way ("first_byte" or "idle"), if any
         self._limit_at = 0.0  # when that wait runs out (the loop's clock)
@@ -134,7 +130,7 @@ class Deadline:
         return bool(self.scope.__exit__(*exc))
 
     def waiting(self, kind: str, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         at = loop.time() + seconds
         self._kind = kind
         self._seconds = seconds
@@ -172,7 +168,7 @@ class Deadline:
         self._timer, self._timer_at = None, math.inf
         if self._kind is None or self.scope.cancel_called:
             return  # no wait under way: the next one arms the timer again
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if loop.time() >= self._limit_at:
             self._expired = self._kind
             self.scope.cancel()
@@ -205,7 +201,7 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response", "whole_body")
+    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "whole_body")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
                  deadline: Deadline) -> None:
@@ -218,6 +214,7 @@ class UpstreamCall:
         # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
         # (providers/whole_response.py turns it into the events its stream would have been).
         self.whole_body: bytes | None = None
+        self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
     async def __aenter__(self) -> UpstreamCall:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
@@ -245,13 +242,25 @@ class UpstreamCall:
         self._response = response
         try:
             whole = await self._check(response, t.idle)
-            self._chunks = body_chunks(response)
+            lean = body_of(response)
+            if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
+                # One item per socket read, straight from the transport: none of httpx's iterator
+                # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
+                self._lean = lean
+                self._chunks = lean
+            else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
+                self._chunks = body_chunks(response)
             if whole:
                 self.whole_body = await self._read_whole()
         except BaseException:
             await response.aclose()
             raise
         return self
+
+    @property
+    def direct(self) -> bool:
+        """Whether each chunk is one socket read of the upstream (the lean transport)."""
+        return self._lean is not None
 
     async def _check(self, response: httpx.Response, idle: float) -> bool:
         """Refuse what is not the provider's answer; ``True`` for a whole (non-streamed) JSON one."""
@@ -293,9 +302,21 @@ class UpstreamCall:
     def __aiter__(self) -> UpstreamCall:
         return self
 
+    async def receive(self) -> bytes:
+        """The next socket read's bytes on the lean transport; ``b""`` at the body's end."""
+        assert self._lean is not None
+        deadline = self._deadline
+        # A limit on each wait, never between them: the consumer's time is not silence.
+        deadline.waiting("idle", deadline.timeouts.idle)
+        try:
+            return await self._lean.receive()
+        except httpx.TransportError as exc:
+            raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        finally:
+            deadline.done_waiting()
+
     async def __anext__(self) -> bytes:
         assert self._chunks is not None
-        # A limit on each wait, never between them: the consumer's time is not silence.
         self._deadline.waiting("idle", self._deadline.timeouts.idle)
         try:
             return await self._chunks.__anext__()
