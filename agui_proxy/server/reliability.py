@@ -37,8 +37,9 @@ from ..errors import RunError, UpstreamHTTPError
 from ..providers import ProviderRequest
 from ..providers.whole_response import whole_response_events
 from .coalesce import CoalescingSender
+from .deadline import Deadline
 from .routing import Target
-from .upstream import Deadline, UpstreamCall, open_source
+from .upstream import UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
 

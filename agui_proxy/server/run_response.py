@@ -12,7 +12,7 @@
 How a run is ended (issue 15)
 -----------------------------
 
-Three things can end a run early: an upstream timeout (the try's :class:`~.upstream.Deadline`, a
+Three things can end a run early: an upstream timeout (the try's :class:`~.deadline.Deadline`, a
 cancel scope inside the run's), the run's own scope (its :class:`~.admission.RunSlot`: shutdown,
 disconnect), and a bug (any exception).  Each may strike while a send to a slow client is
 blocked, since the proxy writes to the client as it reads the upstream.  Whatever strikes, the
@@ -31,7 +31,7 @@ it) and the terminator, because of four rules:
    scope that caused it, which catches it, as anyio requires.
 3. **Only upstream silence is idle.**  The deadline's ``first_byte`` / ``idle`` clock stops while
    the proxy writes to the client and starts again, whole, when the client took the bytes
-   (:meth:`~.upstream.Deadline.write_to_client`).  ``total`` is wall-clock and keeps running: a
+   (:meth:`~.deadline.Deadline.write_to_client`).  ``total`` is wall-clock and keeps running: a
    client too slow to take the answer within it gets ``RUN_ERROR upstream_timeout``.
 4. **The end is written outside every scope that can end the run.**  The try's error is written
    after its deadline's scope has exited (``reliability.py``), and :func:`respond_with_run`
