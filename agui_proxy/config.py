@@ -24,6 +24,7 @@ from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
 from .config_tracing import TracingConfig
+from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
 from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
@@ -298,6 +299,9 @@ class Config(Strict):
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
+    # The network layer under the shared upstream client (config_transport.py), and its TLS checks.
+    upstream_transport: UpstreamTransport = "lean"
+    upstream_tls: UpstreamTLSConfig = UpstreamTLSConfig()
     # Where relative paths in the config (replay files) are resolved from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -341,6 +345,17 @@ class Config(Strict):
                               *((f"routes[{i}].path", route.path) for i, route in enumerate(self.routes))],
                              reserved if self.playground else None)
         return self
+
+    @model_validator(mode="after")
+    def _ca_file_exists(self) -> Config:
+        path = self.tls_ca_file()
+        if path is not None and not path.is_file():
+            raise ValueError(f"upstream_tls.ca_file: {str(path)!r} is not a file")
+        return self
+
+    def tls_ca_file(self) -> Path | None:
+        path = self.upstream_tls.ca_file
+        return path if path is None or path.is_absolute() else self.base_dir / path
 
 
 def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,

@@ -6,7 +6,8 @@ read, so an overloaded process spends nothing on it, and the slot is taken once 
 (``limits.body_timeout`` bounds that wait), so a body sent slowly holds none; while the process
 drains (the draining state of ``shutdown.py``, which ``/readyz`` reads too) every new one is
 refused the same way.
-:meth:`AdmissionGate.stop_running` is what the drain does with the runs already admitted.
+:meth:`AdmissionGate.wait_until_idle` and :meth:`AdmissionGate.stop_all` are what the drain does with the
+runs already admitted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import anyio
 
 from ..errors import InboundError
 
-# How often stop_running() looks whether the runs are gone: a shutdown is no hot path.
+# How often wait_until_idle() looks whether the runs are gone: a shutdown is no hot path.
 _DRAIN_POLL = 0.02
 
 
@@ -81,19 +82,16 @@ class AdmissionGate:
     def release(self, slot: RunSlot) -> None:
         self._running.discard(slot)
 
-    async def stop_running(self, grace: float, *, wind_down: float = 5.0) -> int:
-        """Wait up to ``grace`` seconds for the running runs, then stop those still running.
-
-        Returns how many had to be stopped.  Waits up to ``wind_down`` more seconds for them to
-        write their ``RUN_ERROR`` and terminator (``run_response.py`` writes those).
-        """
-        with anyio.move_on_after(grace):
+    async def wait_until_idle(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for every admitted run to end."""
+        with anyio.move_on_after(seconds):
             while self._running:
                 await anyio.sleep(_DRAIN_POLL)
+
+    def stop_all(self, reason: str) -> int:
+        """Stop every run still running (each writes its ``RUN_ERROR`` and terminator:
+        ``run_response.py``); how many there were."""
         stopped = list(self._running)
         for slot in stopped:
-            slot.stop("shutdown")
-        with anyio.move_on_after(wind_down):
-            while self._running:
-                await anyio.sleep(_DRAIN_POLL)
+            slot.stop(reason)
         return len(stopped)

@@ -33,6 +33,10 @@ BACKSTOP = 10.0
 EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+# Seconds the stopped runs get to write their RUN_ERROR and terminator before the drain is done.
+WIND_DOWN = 5.0
+
+
 class Shutdown:
     def __init__(self, grace: float) -> None:
         self.grace = grace
@@ -59,10 +63,14 @@ class Shutdown:
     async def _stop(self, gate: AdmissionGate, grace: float) -> int:
         if gate.active:
             log.info("shutting down: %d stream(s) running get %g s to finish", gate.active, grace)
-        stopped = await gate.stop_running(grace)
+        await gate.wait_until_idle(grace)
+        stopped = gate.stop_all("shutdown")
         if stopped:
+            # Said now, not once they have written their ends: the server may stop the loop as
+            # soon as their connections close, and this task with it.
             log.warning("shutting down: ended %d stream(s) still running after %g s with RUN_ERROR shutdown",
                         stopped, grace)
+        await gate.wait_until_idle(WIND_DOWN)
         return stopped
 
 

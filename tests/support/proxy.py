@@ -140,13 +140,31 @@ class ProxySetup:
     extra_args: Sequence[str] = ()
 
 
+# Which upstream transport every proxy a test starts runs on (``upstream_transport``), unless the
+# test's config names one: CI runs the integration and fault tests once per transport.
+TRANSPORT_ENV = "AGUI_TEST_UPSTREAM_TRANSPORT"
+
+
+def with_test_transport(config: Mapping[str, Any] | str) -> Mapping[str, Any] | str:
+    """``config`` with ``upstream_transport`` from :data:`TRANSPORT_ENV` when set and not given."""
+    transport = os.environ.get(TRANSPORT_ENV)
+    if not transport:
+        return config
+    if isinstance(config, str):
+        loaded = yaml.safe_load(config)
+        if not isinstance(loaded, dict) or "upstream_transport" in loaded:
+            return config  # not a mapping (a test of a broken config) or it chose already
+        return config.rstrip("\n") + f"\nupstream_transport: {transport}\n"
+    return config if "upstream_transport" in config else {**config, "upstream_transport": transport}
+
+
 def start_proxy(directory: Path, config: Mapping[str, Any] | str | None, *, env: Mapping[str, str] | None = None,
                 drop_env: Iterable[str] = (), extra_args: Sequence[str] = ()) -> ProxyProcess:
     """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default)."""
     port = free_port()
     args = ["--port", str(port), *extra_args]
     if config is not None:
-        args = ["--config", str(write_config(directory, config)), *args]
+        args = ["--config", str(write_config(directory, with_test_transport(config))), *args]
     proxy = ProxyProcess(args, port, directory, child_env(env, drop=drop_env))
     proxy.wait_ready()
     return proxy
