@@ -14,19 +14,18 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import ErrorDetails
 
 from .config_auth import warn_short_keys
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct, http_url
 from .config_env import interpolate
-from .config_errors import Unresolved, validation_problems
+from .config_errors import Unresolved, upstream_error, validation_problems
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
 from .config_tracing import TracingConfig
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
-from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
+from .providers import PROVIDERS, Provider, Replay, ReplaySettings
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
@@ -231,19 +230,6 @@ UpstreamConfig = Annotated[
 ]
 
 
-def _upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
-    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
-    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
-    loc = error["loc"]
-    if loc[:1] != ("upstreams",) or len(loc) < 2:
-        return None
-    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        tag = (error.get("ctx") or {}).get("tag")
-        known = ", ".join(sorted(SOURCES))
-        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
-    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None
-
-
 class RouteConfig(Strict):
     path: str
     upstream: str
@@ -370,7 +356,7 @@ def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, s
         config = Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
     except ValidationError as exc:
         problems = validation_problems(exc, Config, source=source, unresolved=unresolved.fields,
-                                       translate=_upstream_error)
+                                       translate=upstream_error)
         raise ConfigError.of([*unresolved.problems, *problems], source) from None
     if unresolved.problems:
         raise ConfigError.of(unresolved.problems, source)
