@@ -17,6 +17,6 @@ def arguments_object(arguments: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser: kept as text
         value = None
     return value if isinstance(value, dict) else {"invalid_arguments": arguments}

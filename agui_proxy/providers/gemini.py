@@ -170,7 +170,7 @@ def function_response(text: str, is_error: bool) -> dict[str, Any]:
         return {"error": text}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser: kept as text
         value = None
     return value if isinstance(value, dict) else {"output": text}
 
