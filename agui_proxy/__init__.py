@@ -9,8 +9,7 @@ from .config import Config, load_config
 from .errors import AGUIProxyError, AuthError, ConfigError, InboundError, QuotaExceeded, RunError
 from .server.app import AGUIProxyMiddleware, create_app
 from .server.identity import Identity
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "AGUIProxyError",
@@ -22,6 +21,7 @@ __all__ = [
     "InboundError",
     "QuotaExceeded",
     "RunError",
+    "__version__",
     "create_app",
     "load_config",
 ]

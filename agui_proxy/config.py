@@ -8,23 +8,24 @@ names the file, the field and what is wrong (``config.yaml: upstreams.openai.bas
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import ErrorDetails
 
 from .config_auth import warn_short_keys
-from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct, http_url
+from .config_env import interpolate
+from .config_errors import Unresolved, upstream_error, validation_problems
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
+from .config_tracing import TracingConfig
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
-from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
+from .providers import PROVIDERS, Provider, Replay, ReplaySettings
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
@@ -134,9 +135,7 @@ class _HTTPUpstream(_Upstream):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError(f"base_url must be an http:// or https:// URL, not {url!r}")
-        return url
+        return http_url(url, "base_url")
 
     @field_validator("model")
     @classmethod
@@ -144,6 +143,25 @@ class _HTTPUpstream(_Upstream):
         if not model:
             raise ValueError("model is required")
         return model
+
+    # An empty secret is refused, as an empty inbound token is: "${OPENAI_API_KEY}" with the
+    # variable set but empty would otherwise send no credentials and fail on every request.
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_empty(cls, key: str | None) -> str | None:
+        if key is not None and not key.strip():
+            raise ValueError("is empty (is its environment variable set to an empty string?); "
+                             "leave api_key out for an upstream that takes no key")
+        return key
+
+    @field_validator("headers")
+    @classmethod
+    def _header_values_not_empty(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not str(value).strip():
+                raise ValueError(f"the value of {name} is empty (is its environment variable set to an "
+                                 "empty string?); leave the header out to send none")
+        return headers
 
     def settings(self, model: str | None) -> dict[str, Any]:
         return {"base_url": self.base_url, "model": model or self.model, "api_key": self.api_key,
@@ -212,19 +230,6 @@ UpstreamConfig = Annotated[
 ]
 
 
-def _upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
-    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
-    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
-    loc = error["loc"]
-    if loc[:1] != ("upstreams",) or len(loc) < 2:
-        return None
-    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        tag = (error.get("ctx") or {}).get("tag")
-        known = ", ".join(sorted(SOURCES))
-        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
-    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None
-
-
 class RouteConfig(Strict):
     path: str
     upstream: str
@@ -276,6 +281,7 @@ class Config(Strict):
     cors: CORSConfig = CORSConfig()
     store: StoreConfig = StoreConfig()  # shared state (quotas): in-process memory, or Redis
     quotas: QuotasConfig = QuotasConfig()
+    tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -311,6 +317,13 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
+    def _tracing_names_upstreams(self) -> Config:
+        for i, name in enumerate(self.tracing.propagate_to):
+            if name not in self.upstreams:
+                raise ValueError(f"tracing.propagate_to[{i}]: no upstream named {name!r}")
+        return self
+
+    @model_validator(mode="after")
     def _one_thing_per_path(self) -> Config:
         reserved = {PLAYGROUND_PATH: "is where the playground is served "
                                      "(choose another path, or set playground: false)"}
@@ -331,51 +344,23 @@ class Config(Strict):
         return path if path is None or path.is_absolute() else self.base_dir / path
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML document."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"environment variable {name} is not set (and ${{{name}}} has no :-default)",
-                          field=path)
-
-    return _VAR.sub(substitute, value)
-
-
 def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
                      base_dir: Path | None = None) -> Config:
+    """Validate a parsed document; a :class:`ConfigError` lists every problem found (``.problems``)."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a YAML mapping (server, auth, upstreams, routes)", path=source)
+    unresolved = Unresolved(source)
+    data = interpolate(data, os.environ if env is None else env, unresolved=unresolved)
+    base_dir = base_dir or Path.cwd()
     try:
-        data = interpolate(data, os.environ if env is None else env)
-    except ConfigError as exc:
-        raise ConfigError(exc.detail, path=source, field=exc.field) from None
-    try:
-        base_dir = base_dir or Path.cwd()
-        return Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
+        config = Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
     except ValidationError as exc:
-        error = exc.errors()[0]
-        loc, message = _upstream_error(error) or (error["loc"], error["msg"])
-        field = ".".join(str(part) for part in loc)
-        message = message.removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown option (see config.example.yaml for the options)"
-        elif error["type"] == "missing":
-            message = "is required"
-        raise ConfigError(message, path=source, field=field or None) from None
+        problems = validation_problems(exc, Config, source=source, unresolved=unresolved.fields,
+                                       translate=upstream_error)
+        raise ConfigError.of([*unresolved.problems, *problems], source) from None
+    if unresolved.problems:
+        raise ConfigError.of(unresolved.problems, source)
+    return config
 
 
 def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:

@@ -1,7 +1,7 @@
 """What every section of the config shares: strict frozen models and the checks written once.
 
-``config.py`` (routes, upstreams, limits) and ``config_ops.py`` (probes, metrics, logging, CORS)
-both build on it; :func:`check_paths_distinct` is the one check that no two things the proxy
+``config.py`` (routes, upstreams, limits), ``config_ops.py`` (probes, metrics, logging, CORS)
+and ``config_tracing.py`` build on it; :func:`check_paths_distinct` is the one check that no two things the proxy
 serves take the same path.
 """
 
@@ -20,6 +20,13 @@ class Strict(BaseModel):
     """Unknown options are errors (a typo is never silently ignored); a loaded config never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def http_url(url: str, name: str) -> str:
+    """A URL the proxy sends to (an upstream's ``base_url``, the trace collector's ``endpoint``)."""
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {url!r}")
+    return url
 
 
 def absolute_path(value: str) -> str:

@@ -2,6 +2,7 @@
 
     AGUIProxyError
     ├── ConfigError                  the YAML config is unusable (names file and field)
+    ├── ListenError                  the server cannot listen where asked (the port is taken...)
     ├── InboundError                 the client's request is refused before streaming (4xx;
     │   │                            503 when the process is at its stream cap or shutting down)
     │   ├── AuthError                401: no credential, or one that does not prove who sent it
@@ -38,6 +39,7 @@ token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 
@@ -52,8 +54,30 @@ class ConfigError(AGUIProxyError):
         self.path = path
         self.field = field
         self.detail = message
+        # Every problem found in one pass over the config (``agui-proxy check`` lists them all).
+        self.problems: tuple[ConfigError, ...] = (self,)
         where = ": ".join(part for part in (path, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    @classmethod
+    def of(cls, problems: Sequence[ConfigError], path: str | None = None) -> ConfigError:
+        """One error for ``problems`` (at least one): itself when alone, else one that lists them all."""
+        if len(problems) == 1:
+            return problems[0]
+        listed = "\n".join(f"  {str(p).removeprefix(f'{path}: ') if path else p}" for p in problems)
+        combined = cls(f"{len(problems)} problems:\n{listed}", path=path)
+        combined.problems = tuple(problems)
+        return combined
+
+
+class ListenError(AGUIProxyError):
+    """The server cannot listen on its address; ``str()`` names the address and what to do."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        super().__init__(f"cannot listen on {where}: {reason}")
 
 
 class InboundError(AGUIProxyError):

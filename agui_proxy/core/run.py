@@ -60,8 +60,9 @@ class RunBuilder:
         self._signed: set[str] = set()  # reasoning messages that have their encrypted value
         self._tools_without_args: set[str] = set()
         self.ended = False
-        # What RUN_FINISHED reported, for the shell's metrics and access log.
+        # What RUN_FINISHED reported, for the shell's metrics, access log and traces.
         self.usage: ev.TokenUsage | None = None
+        self.finish_reason: str | None = None  # the provider's own stop reason, else the AG-UI one
 
     def take(self) -> list[ev.Event]:
         out, self._out = self._out, []
@@ -214,6 +215,7 @@ class RunBuilder:
                 result["providerStopReason"] = provider_stop_reason
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
         self.usage = usage
+        self.finish_reason = provider_stop_reason or stop_reason
         self.ended = True
 
     def fail(self, message: str, code: str) -> None:

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import sys
 from typing import Any
 
 from ..config_ops import LoggingConfig
@@ -52,6 +53,7 @@ class AccessLog:
         usage = context.usage
         fields: dict[str, Any] = {
             "request_id": context.request_id,
+            "trace_id": context.trace_id,
             "method": context.method,
             "path": self._redact(context.path),
             "route": context.route,
@@ -149,3 +151,40 @@ def logging_config(config: LoggingConfig, level: str | None = None) -> dict[str,
         },
         "root": {"handlers": ["stderr"], "level": level_name},
     }
+
+
+def configured(logger_name: str = ACCESS_LOGGER) -> bool:
+    """Whether a handler will take the logger's lines (its own or an ancestor's)."""
+    return logging.getLogger(logger_name).hasHandlers()
+
+
+def ensure_log_output(config: LoggingConfig) -> str:
+    """Give the proxy's own loggers somewhere to write where the server configured nothing for them.
+
+    The CLI configures every logger (:func:`logging_config`); under another server (plain
+    ``uvicorn app:app``, an app that mounts the proxy) the access lines would reach no handler
+    but Python's last resort, which drops INFO.  A logger that already has a handler (the app's
+    own logging) is left as it is, except that the access logger is raised to INFO so that
+    ``logging.access_log`` keeps its word.  Returns where the access lines go, for the start line.
+    """
+    if not config.access_log:
+        return "off (logging.access_log: false)"
+    formatter: logging.Formatter = JSONFormatter() if config.format == "json" else logging.Formatter(PLAIN_FORMAT)
+    access = logging.getLogger(ACCESS_LOGGER)
+    where = "the handlers the app configured"
+    if not access.hasHandlers():
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(formatter)
+        access.addHandler(handler)
+        access.propagate = False
+        where = "stdout"
+    if not access.isEnabledFor(logging.INFO):
+        access.setLevel(logging.INFO)
+    proxy = logging.getLogger("agui_proxy")
+    if not proxy.hasHandlers():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter)
+        proxy.addHandler(handler)
+        proxy.setLevel(config.level.upper())
+        proxy.propagate = False
+    return where

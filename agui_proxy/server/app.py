@@ -21,11 +21,13 @@ from ..config import Config, load_config
 from ..core.redact import Redactor
 from ..quotas import QuotaGate
 from ..store import open_store
+from ..tracing import tracing_for
 from ..users.log_identity import IdentityLog
-from .access_log import AccessLog
+from .access_log import AccessLog, ensure_log_output
 from .admission import AdmissionGate
 from .auth import Authenticate, BearerTokens, ConfigAuth
 from .cors import CORSPolicy
+from .hosting import hosting_line, middleware_config
 from .keepalive import KeepAlive
 from .lifespan import Lifespan, SharedClient
 from .metrics import Metrics
@@ -34,6 +36,7 @@ from .shutdown import Shutdown, drain_on_exit_signals
 from .stack import ShellParts, compose
 
 log = logging.getLogger("agui_proxy")
+startup = logging.getLogger("agui_proxy.startup")
 
 
 class AGUIProxyMiddleware:
@@ -55,6 +58,8 @@ class AGUIProxyMiddleware:
                  authenticate: Authenticate | None = None) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
+        if app is not None:  # in front of an app: no probes or /metrics on its paths unless asked for
+            self.config = middleware_config(self.config)
         streams, auth = self.config.streams, self.config.auth
         shutdown = Shutdown(streams.shutdown_grace)
         redactor = config_redactor(self.config)
@@ -70,7 +75,8 @@ class AGUIProxyMiddleware:
             identity_log=IdentityLog(self.config.logging),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown),
-            keepalive=KeepAlive(streams.keepalive), client=client)
+            keepalive=KeepAlive(streams.keepalive), client=client,
+            tracing=tracing_for(self.config, redactor))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -78,6 +84,8 @@ class AGUIProxyMiddleware:
         if authenticate is None:
             log.warning("no auth configured (auth.bearer_tokens, auth.jwt): the routes %s accept requests "
                         "without a token", ", ".join(self._dispatch.routes))
+        if app is not None:
+            startup.info(hosting_line(self.config, "in front of an app", ensure_log_output(self.config.logging)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -121,6 +129,8 @@ class AGUIProxyMiddleware:
 
     async def aclose(self) -> None:
         self.parts.metrics.close()
+        if self.parts.tracing is not None:
+            self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
         if self.store is not None:

@@ -14,13 +14,26 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.events import TokenUsage
 from ..core.pipeline import RunPipeline
 from .identity import Identity
+
+
+class RequestTrace(Protocol):
+    """The request's server span, with tracing on (``tracing/spans.py`` RequestSpan; typed loosely
+    here so that the context does not import tracing, which imports OpenTelemetry)."""
+
+    def observer(self, inner: Any, targets: Sequence[Any], context: RequestContext) -> Any:
+        """``inner`` (a run's RunObserver) wrapped to make a client span per upstream try."""
+
+    def end(self, context: RequestContext) -> None:
+        """The request ended: its outcome onto the span, and the span ended."""
 
 CONTEXT_KEY = "agui_proxy.context"
 REQUEST_ID_HEADER = b"x-request-id"
@@ -64,6 +77,8 @@ class RequestContext:
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None
+    trace_id: str | None = None  # the request's OpenTelemetry trace (tracing on only)
+    span: RequestTrace | None = None  # its server span (tracing on only)
     request_body: bytearray | None = None   # logging.debug_content only
     response_body: bytearray | None = None  # logging.debug_content only
 

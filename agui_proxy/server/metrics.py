@@ -4,8 +4,11 @@ One :class:`Metrics` per app, with its own registry (several apps in one process
 With several worker processes, ``prometheus_client``'s multiprocess mode is used: the CLI sets
 ``PROMETHEUS_MULTIPROC_DIR`` to a fresh directory before the workers start, each worker writes
 its values to files there, and ``/metrics`` (served by any worker) adds them all up.  The mode is
-chosen when ``prometheus_client`` is first imported, from that environment variable; it must be
-set before then (the CLI does) and never changed after.
+chosen when ``prometheus_client`` is first imported, from that environment variable.  Under
+another server's workers (``uvicorn --workers N`` with the factory), where nobody set it, each
+worker is a ``multiprocessing`` child of the server's supervisor: :func:`share_between_workers`
+then picks the directory named after that supervisor, the same for every one of its workers, and
+switches ``prometheus_client`` to its multiprocess values before any metric exists.
 
 Metrics are recorded once per request when it ends (:meth:`Metrics.observe`), never per chunk:
 the streaming path stays as it was.  :meth:`Metrics.retry` and :meth:`Metrics.fallback` are for
@@ -15,8 +18,11 @@ the code that retries an upstream or falls back to another one.
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
 import re
+import shutil
+import tempfile
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -37,8 +43,34 @@ DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 
+WORKERS_DIR_PREFIX = "agui-proxy-workers-"  # + the supervisor's pid, in the temporary directory
+
+
+def share_between_workers() -> str | None:
+    """In a worker process of a server's supervisor with no ``PROMETHEUS_MULTIPROC_DIR`` set: set
+    it to the directory every worker of that supervisor shares, and return it.
+
+    The directories of supervisors that are gone are removed on the way (their workers are too).
+    Not detected: servers that fork their workers without ``multiprocessing`` (gunicorn); there,
+    set ``PROMETHEUS_MULTIPROC_DIR`` (README, "Hosting modes").
+    """
+    if os.environ.get(MULTIPROC_ENV) or multiprocessing.parent_process() is None:
+        return None
+    base = tempfile.gettempdir()
+    for stale in glob.glob(os.path.join(base, WORKERS_DIR_PREFIX + "*")):
+        pid = stale.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = os.path.join(base, f"{WORKERS_DIR_PREFIX}{os.getppid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = path
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]  # every metric made from now on
+    return path
+
+
 class Metrics:
     def __init__(self) -> None:
+        share_between_workers()
         self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         if self.multiprocess_dir and not os.path.isdir(self.multiprocess_dir):
             raise ConfigError(f"{MULTIPROC_ENV}={self.multiprocess_dir} is not a directory (create it, empty)")

@@ -69,10 +69,19 @@ def backoff_delay(policy: RetriesConfig, retry: int, error: RunError, rng: rando
 
 
 class RunObserver(Protocol):
-    """What the shell's metrics and access log learn about a run's tries (see ``route.py``)."""
+    """What the shell's metrics, access log and traces learn about a run's tries (see ``route.py``)."""
 
     def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
-        """A request is sent to ``upstream``, its answer read into ``stream`` (``retry``: again)."""
+        """A request is sent to ``upstream``, its answer read into ``pipeline`` (``retry``: again)."""
+
+    def outbound(self, upstream: str, request: ProviderRequest) -> ProviderRequest:
+        """The request as it goes to ``upstream`` (tracing adds its ``traceparent`` there)."""
+
+    def attempt_ended(self, error: RunError | None) -> None:
+        """The try begun by the last :meth:`attempt` ended, with ``error`` or well."""
+
+    def retrying(self, upstream: str, retry: int, delay: float, error: RunError) -> None:
+        """``upstream`` is tried again (retry number ``retry``) in ``delay`` seconds after ``error``."""
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
         """The run moves on to the route's next upstream."""
@@ -81,10 +90,21 @@ class RunObserver(Protocol):
         """One chunk of the upstream's body was read; ``out`` is what it gave the client."""
 
 
-class _Unobserved:
+class Unobserved:
+    """A :class:`RunObserver` that does nothing: the base of observers that want a few of its calls."""
+
     __slots__ = ()
 
     def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
+        pass
+
+    def outbound(self, upstream: str, request: ProviderRequest) -> ProviderRequest:
+        return request
+
+    def attempt_ended(self, error: RunError | None) -> None:
+        pass
+
+    def retrying(self, upstream: str, retry: int, delay: float, error: RunError) -> None:
         pass
 
     def fallback(self, from_upstream: str, to_upstream: str) -> None:
@@ -94,7 +114,7 @@ class _Unobserved:
         pass
 
 
-UNOBSERVED = _Unobserved()
+UNOBSERVED = Unobserved()
 
 
 class _FailedEarly(Exception):
@@ -182,10 +202,15 @@ class UpstreamRun:
                 with deadline:
                     await self._attempt(target, request, pipeline, deadline)
                 if not deadline.scope.cancelled_caught:
+                    self._observer.attempt_ended(pipeline.error)
                     return
                 error = deadline.expired()
             except RunError as exc:
                 error = exc
+            except BaseException:  # the client left, the server stops: the try ends with the run
+                self._observer.attempt_ended(None)
+                raise
+            self._observer.attempt_ended(error)
             if pipeline.output_started:
                 await self._write(pipeline.fail(error))
                 return
@@ -195,12 +220,13 @@ class UpstreamRun:
                 raise _FailedEarly(error)
             log.warning("%supstream %s: %s (%s); retry %d of %d in %.2f s", self._label, target.name,
                         self._redact(error.message), error.code, retry, policy.max, delay)
+            self._observer.retrying(target.name, retry, delay, error)
             await anyio.sleep(delay)
 
     async def _attempt(self, target: Target, request: ProviderRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
-        source = open_source(request, self._http, target.provider, deadline)
+        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline)
         async with source as chunks:
             if isinstance(chunks, UpstreamCall):
                 if chunks.whole_body is not None:

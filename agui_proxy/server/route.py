@@ -25,7 +25,7 @@ from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
 from .metrics import Metrics
-from .reliability import UpstreamRun
+from .reliability import RunObserver, Unobserved, UpstreamRun
 from .request_body import read_body_within
 from .responses import send_error
 from .routing import RoutePlan, Target
@@ -89,12 +89,14 @@ class RouteHandler:
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
                              max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
 
+        observer: RunObserver = ContextObserver(context, self.metrics, route.path)
+        if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)
+            observer = context.span.observer(observer, targets, context)
         return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,
-                           writer.write, self.http, redactor=self.redactor, label=label,
-                           observer=ContextObserver(context, self.metrics, route.path))
+                           writer.write, self.http, redactor=self.redactor, label=label, observer=observer)
 
 
-class ContextObserver:
+class ContextObserver(Unobserved):
     """Tells a request's context and the metrics what its upstream run does (reliability.RunObserver)."""
 
     __slots__ = ("_context", "_metrics", "_route")

@@ -1,7 +1,8 @@
 """The one place the shell's ASGI pieces are composed, outermost first.
 
-    a route      RequestContextMiddleware → RequestRecorder → CORSMiddleware(POST)
-                   → AllowMethods(POST) → AuthMiddleware → [QuotaGuard, with quotas] → RouteHandler
+    a route      RequestContextMiddleware [→ ServerSpan, tracing on] → RequestRecorder
+                   → CORSMiddleware(POST) → AllowMethods(POST) → AuthMiddleware
+                   → [QuotaGuard, with quotas] → RouteHandler
     a probe      RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET) → Healthz | Readyz
     /metrics     RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
                    [→ AuthMiddleware, with metrics.require_token] → MetricsEndpoint
@@ -13,13 +14,15 @@ concern: the request context (id, timing, identity; ``context.py``), metrics and
 (``recording.py``), CORS (``cors.py``), the methods (``methods.py``), auth (``auth.py``).  The
 probes and ``/metrics`` are not recorded: an orchestrator and a scraper call them every few seconds.
 A route without auth (no ``auth.bearer_tokens``, no ``auth.jwt``, no app ``authenticate``) has no
-auth piece; ``/metrics`` takes only the bearer tokens, never a user's JWT.  :class:`ShellParts` are what the pieces
+auth piece, and with tracing off none has a span piece (``tracing/``; nothing of OpenTelemetry is
+imported then); ``/metrics`` takes only the bearer tokens, never a user's JWT.  :class:`ShellParts` are what the pieces
 share, built once per app (``app.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
@@ -44,6 +47,9 @@ from .route import RouteHandler
 from .routing import RoutePlan
 from .shutdown import Shutdown
 
+if TYPE_CHECKING:  # imported only when tracing is on
+    from ..tracing.setup import Tracing
+
 
 @dataclass(frozen=True, slots=True)
 class ShellParts:
@@ -61,6 +67,7 @@ class ShellParts:
     gate: AdmissionGate
     keepalive: KeepAlive
     client: SharedClient
+    tracing: Tracing | None = None  # None: tracing off
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,8 @@ def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app = AllowMethods(app, POST, path=plan.route.path)
     app = CORSMiddleware(app, parts.cors, POST)
     app = RequestRecorder(app, parts.metrics, parts.access_log)
+    if parts.tracing is not None:  # outside the recorder: the access line has the trace id
+        app = parts.tracing.server_span(app)
     return RequestContextMiddleware(app, route=plan.route.path, upstream=plan.upstream_name)
 
 

@@ -67,7 +67,7 @@ def test_defaults_and_missing_variables(tmp_path: Path) -> None:
     (("provider: openai-chat", "provider: openai-chatt"), "upstreams.openai.provider", "unknown provider"),
     (("upstream: openai", "upstream: nowhere"), "routes[0].upstream", "no upstream named 'nowhere'"),
     (("base_url: https://api.openai.com/v1", "base_url: ftp://x"), "upstreams.openai", "http"),
-    (("path: /api/agent", "path: api/agent"), "routes.0.path", "starts with '/'"),
+    (("path: /api/agent", "path: api/agent"), "routes[0].path", "starts with '/'"),
     (("port: 8000", "port: 99999"), "server.port", "less than or equal"),
     (("headers: {}", "headers: {}\n    colour: blue"), "upstreams.openai.colour", "unknown option"),
     (("model: gpt-4o", "model: ''"), "upstreams.openai", "model is required"),

@@ -36,7 +36,7 @@ def test_quotas_and_store() -> None:
 
 
 @pytest.mark.parametrize(("sections", "field", "message"), [
-    ({"auth": {"bearer_tokens": [""]}}, "auth.bearer_tokens.0.token", "the token is empty"),
+    ({"auth": {"bearer_tokens": [""]}}, "auth.bearer_tokens[0].token", "the token is empty"),
     ({"auth": {"bearer_tokens": [{"token": "token-one-a", "name": "x"}, {"token": "token-two-b", "name": "x"}]}},
      "auth.bearer_tokens", "two tokens are named 'x'"),
     ({"auth": {"jwt": {"issuer": "https://i.example/"}}}, "auth.jwt.audience", "is required"),

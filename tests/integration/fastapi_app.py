@@ -66,3 +66,9 @@ def app_with_mount(config: Config | str | os.PathLike[str], lifecycle: list[str]
     app = FastAPI(lifespan=lifespan)
     app.mount("/agui", proxy)
     return app
+
+
+def middleware_app_from_env() -> FastAPI:
+    """The middleware example for a server started on its own (``uvicorn --factory``): the
+    proxy's config file is named by ``AGUI_TEST_CONFIG``."""
+    return app_with_middleware(os.environ["AGUI_TEST_CONFIG"], [])

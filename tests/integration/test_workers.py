@@ -106,4 +106,4 @@ def test_two_workers_serve_and_metrics_add_up(upstream: ScriptedUpstream, up: Sc
 def test_workers_must_be_at_least_one(tmp_path: Path) -> None:
     result = run_cli(tmp_path, ["--workers", "0", "--port", "9"], timeout=20)
     assert result.returncode == 2
-    assert "--workers must be at least 1, not 0" in result.stderr
+    assert "argument --workers: must be at least 1, not 0" in result.stderr

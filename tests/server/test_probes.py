@@ -86,7 +86,7 @@ def test_lifespan_shutdown_alone_makes_it_not_ready() -> None:
         await send({"type": "lifespan.shutdown.complete"})
 
     release = anyio.Event()
-    app = AGUIProxyMiddleware(inner, config())
+    app = AGUIProxyMiddleware(inner, config(probes={"enabled": True}))  # in front of an app: asked for
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -138,9 +138,11 @@ def test_probe_paths_are_configurable_and_can_be_turned_off() -> None:
     anyio.run(main)
 
 
+@pytest.mark.parametrize("configured", [True, False])
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_a_wrapped_app_gets_everything_else(path: str) -> None:
-    """Middleware mode: the proxy's probes answer, the app's own paths are untouched."""
+def test_a_wrapped_app_gets_everything_else(path: str, configured: bool) -> None:
+    """Middleware mode: the proxy's probes and /metrics answer only where the config has their
+    section (else they would land on the app's public paths); the app's own paths are untouched."""
     seen: list[str] = []
 
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,12 +150,16 @@ def test_a_wrapped_app_gets_everything_else(path: str) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"inner"})
 
-    app = AGUIProxyMiddleware(inner, config())
+    sections = {"probes": {"enabled": True}, "metrics": {"path": "/metrics"}} if configured else {}
+    app = AGUIProxyMiddleware(inner, config(**sections))
 
     async def main() -> None:
         reply = await request(app, "GET", path)
-        assert reply.status in (200, 503) and reply.body != b"inner"
+        if configured:
+            assert reply.status in (200, 503) and reply.body != b"inner"
+        else:
+            assert reply.body == b"inner"
         assert (await request(app, "GET", "/status")).body == b"inner"
 
     anyio.run(main)
-    assert seen == ["/status"]
+    assert seen == ["/status"] if configured else [path, "/status"]

@@ -1,0 +1,44 @@
+"""What an upstream is, in the words of OpenTelemetry's GenAI semantic conventions.
+
+``gen_ai.provider.name`` and ``gen_ai.operation.name`` of each upstream try's client span,
+and the ``server.address`` / ``server.port`` it goes to.  Plain functions of the config: no
+OpenTelemetry import.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..config import ReplayUpstream, UpstreamConfig
+
+REPLAY_PROVIDER = "agui_proxy.replay"  # not a GenAI system: a recording played back
+
+
+def _base_url(upstream: UpstreamConfig) -> str:
+    return "" if isinstance(upstream, ReplayUpstream) else upstream.base_url
+
+
+def provider_name(upstream: UpstreamConfig) -> str:
+    """``openai``, ``azure.ai.openai``, ``anthropic``, ``gcp.gemini`` or ``gcp.vertex_ai``."""
+    host = (urlsplit(_base_url(upstream)).hostname or "").lower()
+    if isinstance(upstream, ReplayUpstream):
+        return REPLAY_PROVIDER
+    if upstream.provider.startswith("openai-"):
+        return "azure.ai.openai" if host.endswith(".openai.azure.com") else "openai"
+    if upstream.provider == "gemini":
+        return "gcp.vertex_ai" if host.endswith("aiplatform.googleapis.com") else "gcp.gemini"
+    return upstream.provider  # anthropic
+
+
+def operation_name(upstream: UpstreamConfig) -> str:
+    """Gemini's API is ``generateContent``; the others are chat APIs."""
+    provider = upstream.format if isinstance(upstream, ReplayUpstream) else upstream.provider
+    return "generate_content" if provider == "gemini" else "chat"
+
+
+def server_address(upstream: UpstreamConfig) -> tuple[str, int] | None:
+    if not _base_url(upstream):
+        return None
+    parts = urlsplit(_base_url(upstream))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (parts.hostname or "", port)
