@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"agui-proxy: config error: {exc}", file=sys.stderr)
         return 2
 
+    from .quotas.startup import startup_error, startup_warnings
     from .server.serve import run
 
     host, port = config.server.host, config.server.port
@@ -74,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.playground:
         print(f"agui-proxy: the playground is at http://{url_host}:{port}/playground", flush=True)
     workers = args.workers or config.server.workers
+    if (problem := startup_error(config)) is not None:
+        print(f"agui-proxy: {problem}", file=sys.stderr)
+        return 2
+    for note in startup_warnings(config, workers):
+        print(f"agui-proxy: warning: {note}", file=sys.stderr, flush=True)
     try:
         started = run(config, config_path=args.config, workers=workers, log_level=args.log_level, loop=args.loop,
                       http=args.http)

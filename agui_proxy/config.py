@@ -18,7 +18,9 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import ErrorDetails
 
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
+from .config_quotas import QuotasConfig, StoreConfig
 from .errors import ConfigError
 from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
@@ -32,18 +34,6 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
-
-
-class AuthConfig(Strict):
-    bearer_tokens: list[str] = Field(default_factory=list)
-
-    @field_validator("bearer_tokens")
-    @classmethod
-    def _no_empty_tokens(cls, tokens: list[str]) -> list[str]:
-        for i, token in enumerate(tokens):
-            if not token.strip():
-                raise ValueError(f"token {i} is empty (is its environment variable set to an empty string?)")
-        return tokens
 
 
 class LimitsConfig(Strict):
@@ -105,6 +95,7 @@ class _Upstream(Strict):
     retries: RetriesConfig = RetriesConfig()
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to this upstream
     model: str = ""
+    forward_identity: ForwardIdentityConfig | None = None  # who the user is, as a header or the provider's field
 
     @field_validator("retries", mode="before")
     @classmethod
@@ -270,6 +261,8 @@ class Config(Strict):
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     cors: CORSConfig = CORSConfig()
+    store: StoreConfig = StoreConfig()  # shared state (quotas): in-process memory, or Redis
+    quotas: QuotasConfig = QuotasConfig()
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -291,7 +284,9 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _ops_sections(self) -> Config:
-        check_ops(self.metrics, self.cors, self.auth.bearer_tokens)
+        check_ops(self.metrics, self.cors, self.auth.tokens)
+        check_identity({name: (u.provider, u.forward_identity) for name, u in self.upstreams.items()},
+                       self.logging)
         return self
 
     @model_validator(mode="after")

@@ -53,6 +53,10 @@ class LoggingConfig(Strict):
     # Adds the request body and the streamed response to the access line.  They are the users'
     # conversations: for debugging only, never in production.
     debug_content: bool = False
+    # Who sent each request, in the access line (user=): as it is, or a keyed hash of it (privacy).
+    identity: Literal["plain", "hash"] = "plain"
+    identity_hash_key: str | None = Field(None, repr=False)  # the hash's key (a secret); needed for hash
+    identity_claims: list[str] = Field(default_factory=list)  # claims logged with it (claim.<name>=)
 
 
 class CORSConfig(Strict):

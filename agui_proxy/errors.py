@@ -3,7 +3,10 @@
     AGUIProxyError
     ├── ConfigError                  the YAML config is unusable (names file and field)
     ├── InboundError                 the client's request is refused before streaming (4xx;
-    │                                503 when the process is at its stream cap or shutting down)
+    │   │                            503 when the process is at its stream cap or shutting down)
+    │   ├── AuthError                401: no credential, or one that does not prove who sent it
+    │   └── QuotaExceeded            429: the sender is over one of its quotas
+    ├── StoreUnavailable             the shared-state store (Redis) did not answer in time
     └── RunError                     the run fails after it started: RUN_ERROR {message, code}
         ├── UpstreamHTTPError        the provider answered with a non-2xx status
         │   ├── UpstreamAuthFailed       401, 403                     upstream_auth_failed
@@ -66,6 +69,40 @@ class InboundError(AGUIProxyError):
         self.message = message
         self.retry_after = retry_after  # seconds, sent as Retry-After (503 overload, shutdown)
         super().__init__(message)
+
+    # Response headers the answer carries besides Retry-After (a subclass's challenge, quota state).
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class AuthError(InboundError):
+    """401: the request proves no identity.  An app's own ``authenticate`` callable raises it too.
+
+    The answer carries ``WWW-Authenticate: Bearer`` (RFC 6750 section 3), with
+    ``error="invalid_token"`` when a token was sent but refused; the message says why, never
+    quoting the token.
+    """
+
+    def __init__(self, message: str, *, invalid_token: bool = True) -> None:
+        super().__init__(401, "invalid_token" if invalid_token else "unauthorized", message)
+        challenge = b'Bearer error="invalid_token"' if invalid_token else b"Bearer"
+        self.headers = ((b"www-authenticate", challenge),)
+
+
+class QuotaExceeded(InboundError):
+    """429 ``rate_limited``: the sender is over a quota; the message names it and when it resets.
+
+    ``headers`` are the ``RateLimit-Policy`` / ``RateLimit`` fields
+    (draft-ietf-httpapi-ratelimit-headers) that go with the answer.
+    """
+
+    def __init__(self, message: str, *, retry_after: int,
+                 headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        super().__init__(429, "rate_limited", message, retry_after=retry_after)
+        self.headers = headers
+
+
+class StoreUnavailable(AGUIProxyError):
+    """The shared-state store (``store.url``) failed or did not answer within ``store.timeout``."""
 
 
 class RunError(AGUIProxyError):

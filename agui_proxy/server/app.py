@@ -49,7 +49,7 @@ class AGUIProxyMiddleware:
         self.config = config if isinstance(config, Config) else load_config(config)
         streams = self.config.streams
         shutdown = Shutdown(streams.shutdown_grace)
-        tokens = self.config.auth.bearer_tokens
+        tokens = self.config.auth.tokens
         redactor = config_redactor(self.config)
         self.parts = ShellParts(
             redactor=redactor, authenticate=BearerTokens(tokens) if tokens else None, metrics=Metrics(),

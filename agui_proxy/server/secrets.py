@@ -14,7 +14,7 @@ from .routing import provider_for
 
 
 def config_redactor(config: Config) -> Redactor:
-    secrets = list(config.auth.bearer_tokens)
+    secrets = list(config.auth.tokens)
     for upstream in config.upstreams.values():
         secrets += provider_for(upstream).secrets()
     return Redactor(secrets)

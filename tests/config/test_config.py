@@ -38,7 +38,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_documented_shape_with_environment(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ISSUE_SHAPE), env={"AGUI_PROXY_TOKEN": "tok", "OPENAI_API_KEY": "sk-x"})
-    assert config.auth.bearer_tokens == ["tok"]
+    assert config.auth.tokens == ["tok"]
     assert config.upstreams["openai"].api_key == "sk-x"
     assert config.routes[0].path == "/api/agent" and config.routes[0].done == "auto"
     assert config.limits.max_body_bytes == 10 * 1024 * 1024

@@ -1,0 +1,167 @@
+"""The quota check around one run: :meth:`QuotaGate.admit` before the upstream is called,
+:meth:`QuotaGate.finish` when the run ends (its tokens charged, its stream slot given back).
+
+A refusal is :class:`~agui_proxy.errors.QuotaExceeded` (429 with ``Retry-After`` and the
+``RateLimit`` fields).  When the store fails, ``quotas.on_store_error`` decides: ``deny`` answers
+503, ``allow`` lets the request through unchecked; either way the failure is counted in
+``agui_proxy_store_errors_total`` and logged at most once per ``error_log_interval``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ..config_quotas import QuotaLimits, QuotasConfig
+from ..errors import InboundError, QuotaExceeded, StoreUnavailable
+from ..store import Admission, Charge, Lease, Store
+from .metrics import QuotaMetrics
+from .policy import (
+    STREAMS,
+    TOKEN_LIMITS,
+    WINDOWED,
+    NamedWindow,
+    describe,
+    identity_key,
+    lease_for,
+    limits_for,
+    rate_limit_headers,
+    remaining,
+    seconds_until_room,
+    wait_text,
+    window,
+    windows_for,
+)
+
+log = logging.getLogger("agui_proxy.quotas")
+T = TypeVar("T")
+ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
+
+
+@dataclass(slots=True)
+class QuotaTicket:
+    """One admitted request: what :meth:`QuotaGate.finish` charges and releases."""
+
+    base: str
+    limits: QuotaLimits
+    lease: Lease | None
+    headers: tuple[tuple[bytes, bytes], ...]  # RateLimit fields of the admitted request
+    finished: bool = False
+
+
+class QuotaGate:
+    def __init__(self, config: QuotasConfig, store: Store, *, prefix: str, metrics: QuotaMetrics | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.prefix = prefix
+        self.metrics = metrics
+        self.clock = clock
+        self._last_error_log = -math.inf
+        self._unlogged_errors = 0
+
+    async def admit(self, identity: str | None, claims: Mapping[str, Any]) -> QuotaTicket:
+        """Check the identity's limits and take one request (and a stream slot); raises when over."""
+        limits = limits_for(self.config, claims)
+        base = identity_key(self.prefix, identity or ANONYMOUS)
+        now = self.clock()
+        windows = windows_for(base, limits, now)
+        lease = lease_for(base, limits, uuid.uuid4().hex, now, self.config.stream_lease)
+        if not windows and lease is None:
+            return QuotaTicket(base, limits, None, ())
+        try:
+            admission = await self._timed("admit", self.store.admit([w.window for w in windows], lease, now))
+        except StoreUnavailable as exc:
+            self._store_failed("admit", exc)
+            if self.config.on_store_error == "deny":
+                self._refused("store_unavailable")
+                raise InboundError(503, "quota_store_unavailable", "the quota store is unavailable, so the "
+                                   "request cannot be checked: try again shortly", retry_after=1) from None
+            return QuotaTicket(base, limits, None, ())
+        if not admission.admitted:
+            raise self._refusal(limits, windows, admission, now)
+        states = [(w.name, remaining(w.window, c, admitted=True), None)
+                  for w, c in zip(windows, admission.counts, strict=True)]
+        if lease is not None and admission.held is not None:
+            states.append((STREAMS, max(0, lease.limit - admission.held - 1), None))
+        return QuotaTicket(base, limits, lease, rate_limit_headers(limits, states))
+
+    def _refusal(self, limits: QuotaLimits, windows: list[NamedWindow], admission: Admission,
+                 now: float) -> QuotaExceeded:
+        assert admission.refused is not None
+        states: list[tuple[str, int, int | None]] = []
+        for i, (w, counts) in enumerate(zip(windows, admission.counts, strict=True)):
+            reset = math.ceil(seconds_until_room(w.window, counts)) if i == admission.refused else None
+            states.append((w.name, remaining(w.window, counts, admitted=False), reset))
+        if admission.refused < len(windows):
+            name, _, reset = states[admission.refused]
+            assert reset is not None
+            retry_after = max(1, reset)
+            at = datetime.fromtimestamp(now + retry_after, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            message = f"over the quota of {describe(name, getattr(limits, name))}: it resets in " \
+                      f"{wait_text(retry_after)} (at {at})"
+        else:
+            name, retry_after = STREAMS, 1
+            states.append((STREAMS, 0, None))
+            message = f"over the quota of {describe(name, limits.concurrent_streams or 0)}: one of them " \
+                      "must end first"
+        self._refused(name)
+        return QuotaExceeded(message, retry_after=retry_after, headers=rate_limit_headers(limits, states))
+
+    async def finish(self, ticket: QuotaTicket, *, tokens: int | None, estimate_bytes: int) -> None:
+        """Charge the run's tokens (its usage, else ``estimate_bytes / bytes_per_token``) and give back
+        its stream slot, in one store call.  Never raises: a store failure here is logged and counted
+        (the slot then expires on its own, after ``quotas.stream_lease``)."""
+        if ticket.finished:
+            return
+        ticket.finished = True
+        source = "usage" if tokens is not None else "estimate"
+        amount = tokens if tokens is not None else math.ceil(estimate_bytes / self.config.bytes_per_token)
+        now = self.clock()
+        charges = []
+        if amount > 0:
+            for name in TOKEN_LIMITS:
+                if getattr(ticket.limits, name) is not None:
+                    current = window(ticket.base, name, 0, now, take=0).window.current_key
+                    charges.append(Charge(current, WINDOWED[name][0], amount))
+        if not charges and ticket.lease is None:
+            return
+        try:
+            await self._timed("settle", self.store.settle(charges, ticket.lease, now))
+        except StoreUnavailable as exc:
+            self._store_failed("settle", exc)
+            return
+        if charges and self.metrics is not None:
+            self.metrics.tokens_charged.labels(source).inc(amount)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    async def _timed(self, operation: str, call: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            if self.metrics is not None:
+                self.metrics.store_seconds.labels(operation).observe(time.perf_counter() - started)
+
+    def _refused(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refusals.labels(reason).inc()
+
+    def _store_failed(self, operation: str, exc: StoreUnavailable) -> None:
+        if self.metrics is not None:
+            self.metrics.store_errors.labels(operation).inc()
+        self._unlogged_errors += 1
+        now = time.monotonic()
+        if now - self._last_error_log < self.config.error_log_interval:
+            return
+        log.error("quota store error (%s; %d call(s) failed since the last line; quotas.on_store_error: %s): %s",
+                  operation, self._unlogged_errors, self.config.on_store_error, exc)
+        self._last_error_log = now
+        self._unlogged_errors = 0
