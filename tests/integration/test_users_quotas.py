@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
 from ..redis_server import RedisServer
+from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
 from ..support.upstream import ScriptedUpstream, sse_response
 from ..users.issuer import AUDIENCE, Issuer, RSAKey
 from .openai_chat_streams import MODEL, text_transcript
