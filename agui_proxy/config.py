@@ -21,6 +21,7 @@ from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinc
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
+from .config_runs import ResumableConfig, RunsConfig
 from .errors import ConfigError
 from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
@@ -229,6 +230,8 @@ class RouteConfig(Strict):
     fallbacks: list[str] = Field(default_factory=list)  # upstreams tried in order when the first fails early
     allow_models: list[str] = Field(default_factory=list)  # models the client may pick with params.model
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
+    # Runs that outlive their connection: GET <path>/runs/<runId> (README "Resumable runs"); off: None.
+    resumable: ResumableConfig | None = None
 
     @field_validator("forward_headers")
     @classmethod
@@ -263,6 +266,7 @@ class Config(Strict):
     cors: CORSConfig = CORSConfig()
     store: StoreConfig = StoreConfig()  # shared state (quotas): in-process memory, or Redis
     quotas: QuotasConfig = QuotasConfig()
+    runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False

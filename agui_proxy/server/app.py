@@ -26,6 +26,7 @@ from .cors import CORSPolicy
 from .keepalive import KeepAlive
 from .lifespan import Lifespan, SharedClient
 from .metrics import Metrics
+from .resumable import resumable_runs
 from .secrets import config_redactor
 from .shutdown import Shutdown, drain_on_exit_signals
 from .stack import ShellParts, compose
@@ -51,11 +52,12 @@ class AGUIProxyMiddleware:
         shutdown = Shutdown(streams.shutdown_grace)
         tokens = self.config.auth.tokens
         redactor = config_redactor(self.config)
+        gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
             redactor=redactor, authenticate=BearerTokens(tokens) if tokens else None, metrics=Metrics(),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
-            shutdown=shutdown, gate=AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown),
-            keepalive=KeepAlive(streams.keepalive), client=SharedClient())
+            shutdown=shutdown, gate=gate,
+            keepalive=KeepAlive(streams.keepalive), client=SharedClient(), runs=resumable_runs(self.config, gate))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -66,7 +68,9 @@ class AGUIProxyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            handler = self._dispatch.routes.get(route_path(scope)) or self._dispatch.endpoints.get(scope["path"])
+            path = route_path(scope)
+            handler = (self._dispatch.routes.get(path) or self._dispatch.endpoints.get(scope["path"])
+                       or self._dispatch.below_route(path))
             if handler is not None:
                 await handler(scope, receive, send)
                 return
@@ -108,6 +112,8 @@ class AGUIProxyMiddleware:
         self.parts.metrics.close()
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        if self.parts.runs is not None:
+            await self.parts.runs.aclose()
 
 
 def route_path(scope: Scope) -> str:
