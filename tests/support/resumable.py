@@ -71,11 +71,19 @@ def read_frames(client: httpx.Client, method: str, url: str, *, body: Mapping[st
     return got
 
 
+_GENERATED = ("messageId", "toolCallId", "parentMessageId", "entityId", "runId", "threadId")
+
+
 def comparable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events with what differs between two runs of one recording taken out: timestamps, and the
-    ids the proxy generates (message and tool-call ids are the provider's or derived the same way)."""
+    """Events with what differs between two runs of one recording taken out: the timestamps, and
+    the ids the proxy generates, each replaced by its order of first appearance (so two runs that
+    use one id where the other uses two still differ)."""
+    names: dict[str, str] = {}
     out = []
     for event in events:
-        event = {k: v for k, v in event.items() if k not in ("timestamp", "runId", "threadId")}
+        event = {k: v for k, v in event.items() if k != "timestamp"}
+        for key in _GENERATED:
+            if key in event:
+                event[key] = names.setdefault(event[key], f"id{len(names)}")
         out.append(event)
     return out
