@@ -74,6 +74,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZCARD', KEYS[1])
 """
 
+# KEYS: readers.  ARGV: until (epoch s), reader, ttl ms.  The set lives as long as its longest
+# presence, so readers that all died go away with it.
+_ATTACH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 or left < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
 _READ_BATCH = 1000  # stream entries one XREAD returns at most
 
 
@@ -145,10 +154,7 @@ class RedisRunLog(RunLog):
 
     async def attach(self, key: str, reader: str, *, ttl: float) -> None:
         _, _, readers = self._keys(key)
-        pipe = self._client.pipeline(transaction=False)
-        pipe.zadd(readers, {reader: time.time() + ttl})
-        pipe.pexpire(readers, _ms(ttl))  # readers that all died go away with their presence
-        await self._call(pipe.execute())
+        await self._script(_ATTACH, [readers], [repr(time.time() + ttl), reader, _ms(ttl)])
 
     async def detach(self, key: str, reader: str) -> None:
         _, _, readers = self._keys(key)
