@@ -4,7 +4,7 @@ after some of them, reattach with ``Last-Event-ID``, and compare runs with ids a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,25 +48,32 @@ def _parse(block: bytes) -> tuple[int | None, str] | None:
     return None if data is None else (seq, data)
 
 
+def iter_frames(response: httpx.Response, got: Frames | None = None) -> Iterator[tuple[int | None, str]]:
+    """The frames of a streamed response as they arrive (pings skipped); ``got`` collects the body."""
+    buffer = b""
+    for chunk in response.iter_raw():
+        if got is not None:
+            got.body += chunk
+        buffer += chunk
+        while b"\n\n" in buffer:
+            block, buffer = buffer.split(b"\n\n", 1)
+            if block.startswith(PING):
+                continue
+            parsed = _parse(block)
+            if parsed is not None:
+                yield parsed
+
+
 def read_frames(client: httpx.Client, method: str, url: str, *, body: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, stop_after: int | None = None) -> Frames:
     """Read a response's frames; with ``stop_after``, close the connection once that many frames came."""
     content = json.dumps(body).encode() if body is not None else None
     with client.stream(method, url, content=content, headers=dict(headers or {})) as response:
         got = Frames(response.status_code, response.headers)
-        buffer = b""
-        for chunk in response.iter_raw():
-            got.body += chunk
-            buffer += chunk
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                if block.startswith(PING):
-                    continue
-                parsed = _parse(block)
-                if parsed is not None:
-                    got.frames.append(parsed)
-                if stop_after is not None and len(got.frames) >= stop_after:
-                    return got  # leaving the block closes the connection mid-stream
+        for frame in iter_frames(response, got):
+            got.frames.append(frame)
+            if stop_after is not None and len(got.frames) >= stop_after:
+                return got  # leaving the block closes the connection mid-stream
         got.complete = True
     return got
 
