@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from .quotas.startup import startup_error, startup_warnings
+    from .server.resumable import startup_warnings as resumable_warnings
     from .server.serve import run
 
     host, port = config.server.host, config.server.port
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (problem := startup_error(config)) is not None:
         print(f"agui-proxy: {problem}", file=sys.stderr)
         return 2
-    for note in startup_warnings(config, workers):
+    for note in [*startup_warnings(config, workers), *resumable_warnings(config, workers)]:
         print(f"agui-proxy: warning: {note}", file=sys.stderr, flush=True)
     try:
         started = run(config, config_path=args.config, workers=workers, log_level=args.log_level, loop=args.loop,

@@ -131,6 +131,15 @@ def resumable_runs(config: Config, gate: AdmissionGate) -> ResumableRuns | None:
     return ResumableRuns(open_run_log(config.store, max(r.max_frames for r in routes)), config.runs, gate)
 
 
+def startup_warnings(config: Config, workers: int) -> list[str]:
+    """What the CLI says at start: resumable routes whose reattaches may miss their run."""
+    resumable = [route.path for route in config.routes if route.resumable is not None]
+    if resumable and workers > 1 and config.store.url is None:
+        return [f"resumable routes ({', '.join(resumable)}) with --workers {workers} and no store.url: each "
+                "worker keeps its own runs, so a reattach that reaches another worker gets 404; set store.url (Redis)"]
+    return []
+
+
 def _live_ttl(resumable: ResumableConfig) -> float:
     # A running run is kept this long after each write: long enough for any silence the run may
     # have (a reasoning model), short enough that a run whose process died goes away.
