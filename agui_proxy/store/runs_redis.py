@@ -16,18 +16,16 @@ follow with ``XREAD BLOCK`` on a connection of their own, whose socket waits as 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StoreUnavailable
+from .redis_calls import bounded, run_script
 from .runs import RunChunk, RunLog
 
 try:  # the [redis] extra
     import redis.asyncio as aioredis
     from redis.backoff import NoBackoff
-    from redis.exceptions import NoScriptError, RedisError
     from redis.retry import Retry
 except ImportError:  # pragma: no cover - reported by open_store
     aioredis = None  # type: ignore[assignment]
@@ -105,19 +103,7 @@ class RedisRunLog(RunLog):
         return base + "meta", base + "frames", base + "readers"
 
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
-                sha = self._shas.get(source)
-                if sha is None:
-                    sha = self._shas[source] = str(await self._client.script_load(source))
-                try:
-                    return await self._client.evalsha(sha, len(keys), *keys, *args)
-                except NoScriptError:  # Redis restarted or was flushed: load it again
-                    return await self._client.eval(source, len(keys), *keys, *args)
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from None
+        return await run_script(self._client, self._shas, source, keys, args, self.timeout)
 
     async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
         meta, _, _ = self._keys(key)
@@ -140,17 +126,14 @@ class RedisRunLog(RunLog):
 
     async def read(self, key: str, after: int, *, wait: float) -> RunChunk | None:
         meta, frames, _ = self._keys(key)
-        try:
-            async with asyncio.timeout(wait + self.timeout):
-                reply = await self._blocking.xread({frames: f"0-{after}"}, count=_READ_BATCH,
-                                                   block=max(1, int(wait * 1000)))
-                if not reply and not await self._blocking.exists(meta):
-                    return None
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {wait + self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from None
-        return _chunk(reply)
+
+        async def follow() -> Any:
+            reply = await self._blocking.xread({frames: f"0-{after}"}, count=_READ_BATCH,
+                                               block=max(1, int(wait * 1000)))
+            return reply if reply or await self._blocking.exists(meta) else None
+
+        reply = await bounded(follow(), wait + self.timeout)
+        return None if reply is None else _chunk(reply)
 
     async def attach(self, key: str, reader: str, *, ttl: float) -> None:
         _, _, readers = self._keys(key)
@@ -158,20 +141,11 @@ class RedisRunLog(RunLog):
 
     async def detach(self, key: str, reader: str) -> None:
         _, _, readers = self._keys(key)
-        await self._call(self._client.zrem(readers, reader))
+        await bounded(self._client.zrem(readers, reader), self.timeout)
 
     async def readers(self, key: str) -> int:
         _, _, readers = self._keys(key)
         return int(await self._script(_READERS, [readers], [repr(time.time())]))
-
-    async def _call(self, call: Any) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await call
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from None
 
     async def aclose(self) -> None:
         await self._client.aclose()
