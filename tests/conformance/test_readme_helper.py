@@ -5,9 +5,7 @@ frame once, in order."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from ..support.cutting_relay import CuttingRelay
 from ..support.proxy import ProxyProcess, new_client, start_proxy
 from ..support.resumable import comparable, read_frames
+from .node import node_or_skip
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +32,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
         yield running
 
 
-def node_or_skip() -> str:
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
-            pytest.fail("AGUI_PROXY_REQUIRE_NODE is set but node is not installed")
-        pytest.skip("node is not installed: the README's helper cannot run")
-    return node
-
-
 @pytest.mark.parametrize("kind", ["branderux", "agui"])
 def test_the_readme_helper_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path: Path, kind: str) -> None:
-    node = node_or_skip()
+    node = node_or_skip("the README's helper")
     (code,) = HELPER.findall(README.read_text("utf-8"))
     module = HERE / "readme_helper_code.mjs"
     module.write_text(code + "\nexport { resumableRun };\n", "utf-8")

@@ -13,9 +13,7 @@ them all at the end).
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ..conformance.test_official_client import install_client
+from ..conformance.node import node_with_client
 from ..support.proxy import ProxyProcess, new_client, start_proxy
 from ..support.recordings import recording_paths
 from ..support.resumable import comparable, read_frames
@@ -93,12 +91,7 @@ def test_dropped_and_reattached_run_equals_the_uninterrupted_one(proxy: ProxyPro
 
 
 def test_the_official_client_accepts_every_joined_run(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
-            pytest.fail("AGUI_PROXY_REQUIRE_NODE is set but node is not installed")
-        pytest.skip("node is not installed: the official client's verifyEvents cannot run")
-    install_client(node)
+    node = node_with_client("the official client's verifyEvents")
     if not JOINED:
         pytest.skip("no joined runs: the drop-and-reattach tests did not run in this session")
     sequences, results = tmp_path / "sequences.json", tmp_path / "results.json"
