@@ -5,15 +5,18 @@ by identity, bad cursors, caps, several readers at once, and a route that is not
 
 from __future__ import annotations
 
+import json
+import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..support.proxy import ProxyProcess, ProxySetup, new_client
-from ..support.resumable import read_frames
+from ..support.proxy import ProxyProcess, ProxySetup, new_client, start_proxy
+from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 from .openai_chat_streams import MODEL, chunk, text_transcript
 
@@ -267,3 +270,23 @@ def test_capabilities_say_which_routes_are_resumable(proxy: ProxyProcess) -> Non
     assert resumable.status_code == 200 and resumable.json()["transport"] == {"streaming": True, "resumable": True}
     assert plain.json()["transport"] == {"streaming": True, "resumable": False}
     assert anonymous.status_code == 401
+
+
+def test_sigterm_ends_a_resumable_run_with_shutdown_and_its_terminator(up: ScriptedUpstream, tmp_path: Path) -> None:
+    release = threading.Event()
+    held_script(up, release)
+    config = {"upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "${KEY}",
+                                       "model": MODEL, "retries": 0}},
+              "streams": {"shutdown_grace": 0.5},
+              "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": 30}}]}
+    with start_proxy(tmp_path, config, env={"KEY": KEY}) as proxy, new_client() as client:
+        with client.stream("POST", proxy.url + "/api/agent", json=BRANDERUX) as response:
+            frames = iter_frames(response)
+            first = [next(frames) for _ in range(3)]  # the run is under way, its upstream held
+            proxy.process.send_signal(signal.SIGTERM)
+            rest = list(frames)
+        proxy.process.wait(10)
+    release.set()
+    events = [json.loads(data) for _, data in first + rest if data != "[DONE]"]
+    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "shutdown", events[-1]
+    assert rest[-1] == (None, "[DONE]"), "the terminator still comes"
