@@ -128,7 +128,7 @@ def resumable_runs(config: Config, gate: AdmissionGate) -> ResumableRuns | None:
     routes = [route.resumable for route in config.routes if route.resumable is not None]
     if not routes:
         return None
-    return ResumableRuns(open_run_log(config.store, max(r.max_frames for r in routes)), config.runs, gate)
+    return ResumableRuns(open_run_log(config.store, config.runs, max(r.max_frames for r in routes)), config.runs, gate)
 
 
 def startup_warnings(config: Config, workers: int) -> list[str]:

@@ -11,10 +11,11 @@ from .runs import RunChunk, RunLog
 
 
 class _Run:
-    __slots__ = ("changed", "end", "expires", "frames", "readers")
+    __slots__ = ("changed", "end", "expires", "frames", "readers", "size")
 
     def __init__(self, expires: float) -> None:
         self.frames: list[bytes] = []  # frame seq n is frames[n - 1]
+        self.size = 0  # bytes of frames
         self.end: bytes | None = None
         self.expires = expires
         self.readers: dict[str, float] = {}  # reader -> until when it counts as attached
@@ -26,22 +27,32 @@ class _Run:
 
 
 class MemoryRunLog(RunLog):
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    """``max_bytes`` bounds the frames of every run together: past it the oldest runs go first
+    (the writer of a running one finds it gone and ends it), so the process's memory has a bound
+    whatever the clients do."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._clock = clock
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of every kept run's frames
         self._runs: OrderedDict[str, _Run] = OrderedDict()  # oldest first
 
     def _get(self, key: str) -> _Run | None:
         run = self._runs.get(key)
         if run is not None and run.expires <= self._clock():
-            del self._runs[key]
-            run.wake()
+            self._drop(key)
             return None
         return run
+
+    def _drop(self, key: str) -> None:
+        run = self._runs.pop(key)
+        self._bytes -= run.size
+        run.wake()  # its readers find it gone
 
     def _purge(self) -> None:
         now = self._clock()
         for key in [k for k, run in self._runs.items() if run.expires <= now]:
-            self._runs.pop(key).wake()
+            self._drop(key)
 
     @property
     def kept(self) -> int:
@@ -50,15 +61,14 @@ class MemoryRunLog(RunLog):
 
     @property
     def kept_bytes(self) -> int:
-        return sum(len(frame) for run in self._runs.values() for frame in run.frames)
+        return self._bytes
 
     async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
         self._purge()
         if key in self._runs:
             return False
         while len(self._runs) >= max_kept:
-            _, oldest = self._runs.popitem(last=False)
-            oldest.wake()  # its readers find it gone
+            self._drop(next(iter(self._runs)))
         self._runs[key] = _Run(self._clock() + ttl)
         return True
 
@@ -67,8 +77,13 @@ class MemoryRunLog(RunLog):
         if run is None:
             return False
         assert first_seq == len(run.frames) + 1, "frames are appended in order by the run's one writer"
+        size = sum(len(frame) for frame in frames)
         run.frames.extend(frames)
+        run.size += size
+        self._bytes += size
         run.expires = self._clock() + ttl
+        while self._bytes > self._max_bytes and next(iter(self._runs)) != key:
+            self._drop(next(iter(self._runs)))
         run.wake()
         return True
 

@@ -119,3 +119,17 @@ def test_run_keys_belong_to_their_identity() -> None:
     assert run_key("alice", "r1") == run_key("alice", "r1")
     assert "alice" not in run_key("alice", "r1"), "the key does not carry the identity itself"
     assert run_key(None, "r1").endswith(":r1")
+
+
+def test_in_memory_the_bytes_of_every_run_together_are_capped() -> None:
+    async def body(log: RunLog) -> None:
+        assert isinstance(log, MemoryRunLog)
+        frame = b"data: " + b"x" * 994 + b"\n\n"  # 1000 bytes
+        for i in range(10):
+            await log.create(f"k{i}", ttl=TTL, max_kept=100)
+            for seq in range(1, 4):
+                await log.append(f"k{i}", seq, [frame], ttl=TTL)
+            assert log.kept_bytes <= 8000
+        assert [await log.last_seq(f"k{i}") for i in range(10)][-2:] == [3, 3], "the newest are kept"
+        assert await log.last_seq("k0") is None, "the oldest went first"
+    run(lambda: MemoryRunLog(max_bytes=8000), body)
