@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .config_base import HEADER_NAME, Strict
 
 # RFC 7518 section 3.1 names, the ones PyJWT verifies with ``cryptography``.  "none" is never one.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                                    "ES256", "ES384", "ES512", "EdDSA"})
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")  # RFC 9110 section 5.6.2, lower-cased
 _URL = re.compile(r"^https?://[^/\s]+")
 # The body field each provider reads the end user from (abuse detection): OpenAI's "user",
 # Anthropic's "metadata.user_id".  Gemini's API has none.
@@ -31,11 +32,7 @@ if TYPE_CHECKING:
     from .config_ops import LoggingConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NamedToken(_Strict):
+class NamedToken(Strict):
     """One of ``auth.bearer_tokens``: a plain string, or ``{token, name}``; the name is its identity."""
 
     token: str = Field(repr=False)
@@ -49,7 +46,7 @@ class NamedToken(_Strict):
         return token
 
 
-class JWTConfig(_Strict):
+class JWTConfig(Strict):
     """``auth.jwt``: users' own tokens, verified with the issuer's keys or a shared ``secret``."""
 
     issuer: str | None = None  # iss must equal it; with no jwks_url, its discovery document names the keys
@@ -115,7 +112,7 @@ class JWTConfig(_Strict):
         return ["HS256"] if self.secret is not None else ["RS256", "ES256"]
 
 
-class AuthConfig(_Strict):
+class AuthConfig(Strict):
     bearer_tokens: list[NamedToken] = Field(default_factory=list)  # server-to-server callers
     jwt: JWTConfig | None = None  # users' own tokens (browser frontends)
 
@@ -146,7 +143,7 @@ class AuthConfig(_Strict):
         return bool(self.bearer_tokens) or self.jwt is not None
 
 
-class ForwardIdentityConfig(_Strict):
+class ForwardIdentityConfig(Strict):
     """``forward_identity`` of an upstream: who the user is, for the provider's abuse detection."""
 
     header: str | None = None  # a request header carrying the identity, e.g. x-user-id
@@ -159,7 +156,7 @@ class ForwardIdentityConfig(_Strict):
         if name is None:
             return None
         lowered = name.strip().lower()
-        if not _HEADER_NAME.match(lowered) or lowered in ("authorization", "content-type", "host"):
+        if not HEADER_NAME.match(lowered) or lowered in ("authorization", "content-type", "host"):
             raise ValueError(f"{name!r} cannot carry the identity (a header name other than "
                              f"authorization, content-type, host)")
         return lowered

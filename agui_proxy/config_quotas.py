@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .config_base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoreConfig(_Strict):
+class StoreConfig(Strict):
     """Where state shared between requests lives: this process's memory, or Redis (``url``)."""
 
     url: str | None = Field(None, repr=False)  # redis://, rediss:// or unix://; absent: in-process memory
@@ -27,7 +25,7 @@ class StoreConfig(_Strict):
         return url
 
 
-class QuotaLimits(_Strict):
+class QuotaLimits(Strict):
     """Limits of one identity; an absent limit is no limit."""
 
     requests_per_minute: int | None = Field(None, ge=0)
@@ -44,14 +42,14 @@ class QuotaLimits(_Strict):
         return all(value is None for value in self.model_dump().values())
 
 
-class PlansConfig(_Strict):
+class PlansConfig(Strict):
     """A claim of the identity (a JWT's ``plan``, say) picks a plan's limits over ``per_identity``."""
 
     claim: str
     limits: dict[str, QuotaLimits] = Field(default_factory=dict)
 
 
-class QuotasConfig(_Strict):
+class QuotasConfig(Strict):
     per_identity: QuotaLimits = QuotaLimits()
     plans: PlansConfig | None = None
     # Redis unreachable or too slow: let requests through (allow) or refuse them with 503 (deny).

@@ -77,15 +77,16 @@ class InboundError(AGUIProxyError):
 
 
 class AuthError(InboundError):
-    """401: the request proves no identity.  An app's own ``authenticate`` callable raises it too.
+    """401 ``unauthorized``: the request proves no identity.  An app's own ``authenticate`` callable
+    raises it too.
 
     The answer carries ``WWW-Authenticate: Bearer`` (RFC 6750 section 3), with
-    ``error="invalid_token"`` when a token was sent but refused; the message says why, never
-    quoting the token.
+    ``error="invalid_token"`` when a token was sent but refused (``invalid_token``); the message
+    says why, never quoting the token.
     """
 
     def __init__(self, message: str, *, invalid_token: bool = True) -> None:
-        super().__init__(401, "invalid_token" if invalid_token else "unauthorized", message)
+        super().__init__(401, "unauthorized", message)
         challenge = b'Bearer error="invalid_token"' if invalid_token else b"Bearer"
         self.headers = ((b"www-authenticate", challenge),)
 

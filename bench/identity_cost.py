@@ -6,15 +6,21 @@ against a local Redis, next to a static bearer token.
 Two views, in-process and on one core:
 
 - *the check alone*: one call of each authenticator on a request's scope (a static token of four
-  configured; an RS256, an ES256 and an HS256 JWT with the keys cached), and one quota admit plus
-  finish (a run's tokens charged, its stream slot released) against the memory store and against
-  a real ``redis-server`` on loopback (one round trip each);
+  configured; an RS256, an ES256 and an HS256 JWT with the keys cached, each token new to the
+  verifier so its signature is checked, and one it has seen, which it remembers), and one quota
+  admit plus finish (a run's tokens charged, its stream slot released) against the memory store
+  and against a real ``redis-server`` on loopback (two round trips);
 - *a whole request*: the standalone app (``create_app``) serving a replayed run (no upstream, no
   pacing) end to end through its ASGI interface, with a static token, with a JWT, and with a
   static token plus quotas in memory and in Redis: the differences are what each adds to a request.
+  The cases take turns round by round (12 rounds, each case first in turn), so a change in the
+  machine's load falls on all of them.
 
-Prints the median of 5 rounds, in µs per request.  The Redis server is started on a free port
-with no persistence and stopped at the end (``redis-server`` must be installed).
+Prints the median of 5 rounds, in µs per request, twice: the CPU time of this process (what the
+check costs the proxy, and what stays true on a machine other programs load) and the wall-clock
+time (which adds the waits: Redis's round trips, and any other program's turn on the CPU).  The
+Redis server is started on a free port with no persistence and stopped at the end
+(``redis-server`` must be installed).
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ import json
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import tempfile
 import time
@@ -44,10 +49,11 @@ from agui_proxy.quotas import QuotaGate
 from agui_proxy.store import MemoryStore, RedisStore, Store
 from agui_proxy.users import JWTVerifier
 
+from .identity_requests import ROUNDS, WHOLE_ROUNDS, Timing, medians, static_check, timed, whole_requests
+
 ISSUER = "https://issuer.bench/"
 AUDIENCE = "agui-proxy"
 SECRET = "bench-secret-" + "x" * 40
-ROUNDS = 5
 
 
 @contextlib.contextmanager
@@ -77,34 +83,36 @@ def redis_server() -> Iterator[str]:
             process.wait(5)
 
 
-def signing_keys() -> tuple[dict[str, Any], dict[str, str]]:
-    """A JWK Set with an RSA and an EC key, and one token signed by each (and one HS256)."""
+def signing_keys(count: int) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A JWK Set with an RSA and an EC key, and ``count`` different tokens signed by each (and HS256)."""
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     keys = {"keys": [{**RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True), "kid": "r1", "use": "sig"},
                      {**ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True), "kid": "e1", "use": "sig"}]}
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "exp": int(time.time()) + 86_400,
-              "iat": int(time.time())}
-    tokens = {"RS256": jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "r1"}),
-              "ES256": jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "e1"}),
-              "HS256": jwt.encode(claims, SECRET, algorithm="HS256")}
+    signers: dict[str, tuple[Any, dict[str, str]]] = {
+        "RS256": (rsa_key, {"kid": "r1"}), "ES256": (ec_key, {"kid": "e1"}), "HS256": (SECRET, {})}
+    tokens: dict[str, list[str]] = {}
+    for name, (key, headers) in signers.items():
+        tokens[name] = [jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "user-42", "jti": str(i),
+                                    "exp": int(time.time()) + 86_400, "iat": int(time.time())},
+                                   key, algorithm=name, headers=headers) for i in range(count)]
     return keys, tokens
 
 
-async def per_call(call: Callable[[], Awaitable[Any]], requests: int) -> float:
+async def per_call(call: Callable[[], Awaitable[Any]], requests: int) -> Timing:
     """Median µs per call over ROUNDS rounds of ``requests`` calls (after one warm-up call)."""
     await call()
-    rounds = []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        for _ in range(requests):
-            await call()
-        rounds.append((time.perf_counter() - started) / requests * 1e6)
-    return statistics.median(rounds)
+    return medians([await timed(call, requests) for _ in range(ROUNDS)])
 
 
-async def checks_alone(requests: int, redis_url: str, static: Callable[[], Awaitable[Any]]) -> dict[str, float]:
-    keys, tokens = signing_keys()
+def each_new(verifier: JWTVerifier, tokens: list[str]) -> Callable[[], Awaitable[Any]]:
+    """A call that verifies the next token not seen yet (so its signature is checked)."""
+    unseen = iter(tokens)
+    return lambda: verifier.verify(next(unseen))
+
+
+async def checks_alone(requests: int, redis_url: str, static: Callable[[], Awaitable[Any]]) -> dict[str, Timing]:
+    keys, tokens = signing_keys(requests * ROUNDS + 2)
     # The keys are served once, in-process; every call after the first uses the cache.
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=keys))
     async with httpx.AsyncClient(transport=transport) as client:
@@ -112,9 +120,10 @@ async def checks_alone(requests: int, redis_url: str, static: Callable[[], Await
                                 lambda: client)
         with_secret = JWTVerifier(JWTConfig(secret=SECRET, audience=AUDIENCE, issuer=ISSUER), lambda: client)
         out = {"static bearer token (4 configured)": await per_call(static, requests)}
-        for name in ("RS256", "ES256"):
-            out[f"JWT {name}, keys cached"] = await per_call(lambda n=name: with_keys.verify(tokens[n]), requests)
-        out["JWT HS256, secret"] = await per_call(lambda: with_secret.verify(tokens["HS256"]), requests)
+        for name, verifier in (("RS256", with_keys), ("ES256", with_keys), ("HS256", with_secret)):
+            out[f"JWT {name}, signature checked"] = await per_call(each_new(verifier, tokens[name]), requests)
+        seen = tokens["RS256"][-1]
+        out["JWT seen before (remembered)"] = await per_call(lambda: with_keys.verify(seen), requests)
     quotas = QuotasConfig(per_identity={"requests_per_minute": 10**9, "tokens_per_minute": 10**9,
                                         "tokens_per_day": 10**9, "concurrent_streams": 10**6})
     stores: list[tuple[str, Store]] = [("memory", MemoryStore()),
@@ -137,19 +146,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     requests = max(50, min(args.requests, 100_000))
-    from .identity_requests import static_check, whole_requests
-
     with redis_server() as url:
         alone = asyncio.run(checks_alone(requests, url, static_check()))
         whole = asyncio.run(whole_requests(max(50, requests // 4), url))
-    print(f"the check alone (median of {ROUNDS} rounds of {requests}, µs per call)")
-    for label, micros in alone.items():
-        print(f"  {label:45s} {micros:8.1f}")
-    print(f"\na whole request through the app (median of {ROUNDS} rounds of {max(50, requests // 4)}, µs)")
-    base = whole["static bearer token"]
-    for label, micros in whole.items():
-        added = "" if label == "static bearer token" else f"   (+{micros - base:.1f})"
-        print(f"  {label:45s} {micros:8.1f}{added}")
+    print(f"the check alone (median of {ROUNDS} rounds of {requests}, µs per call)   CPU      wall")
+    for label, (cpu, wall) in alone.items():
+        print(f"  {label:48s} {cpu:8.1f}  {wall:8.1f}")
+    print(f"\na whole request through the app (median of {WHOLE_ROUNDS} rounds of {max(50, requests // 4)}, µs)"
+          "   CPU (added)      wall (added)")
+    base_cpu, base_wall = whole["static bearer token"]
+    for label, (cpu, wall) in whole.items():
+        print(f"  {label:42s} {cpu:8.1f} ({cpu - base_cpu:+7.1f})  {wall:8.1f} ({wall - base_wall:+7.1f})")
     print(json.dumps({"alone": alone, "whole": whole}, indent=None))
 
 

@@ -6,11 +6,14 @@ A module gets its ``proxy`` by defining a ``proxy_setup`` fixture (its config an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from agui_proxy.store import MemoryStore, RedisStore, Store
+
 from .support.proxy import ProxyProcess, ProxySetup, start_proxy
+from .support.redis_server import RedisServer
 from .support.upstream import ScriptedUpstream
 
 
@@ -42,3 +45,19 @@ def proxy(proxy_setup: ProxySetup, tmp_path_factory: pytest.TempPathFactory) -> 
     with start_proxy(tmp_path_factory.mktemp("proxy"), proxy_setup.config, env=proxy_setup.env,
                      extra_args=proxy_setup.extra_args) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the run (tests/support/redis_server.py); tests keep apart by key prefix."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
+    """Each store in turn, for a test body that must give the same answers with both."""
+    if request.param == "memory":
+        return MemoryStore
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return lambda: RedisStore(server.url, timeout=1.0)

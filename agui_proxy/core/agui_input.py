@@ -15,12 +15,26 @@ What each part of the input becomes:
 - ``assistant`` messages: their text and ``toolCalls``; ``tool`` messages: the result for
   ``toolCallId``, with ``error`` kept as text the model can read and the result marked failed.
 - ``activity`` messages: dropped (UI-only, PROTOCOL.md section 1).
-- ``reasoning`` messages: dropped.  They are the model's own earlier thinking, and no provider
-  takes plain reasoning text back as input: OpenAI-compatible servers refuse or ignore an echoed
-  ``reasoning_content`` (DeepSeek answers 400), while Anthropic thinking blocks, Gemini thought
-  parts and Responses reasoning items are only accepted with the provider's own signature or
-  encrypted content, which a reasoning *text* cannot stand in for.  Sending it as assistant text
-  instead would put words in the model's mouth that the user never saw as an answer.
+- ``encryptedValue``: the provider's opaque values that the proxy itself emitted as
+  ``REASONING_ENCRYPTED_VALUE`` and ``@ag-ui/client`` stored on what they belong to.  On a tool
+  call (subtype ``tool-call``: Gemini's ``thoughtSignature``) it becomes the call's
+  :attr:`ToolCall.signature`.  On a ``reasoning`` message (subtype ``message``: Anthropic's
+  thinking signature or redacted data, a Responses item's ``encrypted_content``, a Gemini text
+  part's signature, OpenRouter's ``reasoning_details`` values) it becomes a
+  :class:`ReasoningPart` of the *next* assistant turn, which is the turn the client built from
+  the same run (the reasoning message is created first).  A reasoning message with no text held
+  a value with nothing readable (Anthropic's ``redacted_thinking``).  On an assistant message it
+  is a value of that turn, read the same way.  User, system, developer and tool messages may
+  carry one too (1.0 allows it on every message but ``activity``), but no provider documents a
+  place for a value on those turns, so it is accepted and not sent.
+- ``reasoning`` messages without ``encryptedValue``: dropped.  They are the model's own earlier
+  thinking, and no provider takes plain reasoning text back as input: OpenAI-compatible servers
+  refuse or ignore an echoed ``reasoning_content`` (DeepSeek answers 400), while Anthropic thinking
+  blocks, Gemini thought parts and Responses reasoning items are only accepted with the
+  provider's own signature or encrypted content, which a reasoning *text* cannot stand in for.
+  Sending it as assistant text instead would put words in the model's mouth that the user never
+  saw as an answer.  Reasoning that no assistant turn follows is dropped too (a run cut off while
+  thinking): a turn of reasoning alone is refused by the providers that take reasoning back.
 - ``tools``: neutral :class:`Tool` definitions, written out by the route's provider.
 - ``state``, ``forwardedProps``, ``resume``: not read (the proxy holds no agent state).
 """
@@ -37,6 +51,7 @@ from ag_ui.core import (
     DeveloperMessage,
     DocumentPart,
     ImagePart,
+    ReasoningMessage,
     RunAgentInput,
     SystemMessage,
     TextPart,
@@ -48,7 +63,7 @@ from ag_ui.core import (
 from pydantic import ValidationError
 
 from ..errors import InboundError
-from .conversation import Conversation, MediaKind, MediaPart, Message, Part, Tool, ToolCall
+from .conversation import Conversation, MediaKind, MediaPart, Message, Part, ReasoningPart, Tool, ToolCall
 from .conversation import ImagePart as NeutralImage
 from .conversation import TextPart as NeutralText
 
@@ -78,8 +93,15 @@ def read_run_agent_input(data: dict[str, Any]) -> AGUIRun:
 
     conversation = Conversation()
     systems: list[str] = []
+    pending: list[ReasoningPart] = []  # signed reasoning waiting for the assistant turn after it
     for i, message in enumerate(run_input.messages):
-        _read_message(message, f"messages[{i}]", conversation.messages, systems)
+        if isinstance(message, ReasoningMessage):
+            if message.encrypted_value:
+                pending.append(_reasoning_part(message.content, message.encrypted_value, message.id))
+            continue
+        _read_message(message, f"messages[{i}]", conversation.messages, systems, pending)
+        if not isinstance(message, (SystemMessage, DeveloperMessage)):
+            pending = []  # taken by an assistant turn, or orphaned by a user or tool turn
     if run_input.context:
         lines = [f"- {entry.description}: {entry.value}" for entry in run_input.context]
         systems.append("Context from the application:\n" + "\n".join(lines))
@@ -94,7 +116,14 @@ def read_run_agent_input(data: dict[str, Any]) -> AGUIRun:
     return AGUIRun(conversation, run_input.thread_id, run_input.run_id, run_input.parent_run_id)
 
 
-def _read_message(message: Any, path: str, out: list[Message], systems: list[str]) -> None:
+def _reasoning_part(text: str, value: str, message_id: str | None) -> ReasoningPart:
+    if text:
+        return ReasoningPart(text=text, signature=value, id=message_id)
+    return ReasoningPart(redacted_data=value, id=message_id)
+
+
+def _read_message(message: Any, path: str, out: list[Message], systems: list[str],
+                  reasoning: list[ReasoningPart]) -> None:
     if isinstance(message, (SystemMessage, DeveloperMessage)):
         systems.append(message.content)
     elif isinstance(message, UserMessage):
@@ -102,9 +131,13 @@ def _read_message(message: Any, path: str, out: list[Message], systems: list[str
         if parts:
             out.append(Message("user", parts))
     elif isinstance(message, AssistantMessage):
-        turn = Message("assistant", [NeutralText(message.content)] if message.content else [])
+        turn = Message("assistant", [NeutralText(message.content)] if message.content else [],
+                       reasoning=list(reasoning))
+        if message.encrypted_value:
+            turn.reasoning.append(ReasoningPart(redacted_data=message.encrypted_value))
         for call in message.tool_calls or ():
-            turn.tool_calls.append(ToolCall(call.id, call.function.name, call.function.arguments or "{}"))
+            turn.tool_calls.append(ToolCall(call.id, call.function.name, call.function.arguments or "{}",
+                                            call.encrypted_value or None))
         if turn.content or turn.tool_calls:
             out.append(turn)
     elif isinstance(message, ToolMessage):
@@ -115,7 +148,7 @@ def _read_message(message: Any, path: str, out: list[Message], systems: list[str
             separator = "\n" if parts else ""
             parts.append(NeutralText(f"{separator}Error: {message.error}"))
         out.append(Message("tool", parts, tool_call_id=message.tool_call_id, is_error=message.error is not None))
-    # ActivityMessage and ReasoningMessage: dropped on purpose (module docstring).
+    # ActivityMessage: dropped on purpose; ReasoningMessage is read by the caller (module docstring).
 
 
 def _read_parts(content: str | list[Any], path: str) -> list[Part]:

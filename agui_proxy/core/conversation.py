@@ -54,13 +54,24 @@ Part = TextPart | ImagePart | MediaPart
 class ReasoningPart:
     """The model's own reasoning on an earlier assistant turn, sent back with that turn.
 
-    Anthropic requires the thinking blocks of a turn that called tools to come back unchanged,
-    signature included; a ``redacted_thinking`` block comes back as its opaque ``data``.
+    Only the provider's opaque value makes reasoning worth sending back: each provider takes it
+    in its own place (Anthropic ``thinking`` blocks with their ``signature`` or
+    ``redacted_thinking`` with its ``data``; Responses ``reasoning`` items with
+    ``encrypted_content``; Gemini ``thoughtSignature``; OpenRouter ``reasoning_details``).  Both
+    body kinds are read into these same fields: a BranderUX body's provider-shaped blocks, and an
+    AG-UI ``reasoning`` message whose ``encryptedValue`` the proxy itself emitted.
     """
 
     text: str = ""
-    signature: str | None = None  # Anthropic's thinking signature
-    redacted_data: str | None = None  # Anthropic's redacted_thinking data
+    signature: str | None = None  # the value that signs ``text`` (Anthropic's thinking signature)
+    redacted_data: str | None = None  # a value with no readable text (Anthropic's redacted_thinking)
+    # The provider's own id of the reasoning (a Responses ``rs_...`` item id), when known.
+    id: str | None = None
+
+    @property
+    def opaque(self) -> str | None:
+        """The provider's opaque value, whichever kind it is."""
+        return self.signature or self.redacted_data
 
 
 @dataclass(slots=True)

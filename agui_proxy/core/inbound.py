@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from ..errors import InboundError
 from .agui_input import read_run_agent_input
-from .conversation import Conversation, ImagePart, Message, Part, ReasoningPart, TextPart, ToolCall, ToolChoice
+from .conversation import Conversation, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
+from .reasoning_input import read_reasoning_details, read_reasoning_item, read_thinking
 from .tools import read_tool_lists
 
 ClientKind = Literal["branderux", "agui"]
@@ -45,9 +46,12 @@ def decode_json(body: bytes) -> Any:
     """Bytes to JSON, with a 400 that says what is wrong when they are not.
 
     Strict where Python's ``json`` is lenient, because the value is sent on as JSON text:
-    ``NaN`` / ``Infinity``, numbers too large for a double (or of more than ``MAX_NUMBER_DIGITS``
-    digits) and lone UTF-16 surrogates (``"\\ud800"``, which cannot be written as UTF-8) are all
-    refused here instead of breaking the upstream request later.
+    ``NaN`` / ``Infinity`` and numbers too large for a double (or of more than
+    ``MAX_NUMBER_DIGITS`` digits) are refused here instead of breaking the upstream request later.
+    A lone UTF-16 surrogate escape (``"\\ud83d"``: a frontend that cut an emoji in half with
+    ``.slice()``) cannot be written as UTF-8 either, but refusing it would fail every later turn
+    of the thread, since AG-UI clients resend the whole history: it becomes U+FFFD, as a UTF-8
+    decoder does with a broken sequence, and the request goes on.
     """
     if not body.strip():
         raise InboundError(400, "invalid_json", "the request body is empty; send a JSON object")
@@ -63,6 +67,8 @@ def decode_json(body: bytes) -> Any:
     except RecursionError:
         raise InboundError(400, "too_deep", f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     _check_tree(value, MAX_JSON_DEPTH)
+    if _SURROGATE_ESCAPE.search(text):  # only an escape can give one: strict UTF-8 refuses them raw
+        value = _without_lone_surrogates(value)
     return value
 
 
@@ -88,23 +94,35 @@ def _float(text: str) -> float:
 
 
 def _check_tree(value: Any, limit: int) -> None:
-    """The depth cap, and no lone surrogate in any string or key (json.loads pairs the valid ones)."""
+    """The depth cap, walked without recursion."""
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             raise InboundError(400, "too_deep", f"the request body nests deeper than {limit} levels")
         if isinstance(node, dict):
-            stack.extend((k, depth) for k in node)
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str) and not node.isascii() and _SURROGATE.search(node):
-            raise InboundError(400, "invalid_encoding", "the request body has a lone UTF-16 surrogate escape "
-                               "(such as \\ud800) that is not a character")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def _without_lone_surrogates(node: Any) -> Any:
+    """The value with every lone surrogate (json.loads has paired the valid ones) as U+FFFD.
+
+    Recursive, but only after :func:`_check_tree` has capped the depth.
+    """
+    if isinstance(node, str):
+        return _SURROGATE.sub(REPLACEMENT_CHARACTER, node) if not node.isascii() else node
+    if isinstance(node, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_lone_surrogates(v) for v in node]
+    return node
 
 
 def read_request(body: bytes) -> InboundRequest:
@@ -249,6 +267,8 @@ def read_message(raw: Any, path: str, out: list[Message], systems: list[str]) ->
             raise _bad(f"{path}.tool_calls", "only an assistant message has tool_calls, as a list")
         for j, call in enumerate(calls):
             message.tool_calls.append(_read_openai_call(call, f"{path}.tool_calls[{j}]"))
+    if raw.get("reasoning_details") is not None and role == "assistant":
+        message.reasoning.extend(read_reasoning_details(raw["reasoning_details"], f"{path}.reasoning_details"))
     # Results first: they answer the previous assistant turn; any text in the same user turn
     # comes after them (Anthropic requires tool_result blocks to lead the user turn too).
     out.extend(results)
@@ -294,24 +314,14 @@ def _read_block(block: Any, path: str, message: Message, results: list[Message])
             raise _bad(f"{path}.tool_use_id", "a tool_result block needs the id of the call it answers")
         results.append(Message("tool", [TextPart(_text_of(block.get("content"), f"{path}.content"))],
                                tool_call_id=call_id, is_error=bool(block.get("is_error"))))
-    elif kind in ("thinking", "redacted_thinking"):
-        # The model's own reasoning echoed back (Anthropic needs it, signed, on a turn that
-        # called tools).  Other providers do not take it; they skip ``Message.reasoning``.
+    elif kind in ("thinking", "redacted_thinking", "reasoning"):
+        # The model's own reasoning echoed back, signed (Anthropic needs it on a turn that called
+        # tools; Responses keeps its reasoning across calls only so): each builder writes it its way.
         if message.role == "assistant":
-            message.reasoning.append(_read_thinking(block, path))
+            reader = read_reasoning_item if kind == "reasoning" else read_thinking
+            message.reasoning.append(reader(block, path))
     else:
         raise _bad(f"{path}.type", f"unsupported content part type {kind!r}")
-
-
-def _read_thinking(block: dict[str, Any], path: str) -> ReasoningPart:
-    if block["type"] == "redacted_thinking":
-        if not isinstance(block.get("data"), str):
-            raise _bad(f"{path}.data", "a redacted_thinking block needs its data string")
-        return ReasoningPart(redacted_data=block["data"])
-    text, signature = block.get("thinking", ""), block.get("signature")
-    if not isinstance(text, str) or (signature is not None and not isinstance(signature, str)):
-        raise _bad(path, "a thinking block has a string thinking and a string signature")
-    return ReasoningPart(text=text, signature=signature or None)
 
 
 def _read_image(block: dict[str, Any], path: str) -> Part:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import RunError
+from ..errors import RunError, UpstreamProtocolError, UpstreamTruncated
 from .encoder import DONE_FRAME, EventEncoder
 from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
-from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, SSEEvent
 from .translator import Translator
 
 
@@ -73,13 +73,29 @@ class RunPipeline:
             self._upstream_failed(exc)
         return self._output(self._flush())
 
+    def feed_whole(self, body: bytes, to_events: Callable[[bytes], list[SSEEvent]]) -> bytes:
+        """A whole non-streamed answer: ``to_events`` gives the events its stream would have been
+        (:mod:`agui_proxy.providers.whole_response`), which end the run as that stream would."""
+        if self.run.ended or self.early_failure is not None:
+            return b""
+        try:
+            for event in to_events(body):
+                self._translator.feed(event)
+                if self.run.ended:
+                    break
+            if not self.run.ended:
+                self._translator.close(False)
+        except RunError as exc:
+            self._upstream_failed(exc)
+        return self._output(self._flush())
+
     def close(self) -> bytes:
         """The upstream body ended."""
         if not self.run.ended and self.early_failure is None:
             try:
                 for event in self._decoder.close():
                     if event.data:
-                        self._translator.feed(event)
+                        self._feed_last(event)
                         if self.run.ended:
                             break
                 if not self.run.ended:
@@ -87,6 +103,17 @@ class RunPipeline:
             except RunError as exc:
                 self._upstream_failed(exc)
         return self._output(self._flush())
+
+    def _feed_last(self, event: SSEEvent) -> None:
+        """The event the body ended on.  Not ended by a blank line, it may be whole (recorded
+        streams end so, FORMATS.md section 0) or cut in its middle: when it cannot be read, the
+        stream was cut short, like one cut on an event boundary (clients retry on that code)."""
+        try:
+            self._translator.feed(event)
+        except UpstreamProtocolError as exc:
+            if not self._decoder.truncated:
+                raise
+            raise UpstreamTruncated("the upstream stream ended in the middle of an event") from exc
 
     def _output(self, data: bytes) -> bytes:
         if data:

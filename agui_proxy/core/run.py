@@ -56,6 +56,8 @@ class RunBuilder:
         self._parent_id: str | None = None
         self._tools: dict[Hashable, str] = {}  # open tool calls: translator's key -> toolCallId
         self._used_tool_ids: set[str] = set()
+        self._used_reasoning_ids: set[str] = set()
+        self._signed: set[str] = set()  # reasoning messages that have their encrypted value
         self._tools_without_args: set[str] = set()
         self.ended = False
         # What RUN_FINISHED reported, for the shell's metrics and access log.
@@ -88,26 +90,45 @@ class RunBuilder:
 
     # -- reasoning --------------------------------------------------------------------------
 
-    def reasoning(self, delta: str) -> None:
+    def reasoning(self, delta: str, *, item_id: str | None = None) -> None:
+        """A reasoning fragment.  ``item_id`` is the provider's own id of the reasoning, if any."""
         if not delta or self.ended or not self._reasoning_enabled:
             return
-        rid = self._open_reasoning()
+        rid = self._open_reasoning(item_id)
         self._out.append(ev.ReasoningMessageContent(rid, delta))
 
-    def reasoning_signature(self, value: str) -> None:
+    def reasoning_signature(self, value: str, *, item_id: str | None = None) -> None:
         """An opaque signature of the current (or just closed) reasoning, for the next turn."""
         if not value or self.ended or not self._reasoning_enabled:
             return
-        rid = self._reasoning_id or self._open_reasoning()
+        if self._reasoning_id is not None and self._reasoning_id in self._signed:
+            # The client keeps one value per message (a second would replace the first), and
+            # each value goes back as its own block: a second one is a reasoning message of its own.
+            self._close_reasoning()
+        rid = self._reasoning_id or self._open_reasoning(item_id)
+        self._signed.add(rid)
         self._out.append(ev.ReasoningEncryptedValue("message", rid, value))
 
     def end_reasoning(self) -> None:
         self._close_reasoning()
 
-    def _open_reasoning(self) -> str:
+    def _open_reasoning(self, item_id: str | None = None) -> str:
+        """Open a reasoning message, named by the provider's item id when it gave one.
+
+        The client sends the message back under that id with its encrypted value, and some
+        providers want the id with the value (a Responses ``reasoning`` item's ``id``).  A tool
+        call after the reasoning hangs off a new assistant message, so that the client keeps the
+        reasoning before the turn that made the call, as the provider requires it back.
+        """
         if self._reasoning_id is None:
             self._close_text()
-            self._reasoning_id = rid = self._new_id("rsn")
+            if item_id and item_id not in self._used_reasoning_ids:
+                rid = item_id
+            else:
+                rid = self._new_id("rsn")
+            self._used_reasoning_ids.add(rid)
+            self._reasoning_id = rid
+            self._parent_id = None
             self._out.append(ev.ReasoningStart(rid))
             self._out.append(ev.ReasoningMessageStart(rid))
         return self._reasoning_id

@@ -140,7 +140,26 @@ def _parts(message: Message, conversation: Conversation) -> list[dict[str, Any]]
         if call.signature:
             wire["thoughtSignature"] = call.signature  # in the same part as the call (Gemini 3)
         parts.append(wire)
+    _sign_text_parts(parts, [r.opaque for r in message.reasoning if r.opaque])
     return parts
+
+
+def _sign_text_parts(parts: list[dict[str, Any]], signatures: list[str]) -> None:
+    """The turn's other signatures, back on its text parts.
+
+    Gemini signs the part after a thought; the run gave a text part's signature to the
+    reasoning before it, which the client keeps as a reasoning message.  Google asks for every
+    signature back in the part it came with: the text parts, in order, take them; one left over
+    (the model signed a final ``{"text": ""}``, or no text part is left) is such an empty part.
+    Thought text itself is never sent back.
+    """
+    text_parts = (p for p in parts if "text" in p and "thoughtSignature" not in p)
+    for signature in signatures:
+        part = next(text_parts, None)
+        if part is None:
+            parts.append({"text": "", "thoughtSignature": signature})
+        else:
+            part["thoughtSignature"] = signature
 
 
 def function_response(text: str, is_error: bool) -> dict[str, Any]:

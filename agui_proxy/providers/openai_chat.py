@@ -16,7 +16,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..core.conversation import Conversation, ImagePart, Message, Part, TextPart, Tool, ToolChoice
+from ..core.conversation import Conversation, ImagePart, Message, Part, ReasoningPart, TextPart, Tool, ToolChoice
 from ..core.events import TokenUsage
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
@@ -98,6 +98,9 @@ def _chat_message(message: Message) -> dict[str, Any]:
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     if message.role == "assistant":
         wire: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+        details = reasoning_details(message.reasoning)
+        if details:
+            wire["reasoning_details"] = details
         if message.tool_calls:
             wire["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -107,6 +110,24 @@ def _chat_message(message: Message) -> dict[str, Any]:
     if all(isinstance(p, TextPart) for p in message.content):
         return {"role": "user", "content": message.text}
     return {"role": "user", "content": [_chat_part(part) for part in message.content]}
+
+
+def reasoning_details(reasoning: list[ReasoningPart]) -> list[dict[str, Any]]:
+    """OpenRouter's ``reasoning_details`` for an assistant turn, from its signed reasoning.
+
+    OpenRouter asks for the details back on the assistant message, in order: a signed text as
+    ``reasoning.text`` (``text`` + ``signature``), an opaque value with no text as
+    ``reasoning.encrypted`` (``data``).  Unsigned reasoning is not sent: servers that stream a
+    plain ``reasoning_content`` refuse it back (DeepSeek answers 400).
+    """
+    details: list[dict[str, Any]] = []
+    for index, part in enumerate(r for r in reasoning if r.opaque):
+        if part.text and part.signature:
+            details.append({"type": "reasoning.text", "text": part.text, "signature": part.signature,
+                            "index": index})
+        else:
+            details.append({"type": "reasoning.encrypted", "data": part.opaque, "index": index})
+    return details
 
 
 # The two audio encodings ``input_audio`` takes, by MIME type.

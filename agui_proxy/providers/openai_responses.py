@@ -2,10 +2,11 @@
 
 Request: ``POST {base_url}/responses`` with ``Authorization: Bearer <key>``.  The system prompt is
 ``instructions``; the conversation is a list of ``input`` items: messages, and for a turn where the
-assistant called tools, one ``function_call`` item per call followed later by one
-``function_call_output`` item per result, linked by ``call_id`` (the id the model gave the call,
-never the ``fc_...`` item id).  Tools are flat (``{type: "function", name, description,
-parameters}``), unlike Chat Completions' ``{type, function: {...}}`` that BranderUX sends.
+assistant called tools, one ``function_call`` item per call (after the turn's ``reasoning``
+items, each with its ``encrypted_content``) followed later by one ``function_call_output`` item
+per result, linked by ``call_id`` (the id the model gave the call, never the ``fc_...`` item id).
+Tools are flat (``{type: "function", name, description, parameters}``), unlike Chat Completions'
+``{type, function: {...}}`` that BranderUX sends.
 The config's ``body:`` is merged last, so ``reasoning: {effort, summary}``, ``store: false`` or
 ``include: ["reasoning.encrypted_content"]`` go there.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.conversation import Conversation, ImagePart, MediaPart, Message, TextPart, Tool, ToolChoice
+from ..core.conversation import Conversation, ImagePart, MediaPart, Message, ReasoningPart, TextPart, Tool, ToolChoice
 from ..core.run import RunBuilder
 from ..core.translator import Translator
 from ..errors import InboundError
@@ -67,7 +68,7 @@ def _items(message: Message) -> list[dict[str, Any]]:
         # No error flag exists on a function_call_output: the result text says what went wrong.
         return [{"type": "function_call_output", "call_id": message.tool_call_id, "output": message.text}]
     if message.role == "assistant":
-        items: list[dict[str, Any]] = []
+        items = [_reasoning_item(r) for r in message.reasoning if r.opaque]
         if message.text:
             items.append({"role": "assistant", "content": message.text})
         items.extend({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": call.arguments}
@@ -85,6 +86,22 @@ def _items(message: Message) -> list[dict[str, Any]]:
         else:
             parts.append({"type": "input_text", "text": part.text})
     return [{"role": "user", "content": parts}]
+
+
+def _reasoning_item(reasoning: ReasoningPart) -> dict[str, Any]:
+    """A ``reasoning`` input item, before the turn's message and ``function_call`` items.
+
+    With ``store: false`` the model's reasoning survives a tool call only if its item comes back
+    with its ``encrypted_content`` (``include: ["reasoning.encrypted_content"]``); ``summary`` is
+    required, the text the client saw.  ``id`` is the item's own ``rs_...`` id (the run's
+    reasoning message id); an id of another origin names no item of OpenAI's, so it is left out.
+    """
+    item: dict[str, Any] = {"type": "reasoning"}
+    if reasoning.id and reasoning.id.startswith("rs_"):
+        item["id"] = reasoning.id
+    item["summary"] = [{"type": "summary_text", "text": reasoning.text}] if reasoning.text else []
+    item["encrypted_content"] = reasoning.opaque
+    return item
 
 
 def _input_file(part: MediaPart) -> dict[str, Any]:

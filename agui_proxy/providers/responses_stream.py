@@ -17,6 +17,7 @@ the protocol does not have).  What is mapped:
   markdown sections of one summary (each starts with its own bold title), so they are joined by a
   blank line rather than split into messages, and the item's ``encrypted_content`` (which covers
   the whole item, and is what a client sends back) is that message's REASONING_ENCRYPTED_VALUE.
+  The message's id is the item's own ``rs_...`` id, which the request side needs back with it.
 - The end: ``response.completed`` (usage), ``response.incomplete`` (max tokens: RUN_FINISHED with
   stopReason ``max_tokens``; content filter: RUN_ERROR ``content_filtered``), ``response.failed``
   and ``error`` events: RUN_ERROR.  The recorded ``error`` event nests ``{code, message}`` under
@@ -116,7 +117,7 @@ class ResponsesTranslator(TranslatorBase):
         elif item.get("type") == "reasoning":
             encrypted = item.get("encrypted_content")
             if isinstance(encrypted, str) and encrypted:
-                self._run.reasoning_signature(encrypted)
+                self._run.reasoning_signature(encrypted, item_id=_provider_id(key))
             self._run.end_reasoning()
             self._reasoning_at = None
 
@@ -208,7 +209,7 @@ class ResponsesTranslator(TranslatorBase):
         if at is not None and at[0] == item and at != part:
             text = PART_SEPARATOR + text
         self._reasoning_at = part
-        self._run.reasoning(text)
+        self._run.reasoning(text, item_id=_provider_id(item))
 
     # -- the end --------------------------------------------------------------------------------
 
@@ -249,6 +250,13 @@ class ResponsesTranslator(TranslatorBase):
         nested = event.get("error")
         error = nested if isinstance(nested, dict) else event
         self.reported_error(describe_error(error) or "no details")
+
+
+def _provider_id(key: str) -> str | None:
+    """The item's own id (``rs_...``), which names the run's reasoning message; ``None`` for a
+    key made up from an ``output_index``.  The client sends the message back under that id, and
+    a ``reasoning`` input item needs it beside its ``encrypted_content``."""
+    return None if key.startswith("#") else key
 
 
 def _index(event: dict[str, Any], field: str) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config_ops import LoggingConfig
 from ..core.redact import NO_SECRETS, Redactor
+from ..users.log_identity import IdentityLog
 from .context import RequestContext
 
 ACCESS_LOGGER = "agui_proxy.access"
@@ -44,6 +45,7 @@ class AccessLog:
         self._redact = redactor
         self._log = logging.getLogger(ACCESS_LOGGER)
         self._pid = os.getpid()  # which worker served it (several share one log)
+        self._identity = IdentityLog(config)  # user= (plain or a keyed hash) and the claims asked for
 
     def fields(self, context: RequestContext) -> dict[str, Any]:
         """The line's fields, in order; ``None`` values are left out."""
@@ -54,6 +56,8 @@ class AccessLog:
             "path": self._redact(context.path),
             "route": context.route,
             "upstream": context.upstream,
+            **self._identity.fields(context.identity.id if context.identity else None,
+                                    context.identity.claims if context.identity else {}),
             "status": context.status,
             "outcome": context.outcome,
             "error_code": context.error_code,

@@ -19,9 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Config, load_config
 from ..core.redact import Redactor
+from ..quotas import QuotaGate
+from ..store import open_store
+from ..users.log_identity import IdentityLog
 from .access_log import AccessLog
 from .admission import AdmissionGate
-from .auth import BearerTokens
+from .auth import Authenticate, BearerTokens, ConfigAuth
 from .cors import CORSPolicy
 from .keepalive import KeepAlive
 from .lifespan import Lifespan, SharedClient
@@ -43,28 +46,40 @@ class AGUIProxyMiddleware:
     lifespan also opens the shared upstream client at startup and closes it at shutdown.  Where
     no lifespan reaches it (an app mounted in Starlette), the client opens on first use and
     :meth:`aclose` closes it.
+
+    ``authenticate``: an async ``(scope) -> Identity | None`` that says who sent a request (an
+    app's own sessions or cookies); ``None`` or raising :class:`~agui_proxy.errors.AuthError`
+    refuses it with 401.  Without it, the config's ``auth`` does.
     """
 
-    def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str]) -> None:
+    def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str], *,
+                 authenticate: Authenticate | None = None) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
-        streams = self.config.streams
+        streams, auth = self.config.streams, self.config.auth
         shutdown = Shutdown(streams.shutdown_grace)
-        tokens = self.config.auth.tokens
         redactor = config_redactor(self.config)
+        client, metrics = SharedClient(), Metrics()
+        # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
+        authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
+        self.store = open_store(self.config.store) if self.config.quotas.enabled else None
         gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
-            redactor=redactor, authenticate=BearerTokens(tokens) if tokens else None, metrics=Metrics(),
+            redactor=redactor, authenticate=authenticate, metrics=metrics,
+            scrape_auth=BearerTokens(auth.bearer_tokens) if auth.bearer_tokens else None,
+            quotas=None if self.store is None else QuotaGate(self.config.quotas, self.store,
+                                                            prefix=self.config.store.prefix, metrics=metrics.quotas),
+            identity_log=IdentityLog(self.config.logging),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
-            shutdown=shutdown, gate=gate,
-            keepalive=KeepAlive(streams.keepalive), client=SharedClient(), runs=resumable_runs(self.config, gate))
+            shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
+            runs=resumable_runs(self.config, gate))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
         self.drain_on_exit_signals = False
-        if not tokens:
-            log.warning("no auth.bearer_tokens configured: the routes %s accept requests without a token",
-                        ", ".join(self._dispatch.routes))
+        if authenticate is None:
+            log.warning("no auth configured (auth.bearer_tokens, auth.jwt): the routes %s accept requests "
+                        "without a token", ", ".join(self._dispatch.routes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -114,6 +129,9 @@ class AGUIProxyMiddleware:
         await self.parts.client.aclose()
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
+        if self.store is not None:
+            store, self.store = self.store, None
+            await store.aclose()
 
 
 def route_path(scope: Scope) -> str:

@@ -4,8 +4,8 @@ The shape is ``@ag-ui/core`` 1.0's (``AgentCapabilities``: ``identity``, ``trans
 ``reasoning``, ``multimodal``...; camelCase keys, absent rather than null), checked in
 ``tests/server/test_capabilities.py`` against the ``ag-ui-protocol`` package's model.  What it
 says follows the config: ``transport.resumable`` is the route's ``resumable:``, reasoning its
-``reasoning:``, the input modalities those the route's first upstream's provider takes (the
-request builders of ``providers/``).
+``reasoning:`` (for an AG-UI client), the input modalities those the route's first upstream's
+provider takes (the request builders of ``providers/``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def route_capabilities(config: Config, route: RouteConfig) -> dict[str, Any]:
                      "description": f"AG-UI proxy in front of a {provider} upstream"},
         "transport": {"streaming": True, "resumable": route.resumable is not None},
         "tools": {"supported": True, "clientProvided": True, "parallelCalls": True},
-        "reasoning": {"supported": route.reasoning, "streaming": route.reasoning},
+        # What an AG-UI client gets (reasoning: auto shows it to them, not to BranderUX bodies).
+        "reasoning": {"supported": route.reasoning_for("agui"), "streaming": route.reasoning_for("agui")},
     }
     modalities = _INPUT_MODALITIES.get(provider)
     if modalities:

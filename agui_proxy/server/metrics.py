@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ..errors import ConfigError
+from ..quotas import QuotaMetrics
 from .context import RequestContext
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -78,6 +79,7 @@ class Metrics:
         self.fallbacks = Counter(
             "agui_proxy_upstream_fallbacks", "Runs handed to a route's fallback upstream after the one "
             "before failed.", ["route", "from_upstream", "to_upstream"], registry=registry)
+        self.quotas = QuotaMetrics(registry)  # refusals, store errors and round trips (quotas/metrics.py)
 
     # -- recording ---------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def page_settings(config: Config) -> dict[str, object]:
     for route in config.routes:
         routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label,
                        "resumable": route.resumable is not None})
-    return {"routes": routes, "auth": bool(config.auth.bearer_tokens)}
+    return {"routes": routes, "auth": config.auth.enabled}
 
 
 def render_page(settings: dict[str, object], static_dir: Path = STATIC_DIR) -> tuple[bytes, str]:

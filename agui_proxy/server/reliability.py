@@ -34,9 +34,10 @@ from ..core.pipeline import RunPipeline
 from ..core.redact import NO_SECRETS, Redactor
 from ..errors import RunError, UpstreamHTTPError
 from ..providers import ProviderRequest
+from ..providers.whole_response import whole_response_events
 from .coalesce import CoalescingSender
 from .routing import Target
-from .upstream import Deadline, open_source
+from .upstream import Deadline, UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
 
@@ -202,6 +203,9 @@ class UpstreamRun:
         body = CoalescingSender(self._write)
         observer = self._observer
         async with source as chunks:
+            if isinstance(chunks, UpstreamCall) and chunks.whole_body is not None:
+                await self._whole(target, chunks.whole_body, pipeline)
+                return
             try:
                 async for chunk in body.read(chunks):
                     out = pipeline.feed(chunk)
@@ -220,3 +224,12 @@ class UpstreamRun:
                 await body.flush()  # what was read before the failure goes out before its RUN_ERROR
                 raise
             await body.flush()  # before the connection's end is read (uppipeline.py _drain)
+
+    async def _whole(self, target: Target, whole: bytes, pipeline: RunPipeline) -> None:
+        """A whole JSON answer: the events its stream would have given (providers/whole_response.py)."""
+        name = target.provider.name
+        out = pipeline.feed_whole(whole, lambda body: whole_response_events(name, body))
+        self._observer.chunk(out)
+        if pipeline.early_failure is not None:
+            raise pipeline.early_failure
+        await self._write(out)

@@ -27,8 +27,9 @@ async def send_json(send: Send, status: int, payload: object, headers: Headers =
 
 
 async def send_error(send: Send, error: InboundError, headers: Headers = ()) -> None:
-    """``error`` as its status and JSON error body."""
-    extra = list(headers)
+    """``error`` as its status and JSON error body, with the headers it carries (a 401's challenge,
+    a 429's RateLimit fields)."""
+    extra = [*error.headers, *headers]
     if error.retry_after is not None:
         extra.append((b"retry-after", str(error.retry_after).encode()))
     await send_json(send, error.status, {"error": {"type": error.type, "message": error.message}}, extra)

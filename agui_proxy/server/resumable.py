@@ -63,14 +63,15 @@ class ResumableRuns:
         return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept)
 
     def start(self, key: str, resumable: ResumableConfig, slot: RunSlot, build: Callable[[Write], UpstreamRun],
-              *, done: bool, label: str) -> UpstreamRun:
-        """Drive the run in a task of its own, which now owns ``slot`` (and releases it)."""
+              *, done: bool, label: str) -> tuple[UpstreamRun, asyncio.Future[None]]:
+        """Drive the run in a task of its own, which now owns ``slot`` (and releases it); the run,
+        and the task, done when the run has ended."""
         journal = FrameJournal(self.log, key, resumable, slot.stop, _live_ttl(resumable))
         run = build(journal.write)
         driver = asyncio.ensure_future(self._drive(key, resumable, run, journal, slot, done, label))
         self._drivers.add(driver)
         driver.add_done_callback(self._drivers.discard)
-        return run
+        return run, driver
 
     async def _drive(self, key: str, resumable: ResumableConfig, run: UpstreamRun, journal: FrameJournal,
                      slot: RunSlot, done: bool, label: str) -> None:

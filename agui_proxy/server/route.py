@@ -21,6 +21,7 @@ from ..core.run import RunBuilder
 from ..errors import InboundError, StoreUnavailable
 from ..providers import ProviderRequest
 from ..store.runs import run_key
+from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
@@ -38,7 +39,7 @@ from .run_response import SSEWriter, respond_with_run
 class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
                  redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
-                 runs: ResumableRuns | None = None) -> None:
+                 identity_log: IdentityLog, runs: ResumableRuns | None = None) -> None:
         self.plan = plan
         self.runs = runs if plan.route.resumable is not None else None  # None: not a resumable route
         self.max_body_bytes = config.limits.max_body_bytes
@@ -48,6 +49,7 @@ class RouteHandler:
         self.redactor = redactor
         self.metrics = metrics
         self.http = http
+        self.identity_log = identity_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
@@ -58,6 +60,9 @@ class RouteHandler:
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
                 request = read_request(await read_body(scope, receive, self.max_body_bytes))
                 targets = self.plan.targets(request.conversation.requested_model)
+                if context.identity is not None and any(t.forward_identity for t in targets):
+                    user = self.identity_log.user(context.identity.id)
+                    targets = [target.for_user(user) for target in targets]
                 first_request = targets[0].build_request(request.conversation, scope["headers"])
                 label = f"request {context.request_id} {self.plan.label}"
                 if self.runs is not None:
@@ -96,7 +101,7 @@ class RouteHandler:
         if not created:
             raise InboundError(409, "run_exists", f"a run with runId {request.run_id!r} was already started; "
                                f"reattach with GET {self.plan.route.path}/runs/<runId> or send a new runId")
-        run = self.runs.start(
+        run, context.outliving_run = self.runs.start(
             key, self.plan.route.resumable, slot,
             lambda write: self._upstream_run(request, write, targets, first_request, scope["headers"], context,
                                              label),
@@ -117,7 +122,7 @@ class RouteHandler:
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
-            run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning,
+            run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
                              parent_run_id=request.parent_run_id)
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
                              max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)

@@ -10,14 +10,17 @@ unless the route or the upstream lists it in ``forward_headers``; the upstream's
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..config import Config, RouteConfig, UpstreamConfig
+from ..config_identity import ForwardIdentityConfig
 from ..core.conversation import Conversation
 from ..core.encoder import EventEncoder
 from ..errors import InboundError
 from ..providers import Provider, ProviderRequest
+from ..users.forward import with_identity
 
 
 def provider_for(upstream: UpstreamConfig, model: str | None = None) -> Provider:
@@ -33,14 +36,22 @@ class Target:
     upstream: UpstreamConfig
     provider: Provider
     forward_headers: frozenset[str]  # lowercased client header names that go along
+    forward_identity: ForwardIdentityConfig | None = None  # how the upstream learns who the user is
+    user: str | None = None  # who the user is, for forward_identity (as the access log shows it)
+
+    def for_user(self, user: str) -> Target:
+        """This target, telling its upstream about ``user`` if it asks to be told."""
+        return dataclasses.replace(self, user=user) if self.forward_identity is not None else self
 
     def build_request(self, conversation: Conversation, client_headers: Iterable[tuple[bytes, bytes]],
                       ) -> ProviderRequest:
         request = self.provider.build_request(conversation)
-        if not self.forward_headers:
-            return request
-        extra = forwarded(client_headers, self.forward_headers)
-        return request.with_headers(extra) if extra else request
+        if self.forward_headers:
+            extra = forwarded(client_headers, self.forward_headers)
+            request = request.with_headers(extra) if extra else request
+        if self.user is not None and self.forward_identity is not None:
+            request = with_identity(request, self.provider.name, self.forward_identity, self.user)
+        return request
 
 
 def forwarded(client_headers: Iterable[tuple[bytes, bytes]], allowed: frozenset[str]) -> dict[str, str]:
@@ -73,7 +84,7 @@ class RoutePlan:
     def _target(config: Config, route: RouteConfig, name: str, model: str | None) -> Target:
         upstream = config.upstreams[name]
         allowed = frozenset(route.forward_headers) | frozenset(upstream.forward_headers)
-        return Target(name, upstream, provider_for(upstream, model), allowed)
+        return Target(name, upstream, provider_for(upstream, model), allowed, upstream.forward_identity)
 
     def targets(self, requested_model: str | None) -> list[Target]:
         """The chain for a request; a model the route does not allow is a 422 naming the choices."""

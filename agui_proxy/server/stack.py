@@ -1,7 +1,7 @@
 """The one place the shell's ASGI pieces are composed, outermost first.
 
     a route      RequestContextMiddleware → RequestRecorder → CORSMiddleware(POST)
-                   → AllowMethods(POST) → AuthMiddleware → RouteHandler
+                   → AllowMethods(POST) → AuthMiddleware → [QuotaGuard, with quotas] → RouteHandler
     a probe      RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET) → Healthz | Readyz
     /metrics     RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
                    [→ AuthMiddleware, with metrics.require_token] → MetricsEndpoint
@@ -16,7 +16,8 @@ Each piece is pure ASGI (``__init__(app, ...)``, ``__call__(scope, receive, send
 concern: the request context (id, timing, identity; ``context.py``), metrics and the access log
 (``recording.py``), CORS (``cors.py``), the methods (``methods.py``), auth (``auth.py``).  The
 probes and ``/metrics`` are not recorded: an orchestrator and a scraper call them every few seconds.
-A route without ``auth.bearer_tokens`` has no auth piece.  :class:`ShellParts` are what the pieces
+A route without auth (no ``auth.bearer_tokens``, no ``auth.jwt``, no app ``authenticate``) has no
+auth piece; ``/metrics`` takes only the bearer tokens, never a user's JWT.  :class:`ShellParts` are what the pieces
 share, built once per app (``app.py``).
 """
 
@@ -28,6 +29,8 @@ from starlette.types import ASGIApp
 
 from ..config import PLAYGROUND_PATH, Config
 from ..core.redact import Redactor
+from ..quotas import QuotaGate
+from ..users.log_identity import IdentityLog
 from .access_log import AccessLog
 from .admission import AdmissionGate
 from .auth import Authenticate, AuthMiddleware
@@ -40,6 +43,7 @@ from .lifespan import SharedClient
 from .methods import GET, POST, AllowMethods
 from .metrics import Metrics
 from .playground import PlaygroundPage
+from .quota_guard import QuotaGuard
 from .reattach import RUNS_SEGMENT, RunReattach
 from .recording import RequestRecorder
 from .resumable import ResumableRuns
@@ -54,6 +58,9 @@ class ShellParts:
 
     redactor: Redactor
     authenticate: Authenticate | None  # None: the routes take requests without credentials
+    scrape_auth: Authenticate | None   # /metrics with metrics.require_token: the bearer tokens
+    quotas: QuotaGate | None           # None: no quotas configured
+    identity_log: IdentityLog          # the identity as logs show it, and as forward_identity sends it
     metrics: Metrics
     access_log: AccessLog
     cors: CORSPolicy
@@ -90,8 +97,8 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
         endpoints[config.probes.readiness_path] = _operator(Readyz(parts.client, parts.shutdown), parts)
     if config.metrics.enabled:
         scrape: ASGIApp = MetricsEndpoint(parts.metrics)
-        if config.metrics.require_token and parts.authenticate is not None:
-            scrape = AuthMiddleware(scrape, parts.authenticate)
+        if config.metrics.require_token and parts.scrape_auth is not None:
+            scrape = AuthMiddleware(scrape, parts.scrape_auth)
         endpoints[config.metrics.path] = _operator(scrape, parts)
     if config.playground:
         endpoints[PLAYGROUND_PATH] = AllowMethods(PlaygroundPage(config), GET)
@@ -118,7 +125,10 @@ def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
 
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
-                                metrics=parts.metrics, http=parts.client.get, runs=parts.runs)
+                                metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
+                                runs=parts.runs)
+    if parts.quotas is not None:
+        app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:
         app = AuthMiddleware(app, parts.authenticate)
     app = AllowMethods(app, POST, path=plan.route.path)

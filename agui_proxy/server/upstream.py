@@ -24,6 +24,7 @@ import anyio
 import httpx
 
 from ..config import TimeoutsConfig
+from ..core.sse import DEFAULT_MAX_EVENT_SIZE
 from ..errors import (
     UpstreamConnectTimeout,
     UpstreamProtocolError,
@@ -36,6 +37,7 @@ from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
 
 MAX_ERROR_BODY = 64 * 1024
+MAX_WHOLE_BODY = DEFAULT_MAX_EVENT_SIZE  # a whole JSON answer is held like one event of a stream
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
@@ -142,7 +144,7 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response")
+    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response", "whole_body")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
                  deadline: Deadline) -> None:
@@ -152,6 +154,9 @@ class UpstreamCall:
         self._deadline = deadline
         self._response: httpx.Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
+        # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
+        # (providers/whole_response.py turns it into the events its stream would have been).
+        self.whole_body: bytes | None = None
 
     async def __aenter__(self) -> UpstreamCall:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
@@ -178,26 +183,42 @@ class UpstreamCall:
             deadline.done_waiting()
         self._response = response
         try:
-            await self._check(response, t.idle)
+            whole = await self._check(response, t.idle)
+            self._chunks = response.aiter_bytes().__aiter__()
+            if whole:
+                self.whole_body = await self._read_whole()
         except BaseException:
             await response.aclose()
             raise
-        self._chunks = response.aiter_bytes().__aiter__()
         return self
 
-    async def _check(self, response: httpx.Response, idle: float) -> None:
+    async def _check(self, response: httpx.Response, idle: float) -> bool:
+        """Refuse what is not the provider's answer; ``True`` for a whole (non-streamed) JSON one."""
         if not 200 <= response.status_code < 300:
             body = await _read_capped(response, idle)
             raise http_error(response.status_code, self._provider.error_message(
                 response.status_code, body, response.headers.get("content-type", "")),
                 retry_after=retry_after_seconds(response.headers))
         content_type = response.headers.get("content-type", "")
+        if content_type.lower().startswith("application/json"):
+            # Some gateways and mocks answer a streaming request with the whole completion.
+            return True
         if content_type and not content_type.lower().startswith("text/event-stream"):
             # A wrong base_url (an HTML page) or a server that ignored "stream": true.
             detail = describe_error_body(await _read_capped(response, idle), content_type)
             raise UpstreamProtocolError(
                 f"the upstream answered {response.status_code} with {content_type.split(';')[0]}, not an event stream"
                 + (f": {detail}" if detail else ""))
+        return False
+
+    async def _read_whole(self) -> bytes:
+        """The whole body, each wait under the idle limit, capped like one event of a stream."""
+        body = bytearray()
+        async for chunk in self:
+            body += chunk
+            if len(body) > MAX_WHOLE_BODY:
+                raise UpstreamProtocolError(f"the upstream's JSON answer is larger than {MAX_WHOLE_BODY} bytes")
+        return bytes(body)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._response is None:

@@ -16,12 +16,15 @@ from typing import Any
 import orjson
 
 from ..config_identity import PROVIDER_USER_FIELDS, ForwardIdentityConfig
-from ..providers import UpstreamRequest
+from ..providers import ProviderRequest, UpstreamRequest
 
 
-def with_identity(request: UpstreamRequest, provider: str, forward: ForwardIdentityConfig,
-                  identity: str) -> UpstreamRequest:
-    """``request`` carrying ``identity`` as ``forward`` asks; the request itself is not changed."""
+def with_identity(request: ProviderRequest, provider: str, forward: ForwardIdentityConfig,
+                  identity: str) -> ProviderRequest:
+    """``request`` carrying ``identity`` as ``forward`` asks; the request itself is not changed (a
+    recording, which nobody receives, is returned as it is)."""
+    if not isinstance(request, UpstreamRequest):
+        return request
     headers = request.headers
     body = request.body
     if forward.header is not None:

@@ -79,7 +79,7 @@ def proxy_config(upstream_url: str, **extra: Any) -> dict[str, Any]:
         "upstreams": {"deepseek": {"provider": "openai-chat", "base_url": f"{upstream_url}/v1",
                                    "api_key": "${TEST_UPSTREAM_KEY}", "model": MODEL,
                                    "retries": 0}},  # one scripted answer per question, errors included
-        "routes": [{"path": "/api/agent", "upstream": "deepseek"}],
+        "routes": [{"path": "/api/agent", "upstream": "deepseek", "reasoning": True}],
         "playground": True,
         **extra,
     }

@@ -1,4 +1,7 @@
-"""The official AG-UI client (``@ag-ui/client`` 1.0.0, Node) against the real proxy.
+"""The official AG-UI client (``@ag-ui/client`` 1.0.0 and 0.0.59, Node) against the real proxy.
+
+Every case runs under both pinned clients (:data:`CLIENTS`): 1.0.0, and 0.0.59, the version
+``@copilotkit/runtime`` 1.75 ships, installed beside it under an npm alias (package.json).
 
 Every recorded provider stream is replayed by a loopback upstream (tests/support/upstream.py) behind the
 real proxy (its CLI, tests/support/proxy.py), and the official ``HttpAgent`` runs against it as a real
@@ -45,6 +48,9 @@ KEY = "sk-conformance-SECRET-4f9a1c"
 TOKEN = "agui-conformance-token-77d2"
 CHUNK = 512  # upstream writes: events, lines and UTF-8 characters are cut wherever they fall
 NODE_TIMEOUT = 240.0
+
+# The official client versions every case runs under: version -> the package name it is installed as.
+CLIENTS = {"1.0.0": "@ag-ui/client", "0.0.59": "ag-ui-client-0.0.59"}
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 HISTORY = [
@@ -109,7 +115,7 @@ class Session:
 
 
 def install_client(node: str) -> None:
-    if (HERE / "node_modules" / "@ag-ui" / "client" / "package.json").exists():
+    if all((HERE / "node_modules" / name / "package.json").exists() for name in CLIENTS.values()):
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -119,28 +125,44 @@ def install_client(node: str) -> None:
     assert done.returncode == 0, f"npm ci in {HERE} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str) -> dict[str, dict[str, Any]]:
-    specs = [{"id": case.id, "url": f"{proxy.url}/case/{i}", "headers": {"Authorization": f"Bearer {TOKEN}"},
-              "threadId": f"thread-{i}", "runId": f"run-{i}",
-              "messages": case.messages or [{"id": "u1", "role": "user", "content": "Hello"}],
-              "tools": case.tools or [], "context": case.context or []}
-             for i, case in enumerate(cases)]
-    (tmp / "cases.json").write_text(json.dumps(specs), "utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("SUPPRESS_TRANSFORMATION_WARNINGS", "NODE_ENV")}
-    done = subprocess.run([node, str(HERE / "run_client.mjs"), str(tmp / "cases.json"), str(tmp / "results.json")],
-                          cwd=HERE, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
-    assert done.returncode == 0, f"the Node harness failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    return {result["id"]: result for result in json.loads((tmp / "results.json").read_text("utf-8"))}
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def official_client() -> str:
+    """The ``node`` to run the client with, installed; a skip (a failure in CI) without Node."""
     node = shutil.which("node")
     if node is None:
         if os.environ.get("AGUI_PROXY_REQUIRE_NODE"):
             pytest.fail("node is not installed, and AGUI_PROXY_REQUIRE_NODE says the official client must run")
         pytest.skip("node is not installed: the official @ag-ui/client cannot run (CI installs Node)")
     install_client(node)
+    return node
+
+
+def run_node(node: str, script: str, tmp: Path, specs: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """``script`` (run_client.mjs, run_loop.mjs) on ``specs`` under the client ``version``: its results."""
+    (tmp / "specs.json").write_text(json.dumps(specs), "utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("SUPPRESS_TRANSFORMATION_WARNINGS", "NODE_ENV")}
+    done = subprocess.run([node, str(HERE / script), str(tmp / "specs.json"), str(tmp / "results.json"),
+                           CLIENTS[version]],
+                          cwd=HERE, env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
+    assert done.returncode == 0, f"{script} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    results: list[dict[str, Any]] = json.loads((tmp / "results.json").read_text("utf-8"))
+    assert {r["clientVersion"] for r in results} <= {version}, "another client version ran than the one asked for"
+    return results
+
+
+def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str,
+              version: str) -> dict[str, dict[str, Any]]:
+    specs = [{"id": case.id, "url": f"{proxy.url}/case/{i}", "headers": {"Authorization": f"Bearer {TOKEN}"},
+              "threadId": f"thread-{i}", "runId": f"run-{i}",
+              "messages": case.messages or [{"id": "u1", "role": "user", "content": "Hello"}],
+              "tools": case.tools or [], "context": case.context or []}
+             for i, case in enumerate(cases)]
+    return {result["id"]: result for result in run_node(node, "run_client.mjs", tmp, specs, version)}
+
+
+@pytest.fixture(scope="module", params=list(CLIENTS), ids=[f"client-{v}" for v in CLIENTS])
+def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    version: str = request.param
+    node = official_client()
     cases = [recording_case(r) for r in registered_recordings()] + EXTRA_CASES
     tmp = tmp_path_factory.mktemp("conformance")
     with ScriptedUpstream() as upstream:
@@ -157,7 +179,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
                        for i, case in enumerate(cases)],
         }
         with start_proxy(tmp, config) as proxy:
-            results = run_cases(tmp, proxy, cases, node)
+            results = run_cases(tmp, proxy, cases, node, version)
             output = proxy.output()
         requests = {case.id: [r for r in upstream.requests if r.path.startswith(f"/case/{i}/")]
                     for i, case in enumerate(cases)}

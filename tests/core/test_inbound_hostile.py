@@ -52,10 +52,6 @@ def msg(**fields: Any) -> bytes:
 @pytest.mark.parametrize(("body", "status", "words"), [
     pytest.param(b'{"params": {"system": "caf\xe9"}}', 400, ["UTF-8", "byte"], id="invalid-utf8"),
     pytest.param(b"\xff\xfe{}", 400, ["UTF-8"], id="utf16-bom"),
-    pytest.param(b'{"params": {"messages": [{"role": "user", "content": "\\ud800"}]}}', 400, ["surrogate"],
-                 id="lone-surrogate"),
-    pytest.param(b'{"params": {"messages": [{"role": "user", "content": "x"}], "\\udfff": 1}}', 400,
-                 ["surrogate"], id="lone-surrogate-in-a-key"),
     pytest.param(b'{"params": {"messages": [], "max_tokens": NaN}}', 400, ["NaN"], id="nan"),
     pytest.param(b'{"params": {"messages": [], "max_tokens": -Infinity}}', 400, ["Infinity"], id="infinity"),
     pytest.param(b'{"params": {"messages": [], "max_tokens": 1e999}}', 400, ["out of range"], id="float-overflow"),
@@ -98,6 +94,32 @@ def test_huge_strings_within_the_body_cap_are_accepted_and_sent_on() -> None:
     text = "é" * 2_000_000
     assert outcome(msg(content=text)) is None
     assert read_request(msg(content=text)).conversation.messages[0].text == text
+
+
+@pytest.mark.parametrize(("escaped", "text"), [
+    pytest.param(b"\\ud83d", "\ufffd", id="high-half-of-an-emoji"),
+    pytest.param(b"a\\ud83db", "a\ufffdb", id="inside-text"),
+    pytest.param(b"\\ude00\\ud83d", "\ufffd\ufffd", id="halves-in-the-wrong-order"),
+    pytest.param(b"\\ud83d\\ude00\\ud83d", "\U0001f600\ufffd", id="a-pair-then-a-half"),
+    pytest.param(b"\\uDBFF", "\ufffd", id="upper-case-hex"),
+])
+def test_a_lone_surrogate_becomes_the_replacement_character_and_the_request_goes_on(
+        escaped: bytes, text: str) -> None:
+    """A frontend that cut an emoji in half with ``.slice()`` sends ``"\\ud83d"``; refusing it would
+    fail every later turn of the thread (the history is resent whole), so it is U+FFFD."""
+    body = b'{"params": {"messages": [{"role": "user", "content": "' + escaped + b'"}]}}'
+    assert outcome(body) is None
+    assert read_request(body).conversation.messages[0].text == text
+    sent = json.loads(OPENAI.build_request(read_request(body).conversation).body)
+    assert sent["messages"][-1]["content"] == text
+
+
+def test_a_lone_surrogate_in_a_key_or_an_agui_body_is_replaced_too() -> None:
+    keyed = read_request(b'{"params": {"messages": [{"role": "user", "content": "x"}], "\\udfff": 1}}')
+    assert keyed.conversation.messages[0].text == "x"
+    agui = read_request(b'{"threadId": "t", "runId": "r", "messages": [{"id": "u1", "role": "user", '
+                        b'"content": "caf\\u00e9 \\ud83d"}]}')
+    assert agui.conversation.messages[0].text == "caf\u00e9 \ufffd"
 
 
 def test_paired_surrogate_escapes_are_one_character() -> None:

@@ -110,3 +110,24 @@ def test_event_lines_and_lone_surrogates() -> None:
     assert frame == b'event: TEXT_MESSAGE_END\ndata: {"type":"TEXT_MESSAGE_END","messageId":"m","timestamp":2000}\n\n'
     odd = EventEncoder(clock=lambda: 2.0).encode(ev.TextMessageContent("m", "a\ud83db"))
     assert json.loads(odd[6:])["delta"] == "a\ud83db"
+
+
+def test_each_encrypted_value_has_its_own_reasoning_message() -> None:
+    """``@ag-ui/client`` keeps one ``encryptedValue`` per message: a second value for the open
+    reasoning message (OpenRouter's signed text, then a ``reasoning.encrypted`` detail) would
+    replace the first, so it opens a message of its own; the provider's item id names a message."""
+    run = RunBuilder("t", "r", id_factory=counter_ids())
+    run.reasoning("think", item_id="rs_1")
+    run.reasoning_signature("SIG")
+    run.reasoning_signature("DATA")
+    run.tool_start(0, "call_1", "f")
+    run.finish()
+    events = wire(run)
+    assert_valid_run(events)
+    values = [(e["entityId"], e["encryptedValue"]) for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"]
+    assert values == [("rs_1", "SIG"), ("rsn_1", "DATA")]
+    started = [e["messageId"] for e in events if e["type"] == "REASONING_MESSAGE_START"]
+    assert started == ["rs_1", "rsn_1"]
+    # The call after the reasoning hangs off a new assistant message, after the reasoning.
+    call = next(e for e in events if e["type"] == "TOOL_CALL_START")
+    assert call["parentMessageId"] == "msg_2"

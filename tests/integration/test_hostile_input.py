@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, post
-from ..support.upstream import ScriptedUpstream
-from .openai_chat_streams import MODEL
+from ..support.upstream import ScriptedUpstream, sse_response
+from .openai_chat_streams import MODEL, chunk
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +40,6 @@ def message(**fields: Any) -> bytes:
 
 
 @pytest.mark.parametrize(("body", "status", "word"), [
-    pytest.param(b'{"params": {"messages": [{"role": "user", "content": "\\ud800"}]}}', 400, "surrogate",
-                 id="lone-surrogate"),
     pytest.param(b'{"params": {"messages": [], "max_tokens": NaN}}', 400, "NaN", id="nan"),
     pytest.param(b'{"params": {"messages": [], "max_tokens": ' + b"9" * 5000 + b"}}", 400, "digits",
                  id="huge-integer"),
@@ -77,3 +75,14 @@ def test_generated_bodies_never_get_a_500(proxy: ProxyProcess, upstream: Scripte
     if reply.status == 200:  # a body that happens to be valid: it was streamed (no upstream scripted)
         return
     refused(reply)
+
+
+def test_a_lone_surrogate_is_sent_on_as_the_replacement_character(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """The raw bytes ``\\ud83d`` (half an emoji, cut by a frontend's ``.slice()``): the run goes on
+    with U+FFFD in its place, so the thread's later turns, which resend it, do not all fail."""
+    up.script(sse_response([chunk({"role": "assistant", "content": "ok"}), chunk(finish_reason="stop")]))
+    reply = post(proxy.url + "/api/agent", b'{"params": {"messages": [{"role": "user", "content": "hi \\ud83d"}]}}')
+    assert reply.status == 200, reply.body
+    assert b"RUN_FINISHED" in reply.body
+    sent = up.wait_for_requests(1)[0]
+    assert json.loads(sent.body)["messages"][-1]["content"] == "hi \ufffd"

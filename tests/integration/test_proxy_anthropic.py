@@ -30,7 +30,7 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
                                  "model": MODEL, "headers": {"anthropic-beta": BETA},
                                  "body": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
                                  "retries": 0}},  # the errors' reports are tested here, retries in test_faults.py
-        "routes": [{"path": "/api/claude", "upstream": "claude"}],
+        "routes": [{"path": "/api/claude", "upstream": "claude", "reasoning": True}],
     }
     return ProxySetup(config,
                      env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url})

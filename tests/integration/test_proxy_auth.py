@@ -30,9 +30,9 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
     return ProxySetup(config, env=env)
 
 
-def assert_unauthorized(reply: Reply) -> dict[str, Any]:
+def assert_unauthorized(reply: Reply, challenge: str = "Bearer") -> dict[str, Any]:
     assert reply.status == 401, (reply.status, reply.body)
-    assert reply.headers["www-authenticate"] == "Bearer"
+    assert reply.headers["www-authenticate"] == challenge
     assert reply.headers["content-type"] == "application/json"
     payload = reply.json()
     assert set(payload) == {"error"} and set(payload["error"]) == {"type", "message"}, payload
@@ -48,16 +48,20 @@ def test_no_token(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     assert up.requests == []
 
 
-@pytest.mark.parametrize("authorization", [
-    "Bearer wrong-token",
-    f"Bearer {TOKEN[:-1]}",
-    f"Bearer {TOKEN}x",
-    f"Basic {TOKEN}",
-    "Bearer",
-    TOKEN,
+# A bearer token sent and refused is RFC 6750's invalid_token; no bearer token at all is a bare challenge.
+INVALID = 'Bearer error="invalid_token"'
+
+
+@pytest.mark.parametrize(("authorization", "challenge"), [
+    ("Bearer wrong-token", INVALID),
+    (f"Bearer {TOKEN[:-1]}", INVALID),
+    (f"Bearer {TOKEN}x", INVALID),
+    (f"Basic {TOKEN}", "Bearer"),
+    ("Bearer", "Bearer"),
+    (TOKEN, "Bearer"),
 ])
-def test_wrong_token(proxy: ProxyProcess, up: ScriptedUpstream, authorization: str) -> None:
-    assert_unauthorized(post(f"{proxy.url}/api/agent", BODY, headers={"authorization": authorization}))
+def test_wrong_token(proxy: ProxyProcess, up: ScriptedUpstream, authorization: str, challenge: str) -> None:
+    assert_unauthorized(post(f"{proxy.url}/api/agent", BODY, headers={"authorization": authorization}), challenge)
     assert up.requests == []
 
 

@@ -28,7 +28,7 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
         "upstreams": {"gemini": {"provider": "gemini", "base_url": "${UPSTREAM_URL}/v1beta", "api_key": "${TEST_KEY}",
                                  "model": MODEL,
                                  "body": {"generationConfig": {"thinkingConfig": {"includeThoughts": True}}}}},
-        "routes": [{"path": "/api/gemini", "upstream": "gemini"}],
+        "routes": [{"path": "/api/gemini", "upstream": "gemini", "reasoning": True}],
     }
     return ProxySetup(config,
                      env={"TEST_KEY": KEY, "UPSTREAM_URL": upstream.url})

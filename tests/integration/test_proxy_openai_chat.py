@@ -293,15 +293,14 @@ def test_upstream_in_band_error_closes_the_open_tool_call(proxy: ProxyProcess, u
 
 @pytest.mark.parametrize(("content_type", "body"), [
     pytest.param("text/html", "<html><body><h1>Welcome to nginx!</h1></body></html>", id="html-page"),
-    pytest.param("application/json", '{"id": "chatcmpl-1", "object": "chat.completion", "choices": '
-                 '[{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}]}',
-                 id="non-streamed-json"),
+    pytest.param("text/plain", "upstream is up", id="plain-text"),
 ])
 def test_upstream_200_that_is_not_an_event_stream(proxy: ProxyProcess, up: ScriptedUpstream, content_type: str,
                                                   body: str) -> None:
-    """A 2xx whose content-type is not text/event-stream (a wrong base_url, a server that ignored
-    ``stream``) is not the provider's protocol: ARCHITECTURE.md ("checks status and content-type")
-    and FORMATS.md section 0 ("Check status and content-type before starting SSE parsing").
+    """A 2xx whose content-type is neither text/event-stream nor a whole JSON answer
+    (test_whole_answers.py) is not the provider's protocol (a wrong base_url): ARCHITECTURE.md
+    ("checks status and content-type") and FORMATS.md section 0 ("Check status and content-type
+    before starting SSE parsing").
     Reporting it as a stream cut short before ``[DONE]`` would send the reader the wrong way."""
     up.script(body_response(200, body, content_type=content_type))
     events = run_error(post(agent(proxy), branderux()), "upstream_protocol_error", content_type)

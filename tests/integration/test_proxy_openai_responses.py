@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..support.agui_check import reasoning_of, text_of, tool_calls_of, types
+from ..support.agui_check import assert_valid_run, reasoning_of, text_of, tool_calls_of, types
 from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
@@ -64,7 +64,9 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
                                 "base_url": "${UPSTREAM_URL}/openai/v1",
                                 "headers": {"api-key": "${AZURE_OPENAI_API_KEY}"}},
         },
-        "routes": [{"path": "/api/responses", "upstream": "responses"}, {"path": "/api/azure", "upstream": "azure"},
+        "routes": [{"path": "/api/responses", "upstream": "responses", "reasoning": True},
+                   {"path": "/api/responses-auto", "upstream": "responses"},
+                   {"path": "/api/azure", "upstream": "azure"},
                    {"path": "/api/azure-responses", "upstream": "azure-responses"}],
     }
     env = {"TEST_KEY": KEY, "AZURE_OPENAI_API_KEY": AZURE_KEY, "UPSTREAM_URL": upstream.url}
@@ -104,6 +106,27 @@ def test_reasoning_text_and_parallel_calls_in_small_writes(proxy: ProxyProcess, 
     assert kinds.index("TEXT_MESSAGE_END") < kinds.index("TOOL_CALL_START")
     assert events[-1]["usage"] == EXPECTED_USAGE
     assert events[-1]["result"] == {"stopReason": "tool_use", "providerStopReason": "completed"}
+
+
+def test_reasoning_auto_shows_reasoning_to_agui_clients_only(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """``routes[].reasoning`` is ``auto`` by default: the BranderUX event table lists no REASONING_*
+    event and its docs do not say unknown events are ignored, so a BranderUX body gets none; an
+    AG-UI client gets them (with the encrypted value it sends back next turn)."""
+    up.script(responses_reply(full_transcript()))
+    branderux = stream_events(ask(proxy, "/api/responses-auto"))
+    assert not [e for e in branderux if e["type"].startswith("REASONING")]
+    assert text_of(branderux) == TEXT
+    assert tool_calls_of(branderux) == [(call_id, name, "".join(deltas)) for _, call_id, name, deltas in CALLS]
+    up.script(responses_reply(full_transcript()))
+    reply = post(proxy.url + "/api/responses-auto", {
+        "threadId": "t1", "runId": "r1", "messages": [{"id": "u1", "role": "user", "content": "Weather?"}]})
+    agui, done = reply.frames
+    assert reply.status == 200 and not done  # no [DONE] for an AG-UI client
+    assert_valid_run(agui)
+    assert reasoning_of(agui) == REASONING
+    assert [e["encryptedValue"] for e in agui if e["type"] == "REASONING_ENCRYPTED_VALUE"] == [ENCRYPTED]
+    assert [e["type"] for e in agui if e["type"] != "REASONING_ENCRYPTED_VALUE" and
+            not e["type"].startswith("REASONING")] == types(branderux)
 
 
 def test_request_sent_upstream(proxy: ProxyProcess, up: ScriptedUpstream) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..support.proxy import ProxyProcess, ProxySetup, new_client, start_proxy
+from ..support.proxy import ProxyProcess, ProxySetup, eventually, new_client, start_proxy
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 from .openai_chat_streams import MODEL, chunk, text_transcript
@@ -290,3 +290,30 @@ def test_sigterm_ends_a_resumable_run_with_shutdown_and_its_terminator(up: Scrip
     events = [json.loads(data) for _, data in first + rest if data != "[DONE]"]
     assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "shutdown", events[-1]
     assert rest[-1] == (None, "[DONE]"), "the terminator still comes"
+
+
+def test_quotas_hold_a_run_that_outlives_its_client(up: ScriptedUpstream, tmp_path: Path) -> None:
+    """Its stream slot is held until the run ends, and it is charged its usage then (40 tokens),
+    not an estimate from the few bytes its client had read."""
+    release = threading.Event()
+    held_script(up, release)
+    config = {"auth": {"bearer_tokens": ["alice-token-0123456789"]},
+              "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "${KEY}",
+                                       "model": MODEL, "retries": 0}},
+              "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": 30}}],
+              "quotas": {"per_identity": {"tokens_per_day": 50, "concurrent_streams": 1}}}
+    with start_proxy(tmp_path, config, env={"KEY": KEY}) as proxy, new_client() as client:
+        body = agui_body()
+        read_frames(client, "POST", proxy.url + "/api/agent", body=body, headers=ALICE, stop_after=2)
+        busy = client.post(proxy.url + "/api/agent", json=agui_body(), headers=ALICE)
+        release.set()
+        rest = read_frames(client, "GET", f"{proxy.url}/api/agent/runs/{body['runId']}", headers=ALICE)
+        assert rest.events[-1]["type"] == "RUN_FINISHED"
+        whole_script(up)
+        again = eventually(lambda: read_frames(client, "POST", proxy.url + "/api/agent", body=agui_body(),
+                                               headers=ALICE), lambda got: got.status == 200,
+                           "the run's stream slot given back once it ended")
+        over = client.post(proxy.url + "/api/agent", json=agui_body(), headers=ALICE)
+    assert busy.status_code == 429 and "streams at once" in busy.text, busy.text
+    assert again.events[-1]["type"] == "RUN_FINISHED", "40 tokens charged of 50: room for one more run"
+    assert over.status_code == 429 and "tokens per day" in over.text, over.text

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ..redis_server import RedisServer
 from ..support.proxy import ProxyProcess, new_client, start_proxy
+from ..support.redis_server import RedisServer
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 from .openai_chat_streams import MODEL, text_transcript
@@ -26,17 +26,11 @@ LINGER = 1.0
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def proxies(upstream: ScriptedUpstream, redis_server: RedisServer,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ProxyProcess, ProxyProcess]]:
     config = {
         "auth": {"bearer_tokens": ["shared-token-0123456789"]},
-        "store": {"url": redis_server.url, "timeout": 1.0},
+        "store": {"url": redis_server.url, "timeout": 1.0, "prefix": f"t-{uuid.uuid4().hex}:"},
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "${KEY}",
                                  "model": MODEL, "retries": 0}},
         "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": LINGER}}],

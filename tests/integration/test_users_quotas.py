@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from ..redis_server import RedisServer
+from ..support.issuer import AUDIENCE, Issuer, RSAKey
 from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
+from ..support.redis_server import RedisServer
 from ..support.upstream import ScriptedUpstream, sse_response
-from ..users.issuer import AUDIENCE, Issuer, RSAKey
 from .openai_chat_streams import MODEL, text_transcript
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ def test_jwt_users_and_server_tokens(answering: ScriptedUpstream, issuer: Issuer
         refused = ask(proxy, expired)
         assert refused.status == 401
         assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-        assert refused.json() == {"error": {"type": "invalid_token", "message": "the token has expired (exp is past)"}}
+        assert refused.json() == {"error": {"type": "unauthorized", "message": "the token has expired (exp is past)"}}
         missing = post(f"{proxy.url}/api/agent", BODY)
         assert missing.status == 401 and missing.json()["error"]["type"] == "unauthorized"
         assert missing.headers["www-authenticate"] == "Bearer"
@@ -88,7 +88,7 @@ def test_jwt_users_and_server_tokens(answering: ScriptedUpstream, issuer: Issuer
                            lambda found: len(found) >= 4, "four access lines")
         assert "user=alice" in lines[0] and "claim.org=acme" in lines[0]
         assert "user=backend" in lines[1]
-        assert "error_code=invalid_token" in lines[2] and "user=" not in lines[2]
+        assert "error_code=unauthorized" in lines[2] and "user=" not in lines[2]
         output = proxy.output()
         for secret in (good, expired, SERVER_TOKEN, KEY):
             assert secret not in output
@@ -111,12 +111,6 @@ def test_hashed_identity_and_forwarded_user(answering: ScriptedUpstream, issuer:
 
 
 # -- quotas across two processes ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server
 
 
 @contextlib.contextmanager
@@ -142,7 +136,10 @@ def test_requests_per_minute_across_two_processes(answering: ScriptedUpstream, i
     with two_proxies(tmp_path, config) as (first, second):
         alice = user_token(issuer, "alice")
         for i in range(4):
-            sse_events(ask((first, second)[i % 2], alice))
+            reply = ask((first, second)[i % 2], alice)
+            sse_events(reply)
+            # Each answer says what is left, counted across both processes.
+            assert reply.headers["ratelimit"] == f'"requests_per_minute";r={3 - i}'
         for proxy in (first, second):  # request 5 is refused whichever process it reaches
             refused = ask(proxy, alice)
             assert refused.status == 429

@@ -8,7 +8,8 @@ import anyio
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from agui_proxy.errors import InboundError
+from agui_proxy.config_identity import AuthConfig
+from agui_proxy.errors import AuthError
 from agui_proxy.server.auth import AuthMiddleware, BearerTokens
 from agui_proxy.server.context import RequestContextMiddleware, request_context
 from agui_proxy.server.identity import Identity
@@ -16,6 +17,7 @@ from agui_proxy.server.identity import Identity
 from ..support.asgi import request
 
 TOKENS = ["first-token-0123456789", "second-token-0123456789"]
+NAMED = "named-token-0123456789"
 
 
 def scope_with(authorization: str | None) -> dict[str, Any]:
@@ -24,14 +26,21 @@ def scope_with(authorization: str | None) -> dict[str, Any]:
 
 
 def test_bearer_tokens_name_the_token_by_its_place_never_by_its_value() -> None:
-    authenticate = BearerTokens(TOKENS)
-    assert authenticate(scope_with(f"Bearer {TOKENS[1]}")) == Identity("token-1")
-    assert authenticate(scope_with(f"bearer  {TOKENS[0]} ")) == Identity("token-0")
-    with pytest.raises(InboundError, match="the bearer token is not valid"):
-        authenticate(scope_with("Bearer not-a-configured-token"))
-    for header in (None, "Basic dXNlcjpwYXNz", "Bearer "):
-        with pytest.raises(InboundError, match="missing bearer token"):
-            authenticate(scope_with(header))
+    authenticate = BearerTokens(AuthConfig(bearer_tokens=[*TOKENS, {"token": NAMED, "name": "billing"}]).bearer_tokens)
+
+    async def main() -> None:
+        assert await authenticate(scope_with(f"Bearer {TOKENS[1]}")) == Identity("token-1")
+        assert await authenticate(scope_with(f"bearer  {TOKENS[0]} ")) == Identity("token-0")
+        assert await authenticate(scope_with(f"Bearer {NAMED}")) == Identity("billing")
+        with pytest.raises(AuthError, match="the bearer token is not valid") as invalid:
+            await authenticate(scope_with("Bearer not-a-configured-token"))
+        assert invalid.value.headers == ((b"www-authenticate", b'Bearer error="invalid_token"'),)
+        for header in (None, "Basic dXNlcjpwYXNz", "Bearer "):
+            with pytest.raises(AuthError, match="missing bearer token") as missing:
+                await authenticate(scope_with(header))
+            assert missing.value.headers == ((b"www-authenticate", b"Bearer"),)
+
+    anyio.run(main)
 
 
 def test_the_identity_reaches_the_handler_through_the_context_and_a_refusal_is_a_401() -> None:
@@ -42,7 +51,7 @@ def test_the_identity_reaches_the_handler_through_the_context_and_a_refusal_is_a
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    def by_header(scope: Scope) -> Identity | None:  # an app's own authenticate(scope) callable
+    async def by_header(scope: Scope) -> Identity | None:  # an app's own authenticate(scope) callable
         for name, value in scope["headers"]:
             if name == b"x-user":
                 return Identity(value.decode(), {"role": "tester"})

@@ -1,6 +1,6 @@
 """The two run logs give the same answers for the same calls: one test body, both logs.
 
-The Redis one is a real ``redis-server`` (tests/redis_server.py); each test uses its own key
+The Redis one is a real ``redis-server`` (the session's, tests/conftest.py); each test uses its own key
 prefix.  Waiting readers are woken by the write itself (no sleep in between is relied on).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,15 +16,9 @@ import pytest
 from agui_proxy.store.runs import RunChunk, RunLog, run_key
 from agui_proxy.store.runs_memory import MemoryRunLog
 from agui_proxy.store.runs_redis import RedisRunLog
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 TTL = 60.0
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -9,30 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from agui_proxy.errors import StoreUnavailable
 from agui_proxy.store import Charge, Lease, MemoryStore, RedisStore, Store, Window
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "redis"])
-def make_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
-    if request.param == "memory":
-        return MemoryStore
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return lambda: RedisStore(server.url, timeout=1.0)
 
 
 def run(make_store: Callable[[], Store], body: Callable[[Store, str], Awaitable[Any]]) -> Any:

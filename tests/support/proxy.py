@@ -67,6 +67,17 @@ def run_cli(directory: Path, args: Sequence[str], *, env: Mapping[str, str] | No
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """End a child process: terminate, then kill if it has not gone within 5 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 class ProxyProcess:
     """A running ``agui_proxy`` CLI; a context manager that stops it on exit."""
 
@@ -110,13 +121,7 @@ class ProxyProcess:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def __enter__(self) -> ProxyProcess:
         return self

@@ -21,7 +21,7 @@ from jwt.api_jws import PyJWS
 from agui_proxy.config_identity import JWTConfig
 from agui_proxy.errors import AuthError, InboundError
 from agui_proxy.users import JWTVerifier, VerifiedToken
-from tests.users.issuer import AUDIENCE, ECKey, Issuer, RSAKey, hand_signed
+from tests.support.issuer import AUDIENCE, ECKey, Issuer, RSAKey, hand_signed
 
 RSA1, RSA2, EC1 = RSAKey("rsa-1"), RSAKey("rsa-2"), ECKey("ec-1")
 SECRET = "s" * 40
@@ -60,7 +60,7 @@ def refusal(config: JWTConfig, token: str) -> str:
     with pytest.raises(AuthError) as caught:
         verify(config, token)
     error = caught.value
-    assert (error.status, error.type) == (401, "invalid_token")
+    assert (error.status, error.type) == (401, "unauthorized")
     assert error.headers == ((b"www-authenticate", b'Bearer error="invalid_token"'),)
     assert token not in error.message and token.split(".")[0] not in error.message
     return error.message

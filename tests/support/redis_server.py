@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .support.proxy import HOST, free_port
+from .proxy import HOST, free_port, stop_process
 
 STARTUP_TIMEOUT = 10.0
 
@@ -64,12 +64,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def __enter__(self) -> RedisServer:
         return self
