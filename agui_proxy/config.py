@@ -17,11 +17,13 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from .config_auth import warn_short_keys
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
 from .config_runs import ResumableConfig, RunsConfig
+from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
 from .providers import PROVIDERS, SOURCES, Provider, Replay, ReplaySettings
 
@@ -35,11 +37,15 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
+    # Seconds a connection has to send complete request headers (from its opening, and after each
+    # response while kept alive) before the CLI's server closes it (server/header_timeout.py).
+    header_timeout: float = Field(10.0, gt=0)
 
 
 class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
 
 
 # -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------
@@ -277,6 +283,9 @@ class Config(Strict):
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
+    # The network layer under the shared upstream client (config_transport.py), and its TLS checks.
+    upstream_transport: UpstreamTransport = "lean"
+    upstream_tls: UpstreamTLSConfig = UpstreamTLSConfig()
     # Where relative paths in the config (replay files) are resolved from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -294,6 +303,11 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
+    def _short_keys_warned(self) -> Config:
+        warn_short_keys({name: getattr(upstream, "api_key", None) for name, upstream in self.upstreams.items()})
+        return self
+
+    @model_validator(mode="after")
     def _ops_sections(self) -> Config:
         check_ops(self.metrics, self.cors, self.auth.tokens)
         check_identity({name: (u.provider, u.forward_identity) for name, u in self.upstreams.items()},
@@ -308,6 +322,17 @@ class Config(Strict):
                               *((f"routes[{i}].path", route.path) for i, route in enumerate(self.routes))],
                              reserved if self.playground else None)
         return self
+
+    @model_validator(mode="after")
+    def _ca_file_exists(self) -> Config:
+        path = self.tls_ca_file()
+        if path is not None and not path.is_file():
+            raise ValueError(f"upstream_tls.ca_file: {str(path)!r} is not a file")
+        return self
+
+    def tls_ca_file(self) -> Path | None:
+        path = self.upstream_tls.ca_file
+        return path if path is None or path.is_absolute() else self.base_dir / path
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

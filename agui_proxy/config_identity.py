@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
+from .config_auth import check_token_length
 from .config_base import HEADER_NAME, Strict
 
 # RFC 7518 section 3.1 names, the ones PyJWT verifies with ``cryptography``.  "none" is never one.
@@ -126,7 +127,9 @@ class AuthConfig(Strict):
 
     @field_validator("bearer_tokens")
     @classmethod
-    def _unique_names(cls, tokens: list[NamedToken]) -> list[NamedToken]:
+    def _long_and_uniquely_named(cls, tokens: list[NamedToken]) -> list[NamedToken]:
+        for i, named in enumerate(tokens):
+            check_token_length(named.token, i)
         names = [t.name for t in tokens if t.name is not None]
         for name in names:
             if names.count(name) > 1:

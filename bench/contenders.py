@@ -1,19 +1,24 @@
 """The contenders: how each is started as its own server process, and what its clients send.
 
-==================  =================================================  =====================
-name                what                                               client sends / gets
-==================  =================================================  =====================
-agui-proxy          the real CLI, a config pointing at the upstream    BranderUX / AG-UI
-passthrough         Starlette + httpx + uvicorn relaying the bytes     Chat Completions
-docs-server         BranderUX docs' FastAPI + OpenAI SDK server        BranderUX / AG-UI
-litellm             LiteLLM's proxy, in ``bench/.venv-litellm``        Chat Completions
-upstream            the fake upstream itself (the TTFT baseline)       Chat Completions
-==================  =================================================  =====================
+=====================  ==============================================  =====================
+name                   what                                            client sends / gets
+=====================  ==============================================  =====================
+agui-proxy             the real CLI, a config pointing at the upstream BranderUX / AG-UI
+starlette-passthrough  Starlette + httpx + uvicorn relaying the bytes  Chat Completions
+raw-relay              uvloop Protocols on both sides (Python floor)   Chat Completions
+nginx                  nginx, ``proxy_buffering off``, one worker      Chat Completions
+docs-server            BranderUX docs' FastAPI + OpenAI SDK server     BranderUX / AG-UI
+litellm                LiteLLM's proxy, in ``bench/.venv-litellm``     Chat Completions
+upstream               the fake upstream itself (the TTFT baseline)    Chat Completions
+=====================  ==============================================  =====================
 
 Every Python server runs from this interpreter's environment with uvicorn's defaults for loop and
 HTTP parser, so the stack is the same for all (LiteLLM brings its own environment; its installer
 adds uvloop and httptools there too).  ``agui-proxy-asyncio`` is agui-proxy forced onto asyncio's
-loop and h11, to measure what uvloop and httptools bring.
+loop and h11, to measure what uvloop and httptools bring; ``agui-proxy-httpx`` is agui-proxy on
+httpx's stock transport (``upstream_transport: httpx``) instead of the lean one.  The Starlette
+passthrough was called "the floor" until issue 18 measured the two real ones: the raw relay (no
+Python server can do less per token) and nginx.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import yaml
 
 from .load import Target
 from .procs import ServerProcess, free_port
+from .servers import nginx
 from .streams import request_body_branderux, request_body_openai
 
 BENCH = Path(__file__).resolve().parent
@@ -71,8 +77,8 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _agui_proxy(extra_args: tuple[str, ...] = (), *, name: str = "",
-                source: Path | None = None) -> Callable[[Path, int], tuple[ServerProcess, Target]]:
+def _agui_proxy(extra_args: tuple[str, ...] = (), *, name: str = "", source: Path | None = None,
+                transport: str | None = None) -> Callable[[Path, int], tuple[ServerProcess, Target]]:
     """The real CLI; ``source`` runs another copy of the package (a baseline) instead of this one."""
     def start(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
         port = free_port()
@@ -87,6 +93,8 @@ def _agui_proxy(extra_args: tuple[str, ...] = (), *, name: str = "",
             # The product refuses streams past streams.max_concurrent (1,000 by default) with a 503:
             # the bench measures how many one process can hold, so the cap is set past every level.
             config["streams"] = {"max_concurrent": BENCH_STREAM_CAP}
+        if transport is not None:
+            config["upstream_transport"] = transport
         path = run_dir / f"agui-proxy{port}.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         label = name or "agui-proxy" + ("-" + "-".join(a.lstrip("-") for a in extra_args) if extra_args else "")
@@ -109,6 +117,22 @@ def _uvicorn_app(name: str, app: str, path: str, kind: str,
         body = request_body_branderux if kind == "agui" else request_body_openai
         return proc, Target(proc.name, port, path, kind, body)
     return start
+
+
+def _raw_relay(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
+    port = free_port()
+    proc = ServerProcess("raw-relay", [sys.executable, "-m", "bench.servers.raw_relay", "--port", str(port),
+                                       "--upstream", f"127.0.0.1:{upstream_port}"], _env(), run_dir)
+    return proc, Target("raw-relay", port, "/v1/chat/completions", "openai", request_body_openai)
+
+
+def _nginx(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
+    if nginx.NGINX is None:
+        raise Unavailable("nginx is not installed (Debian: apt-get install nginx-light)")
+    port = free_port()
+    command, _ = nginx.write_config(port, upstream_port, run_dir)
+    proc = ServerProcess("nginx", command, _env(), run_dir)
+    return proc, Target("nginx", port, "/v1/chat/completions", "openai", request_body_openai)
 
 
 def _litellm(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
@@ -134,9 +158,13 @@ def _litellm(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
 
 CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     Contender("agui-proxy", "agui-proxy", _agui_proxy()),
-    Contender("passthrough", "byte passthrough (floor)",
-              _uvicorn_app("passthrough", "bench.servers.passthrough:app", "/v1/chat/completions", "openai",
-                           BENCH_UPSTREAM="{upstream}")),
+    Contender("agui-proxy-httpx", "agui-proxy on httpx's stock transport", _agui_proxy(name="agui-proxy-httpx",
+                                                                                      transport="httpx")),
+    Contender("starlette-passthrough", "Starlette + httpx passthrough",
+              _uvicorn_app("starlette-passthrough", "bench.servers.starlette_passthrough:app", "/v1/chat/completions",
+                           "openai", BENCH_UPSTREAM="{upstream}")),
+    Contender("raw-relay", "raw uvloop relay (Python floor)", _raw_relay),
+    Contender("nginx", "nginx, proxy_buffering off", _nginx),
     Contender("docs-server", "BranderUX docs server",
               _uvicorn_app("docs-server", "bench.servers.docs_server:app", "/api/agent", "agui",
                            OPENAI_BASE_URL="{upstream}/v1", OPENAI_API_KEY="sk-bench-not-a-key")),
@@ -145,7 +173,8 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               _agui_proxy(("--loop", "asyncio", "--http", "h11"))),
 )}
 
-DEFAULT = ("agui-proxy", "agui-proxy-asyncio", "passthrough", "docs-server", "litellm")
+DEFAULT = ("agui-proxy", "agui-proxy-httpx", "agui-proxy-asyncio", "starlette-passthrough", "raw-relay", "nginx",
+           "docs-server", "litellm")
 
 
 def baseline_contender(revision: str, run_dir: Path) -> Contender:
@@ -157,5 +186,5 @@ def baseline_contender(revision: str, run_dir: Path) -> Contender:
     if archive.returncode != 0:
         raise Unavailable(f"git archive {revision} failed: {archive.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
-    return Contender("agui-proxy-baseline", f"agui-proxy at {revision}",
+    return Contender("agui-proxy-baseline", f"agui-proxy at {revision[:10]}",
                      _agui_proxy(name="agui-proxy-baseline", source=source))

@@ -297,7 +297,7 @@ async def hold_streams(target: Target, spec: StreamSpec, count: int, *,
     for ``stall`` seconds, or ``timeout`` passed), call ``while_held(number held)``, then ``release()``,
     then read every stream to its end.  Returns how many were open with their first token at once,
     and the results."""
-    assert spec.mode == "hold"
+    assert spec.mode in ("hold", "held")
     request = target.request(spec)
     loop = asyncio.get_running_loop()
     held = 0

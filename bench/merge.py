@@ -15,7 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROW_PHASES = ("warmup", "hold", "cpu")
+ROW_PHASES = ("warmup", "hold", "scale", "cpu")
+# Contenders renamed since a results.json was written: its rows are read under the new name.
+RENAMED = {"passthrough": "starlette-passthrough"}
 WHOLE_PHASES = ("core", "sse")
 
 
@@ -23,13 +25,16 @@ def merge(new: dict[str, Any], path: Path, ran: set[str]) -> dict[str, Any]:
     """The results at ``path`` with the phases in ``ran`` of ``new``'s contenders replaced by ``new``'s."""
     if not path.exists():
         raise SystemExit(f"--merge: there is no {path} to merge into")
-    old: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    old: dict[str, Any] = _renamed(json.loads(path.read_text(encoding="utf-8")))
     if old.get("quick") != new.get("quick"):
         raise SystemExit("--merge: a --quick run and a full run cannot be merged")
     if "ttft" in ran:
         raise SystemExit("--merge: the latency phase is rerun whole, without --merge (add --skip ttft)")
     contenders = set(new.get("contenders", {}))
     merged = dict(old)
+    merged["contenders"] = {**old.get("contenders", {}), **new.get("contenders", {})}
+    merged["skipped"] = {k: v for k, v in {**old.get("skipped", {}), **new.get("skipped", {})}.items()
+                         if k not in merged["contenders"]}
     order = {name: i for i, name in enumerate(["upstream", *old.get("contenders", {})])}
     for phase in ROW_PHASES:
         if phase in ran and phase in new:
@@ -45,3 +50,11 @@ def merge(new: dict[str, Any], path: Path, ran: set[str]) -> dict[str, Any]:
         "phases": sorted(ran & {*ROW_PHASES, *WHOLE_PHASES}), "contenders": sorted(contenders),
         "duration_s": new["duration_s"], "loadavg_start": new["loadavg_start"]}]
     return merged
+
+
+def _renamed(results: dict[str, Any]) -> dict[str, Any]:
+    for phase in (*ROW_PHASES, "ttft"):
+        for row in results.get(phase, []):
+            row["contender"] = RENAMED.get(row["contender"], row["contender"])
+    results["contenders"] = {RENAMED.get(k, k): v for k, v in results.get("contenders", {}).items()}
+    return results

@@ -65,6 +65,12 @@ class Plan:
     core_seconds: float = 6.0
     sse_seconds: float = 6.0
     leave_out: tuple[str, ...] = field(default=())
+    # The scale rows (bench/scale.py): paced streams held open at once, in one process.
+    scale_levels: tuple[int, ...] = (5000, 9500)
+    scale_tokens: int = 12
+    scale_window: float = 5.0  # seconds of first-token probes while all are open
+    scale_timeout: float = 150.0
+    scale_stall: float = 15.0
 
     def background_spec(self, level: LatencyLevel) -> StreamSpec:
         """Paced streams at most ``aggregate_tokens_per_s`` together, open for the whole round."""
@@ -98,11 +104,15 @@ QUICK = Plan(
     ttft_levels=(LatencyLevel(1, repeats=1, window=1.0, timeout=15, probes=1),
                  LatencyLevel(50, repeats=1, window=1.5, timeout=20)),
     hold_levels=(100,),
+    scale_levels=(200,),
+    scale_window=1.0,
+    scale_timeout=30.0,
+    scale_stall=5.0,
     hold_timeout=15.0,
     hold_stall=2.0,
     warmup_streams=4,
     warmup_concurrency=2,
     core_seconds=0.3,
     sse_seconds=0.3,
-    leave_out=("litellm", "agui-proxy-asyncio"),
+    leave_out=("litellm", "agui-proxy-asyncio", "agui-proxy-httpx"),
 )

@@ -14,15 +14,16 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 # Plain numbers on the log axes ("200", not "2 x 10^2").
 _PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
-FLOOR = "passthrough"
+FLOOR = "raw-relay"
 
-COLOURS = {"agui-proxy": "#1f77b4", "passthrough": "#7f7f7f", "docs-server": "#d62728", "litellm": "#ff7f0e",
-           "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8", "upstream": "#2ca02c"}
+COLOURS = {"agui-proxy": "#1f77b4", "starlette-passthrough": "#7f7f7f", "docs-server": "#d62728",
+           "litellm": "#ff7f0e", "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8",
+           "agui-proxy-httpx": "#9edae5", "raw-relay": "#2f2f2f", "nginx": "#8c564b", "upstream": "#2ca02c"}
 
 
 def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
     modes = [m for m in ("paced", "burst") if any(m in modes for modes in cpu.values())]
-    fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 5.2), squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
         names = [n for n in cpu if cpu[n].get(mode, {}).get("median") is not None]
         values = [cpu[n][mode]["median"] for n in names]
@@ -31,14 +32,15 @@ def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
         bars = ax.bar(range(len(names)), values, yerr=[lows, highs], capsize=4,
                       color=[COLOURS.get(n, "#9467bd") for n in names])
         ax.bar_label(bars, labels=[f"{v:.0f}" if v >= 10 else f"{v:.1f}" for v in values], padding=3)
-        ax.set_xticks(range(len(names)), [_wrap(labels.get(n, n)) for n in names], fontsize=8)
+        ax.set_xticks(range(len(names)), [_wrap(labels.get(n, n)) for n in names], fontsize=8, rotation=35,
+                      ha="right", rotation_mode="anchor")
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(_PLAIN)
         ax.yaxis.set_minor_formatter(NullFormatter())
         if FLOOR in names:  # the floor across the whole axis, so every bar reads against it
             ax.axhline(cpu[FLOOR][mode]["median"], color=COLOURS[FLOOR], linestyle="--", linewidth=1,
-                       label="byte passthrough (the floor)")
+                       label="raw uvloop relay (the Python floor)")
             ax.legend(fontsize=8, loc="upper left")
         ax.set_ylabel("server CPU per streamed token (us, log scale)")
         ax.set_title(f"{mode} streams (median, min-max over repeats)", fontsize=10)
@@ -55,6 +57,7 @@ def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
                    key=lambda n: list(COLOURS).index(n) if n in COLOURS else 99)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, title in ((axes[0], "add50_med", "p50"), (axes[1], "add99_med", "p99")):
+        notes = 0  # "never" notes stack upwards from the axis' foot, one line each
         for name in names:
             points = [(c, ttft[c][name][key]) for c in levels if name in ttft[c] and ttft[c][name][key] is not None]
             finite = [(c, max(v, 0.01)) for c, v in points if v != float("inf")]
@@ -65,12 +68,13 @@ def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
                         zorder=3 if floor else 2)
             for c, v in points:
                 if v == float("inf"):
-                    ax.annotate(f"{labels.get(name, name)}: never (timed out) at {c}", (0.98, 0.03),
+                    ax.annotate(f"{labels.get(name, name)}: never (timed out) at {c:,}", (0.98, 0.03 + 0.05 * notes),
                                 xycoords="axes fraction", ha="right", va="bottom", color=COLOURS.get(name, "#9467bd"),
                                 fontsize=7)
+                    notes += 1
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.set_xticks(levels, [f"{c / 1000:g}k" if c >= 1000 else str(c) for c in levels])
         ax.yaxis.set_major_formatter(_PLAIN)
         ax.set_xlabel("concurrent streams")
         ax.set_ylabel(f"added time to first token, {title} (ms, log)")

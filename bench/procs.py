@@ -73,6 +73,14 @@ class ServerProcess:
                 total += proc.memory_info().rss
         return total
 
+    def num_fds(self) -> int:
+        """Open file descriptors of the process and its children (nginx's worker holds the sockets)."""
+        total = 0
+        for proc in self._family():
+            with contextlib.suppress(psutil.Error):
+                total += proc.num_fds()
+        return total
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 

@@ -34,6 +34,33 @@ def hold_section(rows: list[dict[str, Any]], labels: dict[str, str]) -> list[str
     return [*lines, ""]
 
 
+def scale_section(rows: list[dict[str, Any]], labels: dict[str, str], plan: dict[str, Any]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Scale: thousands of paced streams in one process", "",
+             "Per level, that many `held` streams (paced: all of them together ask "
+             f"{plan['aggregate_tokens_per_s']:,.0f} tokens/s, so a token every level/"
+             f"{plan['aggregate_tokens_per_s']:,.0f} s each; the end waits for the bench's release) opened 200 "
+             "connections at a time.  *Open s*: from the first connect until every stream has its first token.  "
+             "Memory per stream as in the table below.  While all are open, short probe streams run one after "
+             f"the other for {plan.get('scale_window', 0):g} s through the contender and, at the same time, "
+             "straight to the upstream: *added* is the contender's first-token percentile minus the upstream's.  "
+             "Then every stream is released and checked.  The levels stop at the first one not fully held.", ""]
+    table = []
+    for r in rows:
+        added = (f"{r['added_p50_ms']:.2f} / {r['added_p99_ms']:.2f}" if r.get("added_p99_ms") is not None
+                 else "n/a")
+        table.append([labels.get(r["contender"], r["contender"]), f"{r['streams']:,}", f"{r['held']:,}",
+                      f"{r['exact']:,}", f"{r['open_s']:.1f}" if r.get("open_s") is not None else "n/a",
+                      f"{r['rss_idle_mb']:.0f} -> {r['rss_held_mb']:.0f}",
+                      f"{r['kb_per_stream']:.1f}" if r["kb_per_stream"] is not None else "n/a",
+                      str(r.get("server_fds", "")), added, f"{r['probes_exact']}/{r['probes']}",
+                      "; ".join(r["errors"])[:120]])
+    lines += _table(["contender", "streams", "held at once", "exact", "open s", "RSS MB", "KB per stream",
+                     "server fds", "added first token p50 / p99 ms", "probes exact", "errors"], table)
+    return [*lines, ""]
+
+
 def core_section(core: dict[str, Any] | None) -> list[str]:
     if not core:
         return []

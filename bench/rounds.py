@@ -128,7 +128,7 @@ def hold_round(live: Live, upstream: ServerProcess, upstream_port: int, spec: St
     async def while_held(held: int) -> None:
         seen["held"] = held
         seen["rss"] = live.process.rss_bytes() if live.process else 0
-        seen["fds"] = live.process.process.num_fds() if live.process else 0
+        seen["fds"] = live.process.num_fds() if live.process else 0
 
     async def release() -> None:
         seen["released"] = await asyncio.get_running_loop().run_in_executor(None, _post, upstream_port, "/release")

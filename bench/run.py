@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import core, sse_compare
+from . import core, scale, sse_compare
 from .contenders import CONTENDERS, DEFAULT, Contender, Unavailable, baseline_contender
 from .load import Target, run_streams
 from .merge import merge
@@ -83,11 +83,12 @@ def warm_up(lives: list[Live], plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, plan: Plan) -> list[dict[str, Any]]:
+def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, plan: Plan,
+               idle_rss: dict[str, int]) -> list[dict[str, Any]]:
     rows = []
     for live in lives:
         assert live.process is not None
-        idle = live.process.rss_bytes()
+        idle = idle_rss[live.name]
         for count in plan.hold_levels:
             row = hold_round(live, upstream, upstream_port, StreamSpec("hold", plan.hold_tokens), count, idle,
                              plan.hold_timeout, plan.hold_stall)
@@ -96,6 +97,30 @@ def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, p
             log(f"hold {live.name} {count}: held {row['held']} at once, exact {row['exact']}, "
                 f"rss {row['rss_held_mb']:.0f} MB" + (f", {kb:.1f} KB/stream" if kb is not None else ""))
             if row["held"] < count or row["exact"] < count:
+                break  # the next level cannot do better
+    return rows
+
+
+def scale_phase(lives: list[Live], direct: Live, upstream: ServerProcess, upstream_port: int,
+                plan: Plan, idle_rss: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for live in lives:
+        assert live.process is not None
+        idle = idle_rss[live.name]
+        for level in plan.scale_levels:
+            row = scale.scale_round(live, direct.target, upstream, upstream_port, level, idle,
+                                    aggregate_tokens_per_s=plan.aggregate_tokens_per_s, tokens=plan.scale_tokens,
+                                    probe=plan.probe_spec(), window=plan.scale_window, timeout=plan.scale_timeout,
+                                    stall=plan.scale_stall)
+            rows.append(row)
+            kb = row["kb_per_stream"]
+            log(f"scale {live.name} {level}: held {row['held']} at once"
+                + (f" after {row['open_s']:.1f} s" if row["open_s"] is not None else "")
+                + f", exact {row['exact']}, rss {row['rss_held_mb']:.0f} MB"
+                + (f", {kb:.1f} KB/stream" if kb is not None else "")
+                + (f", added first token p50 {row['added_p50_ms']:.2f} / p99 {row['added_p99_ms']:.2f} ms"
+                   if row["added_p99_ms"] is not None else "") + f", load {row['loadavg']:.1f}")
+            if row["held"] < level or row["exact"] < level:
                 break  # the next level cannot do better
     return rows
 
@@ -138,7 +163,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                              f"(default: {', '.join(DEFAULT)}; --quick leaves out "
                                              f"{', '.join(QUICK.leave_out)})")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.json, RESULTS.md and plots go")
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,cpu,ttft,core")
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,scale,cpu,ttft,core")
     parser.add_argument("--baseline", metavar="GIT-REV",
                         help="add agui-proxy as of this git revision as a contender (before/after a change)")
     parser.add_argument("--repeats", type=int, help="repeats of the CPU rounds (default: the plan's)")
@@ -168,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in skipped.items():
         log(f"skipping {name}: {reason}")
     args.out.mkdir(parents=True, exist_ok=True)
+    fds = scale.raise_fd_limit()  # 9,500 streams are 19,000 descriptors in one server (inherited)
+    log(f"file descriptors: soft limit {fds[0]}, hard {fds[1]}")
     run_dir = Path(tempfile.mkdtemp(prefix="agui-bench-"))
     started = time.time()
     results: dict[str, Any] = {"command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
@@ -189,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         results["machine"] = machine_info()
         log("warming up")
         results["warmup"] = warm_up([direct, *lives], plan)
+        # Memory per stream counts from here, for the hold and the scale rows alike: an allocator
+        # keeps what an earlier phase freed, so a later phase's own start would count too little.
+        idle_rss = {live.name: live.process.rss_bytes() for live in lives if live.process is not None}
         if "hold" not in skip:
-            results["hold"] = hold_phase(lives, upstream, upstream_port, plan)
+            results["hold"] = hold_phase(lives, upstream, upstream_port, plan, idle_rss)
+        if "scale" not in skip:
+            results["scale"] = scale_phase(lives, direct, upstream, upstream_port, plan, idle_rss)
         if "cpu" not in skip:
             results["cpu"] = cpu_phase(lives, upstream, plan)
         if "ttft" not in skip:
@@ -210,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     results["duration_s"] = time.time() - started
     took = results["duration_s"]
     if args.merge:
-        ran = {"warmup", "hold", "cpu", "ttft", "core", "sse"} - skip - ({"sse"} if "core" in skip else set())
+        ran = {"warmup", "hold", "scale", "cpu", "ttft", "core", "sse"} - skip - ({"sse"} if "core" in skip else set())
         results = merge(results, args.out / "results.json", ran)
     (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_report(results, args.out)

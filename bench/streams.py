@@ -10,7 +10,9 @@ chunk, one chunk per token, a finish chunk, a usage chunk when ``stream_options.
 asked for it, then ``data: [DONE]``.
 
 What the upstream does is set by the request itself, so every contender passes it on unchanged:
-the last user message reads ``bench mode=<burst|paced|hold> tokens=<n> interval_ms=<ms>``.
+the last user message reads ``bench mode=<burst|paced|hold|held> tokens=<n> interval_ms=<ms>``
+(``held``: paced, a token every ``interval_ms``, but its last token and end wait for
+``POST /release``, so the bench decides how long thousands of paced streams stay open).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ FIRST_TOKEN = "Bench"
 _VOCABULARY = (" the", " proxy", " streams", " tokens", ",", " to", " a", " \"quoted\"", " user", ".",
                " interface", " é", " and", " back\\slash", " 日本", " model", "\n")
 
-MODES = ("burst", "paced", "hold")
+MODES = ("burst", "paced", "hold", "held")
 
 _CHUNK_HEAD = ('{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1727346168,'
                '"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":')

@@ -11,7 +11,9 @@ Any ``POST`` answers with a stream whose shape the request's last user message s
 - ``paced``: the role chunk and the first token at once, then every token its own write (its own
   HTTP chunk) ``interval_ms`` apart, as real providers send them;
 - ``hold``: the role chunk and the first token, then nothing until ``POST /release`` (the bench
-  counts the streams it holds open this way), then the rest at once.
+  counts the streams it holds open this way), then the rest at once;
+- ``held``: as ``paced``, but the last token and the end wait for ``POST /release`` (the tokens
+  sent by then keep coming ``interval_ms`` apart): thousands of paced streams open at once.
 
 ``GET /stats`` answers ``{"requests", "open"}``.  The port is printed on stdout once listening.
 """
@@ -83,6 +85,7 @@ class Connection(asyncio.Protocol):
         self.busy = False  # a streamed response is under way (requests are not pipelined)
         self.timer: asyncio.TimerHandle | None = None
         self._hold: tuple[int, bool] | None = None
+        self._sent = 0  # tokens of a held stream written so far
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -149,13 +152,18 @@ class Connection(asyncio.Protocol):
         self.busy = True
         self.up.open += 1
         self._reply(_SSE_HEAD + _http_chunk(role_chunk()) + _token(0))
-        if spec.mode == "hold":
+        if spec.mode in ("hold", "held"):
             self._hold = (spec.tokens, usage)
+            self._sent = 1
             self.up.held.append(self)
-        else:
+        if spec.mode != "hold":
             self._next(1, spec.tokens, spec.interval_ms / 1000, usage)
 
     def _next(self, i: int, tokens: int, interval: float, usage: bool) -> None:
+        if self._hold is not None:  # held: tokens until the last, which waits for the release
+            if i < tokens - 1:
+                self.timer = self.loop.call_later(interval, self._send_token, i, tokens, interval, usage)
+            return
         if i < tokens:
             self.timer = self.loop.call_later(interval, self._send_token, i, tokens, interval, usage)
         else:
@@ -166,13 +174,17 @@ class Connection(asyncio.Protocol):
         if self.transport is None:
             return
         self._reply(_token(i))
+        self._sent = i + 1
         self._next(i + 1, tokens, interval, usage)
 
     def finish_hold(self) -> None:
         if self._hold is not None and self.transport is not None:
             tokens, usage = self._hold
             self._hold = None
-            self._reply(b"".join(_token(i) for i in range(1, tokens)))
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self._reply(b"".join(_token(i) for i in range(self._sent, tokens)))
             self._done(tokens, usage)
 
     def _done(self, tokens: int, usage: bool) -> None:

@@ -12,6 +12,10 @@ per token: a Chat Completions chunk decodes in 1.6 us with orjson instead of 3.5
   anywhere goes to the standard library.  Shorter runs are integers orjson keeps exact.
 
 Without orjson installed this is ``json.loads``.
+
+Text nested deeper than the standard library can recurse (orjson refuses past 1,024 levels, and
+``json.loads`` then raises ``RecursionError``) is refused with a ``ValueError`` like any other text
+that is not JSON, so a hostile upstream's event is its protocol error, not the proxy's crash.
 """
 
 from __future__ import annotations
@@ -24,21 +28,35 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the core working without it
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["loads"]
+__all__ = ["NestedTooDeep", "loads"]
 
 # Every ASCII digit byte becomes "0" and every other byte ".", so a run of digits is a run of "0".
 _DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
 _LONG_RUN = b"0" * 19
 
 
+class NestedTooDeep(json.JSONDecodeError):
+    """JSON nested deeper than the standard library's parser can recurse."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("JSON nested too deeply to parse", text, 0)
+
+
 def loads(text: str) -> Any:
-    """``json.loads(text)``, faster."""
+    """``json.loads(text)``, faster; any text that does not parse raises ``ValueError``."""
     if orjson is None:
-        return json.loads(text)
+        return _stdlib_loads(text)
     data = text.encode("utf-8", "surrogatepass")
     if _LONG_RUN in data.translate(_DIGIT_RUNS):
-        return json.loads(text)
+        return _stdlib_loads(text)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        return _stdlib_loads(text)
+
+
+def _stdlib_loads(text: str) -> Any:
+    try:
         return json.loads(text)
+    except RecursionError:
+        raise NestedTooDeep(text) from None

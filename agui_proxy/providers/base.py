@@ -104,10 +104,12 @@ def describe_error_body(body: bytes, content_type: str) -> str:
     if "html" in content_type.lower() or text[:1] == "<":
         return "an HTML error page"
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = fastjson.loads(text)
+        # error_text may dump part of the payload again; an error body nested past what the
+        # standard library recurses into is the upstream's fault, reported by its raw text.
+        return error_text(payload) or text[:300]
+    except (ValueError, RecursionError):
         return text[:300]
-    return error_text(payload) or text[:300]
 
 
 def error_text(payload: Any) -> str:

@@ -92,7 +92,11 @@ def logfmt(fields: dict[str, Any]) -> str:
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and an access line's fields."""
+    """One JSON object per line: time, level, logger, message, and an access line's fields.
+
+    It writes the record as the redacting filter left it (``log_redaction.py``: message, arguments,
+    fields and traceback redacted), the traceback from ``exc_text`` rather than formatted again.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -105,8 +109,10 @@ class JSONFormatter(logging.Formatter):
             out.update(fields)
         else:
             out["message"] = record.getMessage()
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            out["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        if record.stack_info:
+            out["stack"] = record.stack_info
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

@@ -2,8 +2,10 @@
 
 Every run the routes serve holds a :class:`RunSlot` from admission to its last byte.  Past
 ``streams.max_concurrent`` a request is refused with 503 and ``Retry-After`` before its body is
-read, so an overloaded process spends nothing on it; while the process drains (the draining state
-of ``shutdown.py``, which ``/readyz`` reads too) every new one is refused the same way.
+read, so an overloaded process spends nothing on it, and the slot is taken once the body is in
+(``limits.body_timeout`` bounds that wait), so a body sent slowly holds none; while the process
+drains (the draining state of ``shutdown.py``, which ``/readyz`` reads too) every new one is
+refused the same way.
 :meth:`AdmissionGate.stop_running` is what the drain does with the runs already admitted.
 """
 
@@ -61,15 +63,20 @@ class AdmissionGate:
 
     def admit(self) -> RunSlot:
         """A slot for one run, or a 503 :class:`InboundError` (with its Retry-After)."""
+        self.check()
+        slot = RunSlot()
+        self._running.add(slot)
+        return slot
+
+    def check(self) -> None:
+        """The 503 :meth:`admit` would raise now, without taking a slot: asked before the body is
+        read, so an overloaded process spends nothing on it, and a body sent slowly holds no slot."""
         if self._shutdown.draining:
             raise InboundError(503, "shutting_down", "the proxy is shutting down; send the request again",
                                retry_after=self.retry_after)
         if len(self._running) >= self.max_concurrent:
             raise InboundError(503, "overloaded", f"the proxy is serving its maximum of {self.max_concurrent} "
                                f"streams; retry after {self.retry_after} s", retry_after=self.retry_after)
-        slot = RunSlot()
-        self._running.add(slot)
-        return slot
 
     def release(self, slot: RunSlot) -> None:
         self._running.discard(slot)

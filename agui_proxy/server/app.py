@@ -59,7 +59,7 @@ class AGUIProxyMiddleware:
         streams, auth = self.config.streams, self.config.auth
         shutdown = Shutdown(streams.shutdown_grace)
         redactor = config_redactor(self.config)
-        client, metrics = SharedClient(), Metrics()
+        client, metrics = SharedClient(self.config), Metrics()
         # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
         authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
         self.store = open_store(self.config.store) if self.config.quotas.enabled else None

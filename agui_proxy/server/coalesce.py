@@ -12,6 +12,15 @@ frames go out the moment the proxy would otherwise sit idle.
 The moment "the next read would wait" is known exactly, with no timer: :class:`_BeforeSuspending`
 drives the read's coroutine one step itself, and if that step suspends (the read waits for the
 network) it flushes first, then hands the suspension to the event loop as ``await`` would.
+
+So a flush runs while the read it follows is suspended, inside whatever the read entered (httpcore
+reads inside an anyio cancel scope).  When the flush is interrupted (a timeout or a shutdown
+cancels it while the client is slow to take the bytes), the read is unwound first, by throwing
+the same exception into it, so the scopes it entered exit innermost first, before the exception
+goes on up.  Abandoning it instead (``close()`` on the awaitable) leaves an async generator's
+frame suspended with its scope still entered, and the caller's scope then fails to exit
+("Attempted to exit a cancel scope that isn't the current task's current cancel scope"): that
+was a stream cut with no ``RUN_ERROR`` (issue 15).
 """
 
 from __future__ import annotations
@@ -94,8 +103,8 @@ class _BeforeSuspending(Generic[T]):
             return done.value  # type: ignore[no-any-return]
         try:
             yield from self._before().__await__()
-        except BaseException:
-            steps.close()
+        except BaseException as interrupted:
+            yield from _unwind(steps, interrupted)
             raise
         while True:
             try:
@@ -110,3 +119,20 @@ class _BeforeSuspending(Generic[T]):
                     suspension = steps.send(value)
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
+
+
+def _unwind(steps: Generator[Any, Any, Any], exc: BaseException) -> Generator[Any, Any, None]:
+    """End the suspended read ``steps`` by throwing ``exc`` into it, and drive whatever cleanup it
+    awaits (httpcore closes its connection under a shielded scope) to its end.  Whatever the read
+    raises or returns is dropped: ``exc`` is what stopped the flush, and the caller raises it."""
+    try:
+        suspension = steps.throw(exc)
+        while True:
+            try:
+                value = yield suspension
+            except BaseException as again:
+                suspension = steps.throw(again)
+            else:
+                suspension = steps.send(value)
+    except BaseException:  # StopIteration (it returned), exc itself, or the read's own error
+        return

@@ -24,7 +24,8 @@ class Pingable(Protocol):
     last_sent: float  # anyio.current_time() of the last write
     finished: bool
 
-    async def ping(self) -> None: ...
+    async def ping(self, due: float) -> None:
+        """Send a ping unless something was written after ``due`` (the run's end, say) meanwhile."""
 
 
 class KeepAlive:
@@ -52,11 +53,13 @@ class KeepAlive:
             for stream in list(self._streams):
                 if stream.last_sent <= due and not stream.finished and stream not in self._pinging:
                     # Its own task: a client that does not read must not hold up the others' pings.
-                    self._pinging[stream] = asyncio.ensure_future(self._ping(stream))
+                    self._pinging[stream] = asyncio.ensure_future(self._ping(stream, due))
 
-    async def _ping(self, stream: Pingable) -> None:
+    async def _ping(self, stream: Pingable, due: float) -> None:
         try:
-            await stream.ping()
+            # The task runs a moment later: the stream may have written its end by then, and a ping
+            # after the terminator would be a frame after the end.
+            await stream.ping(due)
         finally:
             self._pinging.pop(stream, None)
 

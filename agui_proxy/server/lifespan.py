@@ -12,13 +12,16 @@ from collections.abc import Awaitable, Callable
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .upstream import new_client
+from ..config import Config
+from .http_client import new_client
 
 
 class SharedClient:
-    """The one ``httpx.AsyncClient`` of an app (pooled connections to the upstreams)."""
+    """The one ``httpx.AsyncClient`` of an app (pooled connections to the upstreams), on the
+    transport the config names (``upstream_transport``, ``upstream_tls``: server/http_client.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config
         self.current: httpx.AsyncClient | None = None
 
     @property
@@ -28,7 +31,7 @@ class SharedClient:
     def get(self) -> httpx.AsyncClient:
         """The client, opened now if it is not yet (served without a lifespan)."""
         if self.current is None:
-            self.current = new_client()
+            self.current = new_client(self.config)
         return self.current
 
     async def aclose(self) -> None:

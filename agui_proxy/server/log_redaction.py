@@ -21,8 +21,14 @@ class RedactingFilter(logging.Filter):
         if isinstance(record.args, tuple):
             # Argument by argument: formatters such as uvicorn's access log unpack them.
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # an access line's fields, which the JSON format writes as they are
+            record.fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         if record.exc_info and not record.exc_text:
+            # Both formats write this text (a formatter formats exc_info only when exc_text is unset).
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -20,6 +20,7 @@ one upstream, backoff included.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -36,8 +37,9 @@ from ..errors import RunError, UpstreamHTTPError
 from ..providers import ProviderRequest
 from ..providers.whole_response import whole_response_events
 from .coalesce import CoalescingSender
+from .deadline import Deadline
 from .routing import Target
-from .upstream import Deadline, UpstreamCall, open_source
+from .upstream import UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
 
@@ -199,13 +201,18 @@ class UpstreamRun:
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
         source = open_source(request, self._http, target.provider, deadline)
-        # The frames of chunks that were received together leave in one write (coalesce.py).
-        body = CoalescingSender(self._write)
-        observer = self._observer
         async with source as chunks:
-            if isinstance(chunks, UpstreamCall) and chunks.whole_body is not None:
-                await self._whole(target, chunks.whole_body, pipeline)
-                return
+            if isinstance(chunks, UpstreamCall):
+                if chunks.whole_body is not None:
+                    await self._whole(target, chunks.whole_body, pipeline)
+                    return
+                if chunks.direct:
+                    await self._relay_reads(chunks, pipeline)
+                    return
+            # The frames of chunks that were received together leave in one write (coalesce.py),
+            # made with the upstream's idle clock paused (the client's time is not its silence).
+            body = CoalescingSender(functools.partial(deadline.write_to_client, self._write))
+            observer = self._observer
             try:
                 async for chunk in body.read(chunks):
                     out = pipeline.feed(chunk)
@@ -223,7 +230,7 @@ class UpstreamRun:
             except RunError:
                 await body.flush()  # what was read before the failure goes out before its RUN_ERROR
                 raise
-            await body.flush()  # before the connection's end is read (uppipeline.py _drain)
+            await body.flush()  # before the connection's end is read (upstream.py _drain)
 
     async def _whole(self, target: Target, whole: bytes, pipeline: RunPipeline) -> None:
         """A whole JSON answer: the events its stream would have given (providers/whole_response.py)."""
@@ -233,3 +240,23 @@ class UpstreamRun:
         if pipeline.early_failure is not None:
             raise pipeline.early_failure
         await self._write(out)
+
+    async def _relay_reads(self, call: UpstreamCall, pipeline: RunPipeline) -> None:
+        """The lean transport's path: one socket read of the upstream in, its frames out in one
+        write, so frames that arrived together leave together by construction (no coalescing
+        layer, no iterator layers), and a token still leaves the moment it arrives."""
+        write, observer = self._write, self._observer
+        while chunk := await call.receive():
+            out = pipeline.feed(chunk)
+            observer.chunk(out)
+            if pipeline.early_failure is not None:
+                raise pipeline.early_failure
+            if out:
+                await write(out)
+            if pipeline.ended:
+                return
+        out = pipeline.close()
+        if pipeline.early_failure is not None:
+            raise pipeline.early_failure
+        if out:
+            await write(out)

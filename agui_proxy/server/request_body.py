@@ -1,10 +1,20 @@
-"""Reading a request body whole, never past its limit (``limits.max_body_bytes``)."""
+"""Reading a request body whole, never past its limit (``limits.max_body_bytes``) nor its time
+(``limits.body_timeout``: a body trickled a byte at a time gets 408)."""
 
 from __future__ import annotations
 
+import anyio
 from starlette.types import Receive, Scope
 
 from ..errors import InboundError
+
+
+async def read_body_within(scope: Scope, receive: Receive, limit: int, seconds: float) -> bytes:
+    """:func:`read_body`, or a 408 once ``seconds`` passed without all of it."""
+    with anyio.move_on_after(seconds):
+        return await read_body(scope, receive, limit)
+    raise InboundError(408, "body_timeout", f"the request body did not arrive within {seconds:g} s "
+                       "(limits.body_timeout)")
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

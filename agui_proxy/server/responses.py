@@ -32,4 +32,6 @@ async def send_error(send: Send, error: InboundError, headers: Headers = ()) -> 
     extra = [*error.headers, *headers]
     if error.retry_after is not None:
         extra.append((b"retry-after", str(error.retry_after).encode()))
+    if error.status == 408:  # the rest of a body that came too slowly may still arrive: not reusable
+        extra.append((b"connection", b"close"))
     await send_json(send, error.status, {"error": {"type": error.type, "message": error.message}}, extra)

@@ -28,7 +28,7 @@ from .keepalive import KeepAlive
 from .metrics import Metrics
 from .reattach import check_run_id
 from .reliability import UpstreamRun, Write
-from .request_body import read_body
+from .request_body import read_body_within
 from .responses import send_error
 from .resumable import ResumableRuns
 from .routing import RoutePlan, Target
@@ -43,6 +43,7 @@ class RouteHandler:
         self.plan = plan
         self.runs = runs if plan.route.resumable is not None else None  # None: not a resumable route
         self.max_body_bytes = config.limits.max_body_bytes
+        self.body_timeout = config.limits.body_timeout
         self.max_event_bytes = config.limits.max_event_bytes
         self.gate = gate
         self.keepalive = keepalive
@@ -56,9 +57,11 @@ class RouteHandler:
         slot: RunSlot | None = None
         try:
             try:
-                slot = self.gate.admit()  # before the body: an overloaded process spends nothing on it
+                self.gate.check()  # before the body: an overloaded process spends nothing on it
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
-                request = read_request(await read_body(scope, receive, self.max_body_bytes))
+                body = await read_body_within(scope, receive, self.max_body_bytes, self.body_timeout)
+                slot = self.gate.admit()  # once the body is in: a body sent slowly holds no slot
+                request = read_request(body)
                 targets = self.plan.targets(request.conversation.requested_model)
                 if context.identity is not None and any(t.forward_identity for t in targets):
                     user = self.identity_log.user(context.identity.id)

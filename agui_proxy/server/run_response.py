@@ -9,6 +9,37 @@
 - At shutdown the drain stops the scope with reason ``shutdown``: the run then ends with
   ``RUN_ERROR`` code ``shutdown`` and its terminator, a complete stream the UI can show.
 
+How a run is ended (issue 15)
+-----------------------------
+
+Three things can end a run early: an upstream timeout (the try's :class:`~.deadline.Deadline`, a
+cancel scope inside the run's), the run's own scope (its :class:`~.admission.RunSlot`: shutdown,
+disconnect), and a bug (any exception).  Each may strike while a send to a slow client is
+blocked, since the proxy writes to the client as it reads the upstream.  Whatever strikes, the
+client gets everything the run produced, then its end (``RUN_ERROR`` with the code of what ended
+it) and the terminator, because of four rules:
+
+1. **A cancelled send loses nothing.**  :class:`SSEWriter` keeps the bytes of a write until
+   its ``send`` returned; a write that was cancelled leaves them to go first with the next one.
+   Both of uvicorn's HTTP/1.1 protocols (httptools and h11) wait for the transport to drain
+   *before* writing a body message, so a send cancelled while blocked wrote nothing of it: the
+   client sees every frame once, in order, and a run's frames are never torn (a
+   ``TEXT_MESSAGE_END`` without its start would be an invalid run).
+2. **A read is never abandoned mid-scope.**  The coalescing flush runs while the upstream read is
+   suspended inside httpcore's cancel scope (``coalesce.py``); when the flush is interrupted, the
+   read is unwound first, so the scopes exit innermost first and the interruption reaches the
+   scope that caused it, which catches it, as anyio requires.
+3. **Only upstream silence is idle.**  The deadline's ``first_byte`` / ``idle`` clock stops while
+   the proxy writes to the client and starts again, whole, when the client took the bytes
+   (:meth:`~.deadline.Deadline.write_to_client`).  ``total`` is wall-clock and keeps running: a
+   client too slow to take the answer within it gets ``RUN_ERROR upstream_timeout``.
+4. **The end is written outside every scope that can end the run.**  The try's error is written
+   after its deadline's scope has exited (``reliability.py``), and :func:`respond_with_run`
+   writes the shutdown error, any missing end, and the terminator after the run's scope exited,
+   so no cancellation can land in them; a client that does not read at all still holds its
+   connection until it disconnects or uvicorn's graceful-shutdown backstop (``shutdown.py``)
+   ends it.
+
 Whatever ends the run, the response is finished properly: an unexpected error in the proxy
 itself is logged and still ends the run with ``RUN_ERROR`` code ``internal_error``.
 """
@@ -43,28 +74,52 @@ class SSEWriter:
     written whole, and a ``send`` that waits for the client to drain waits in line (asyncio
     wakes an event's waiters in order), so messages keep the order their ``send`` was called in.
     What must not happen is a ping sent after the last message: ``finished`` is set before it.
+
+    The bytes of a write stay in :attr:`_unsent` until its ``send`` returned, so a write cancelled
+    while the client was slow is sent, first, by the next one (rule 1 of the module docstring).
+    A ping is skipped while run bytes are unsent or on their way (the client is not idle then),
+    when the run wrote since the ping was found due, and once the run has ended.
     """
 
-    __slots__ = ("_send", "finished", "last_sent")
+    __slots__ = ("_clock", "_send", "_unsent", "finished", "last_sent", "run")
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self.last_sent = anyio.current_time()
+        self._unsent = b""
+        # The loop's clock (what anyio.current_time() reads), kept: asking anyio for it on every
+        # write looked up the async library and the running loop each time, about 8% of the CPU
+        # per paced token in a profile (bench/OPTIMISATIONS.md).
+        self._clock = asyncio.get_running_loop().time
+        self.last_sent = self._clock()
         self.finished = False
+        # The run written (set by respond_with_run): once it has ended no ping may follow, though
+        # the response goes on a moment (the upstream connection's end is read for reuse).
+        self.run: UpstreamRun | None = None
 
     async def start(self) -> None:
         await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
 
     async def write(self, data: bytes) -> None:
-        if data and not self.finished:
-            self.last_sent = anyio.current_time()
+        if self.finished:
+            return
+        if self._unsent:
+            data = self._unsent + data
+        if data:
+            self._unsent = data
+            self.last_sent = self._clock()
             await self._send({"type": "http.response.body", "body": data, "more_body": True})
+            self._unsent = b""
 
-    async def ping(self) -> None:
-        await self.write(PING)
+    async def ping(self, due: float) -> None:
+        """A ping, unless the run wrote since ``due`` (its end, perhaps) or its bytes are on their way."""
+        run = self.run
+        if not self.finished and not self._unsent and self.last_sent <= due and not (run and run.pipeline.ended):
+            self.last_sent = self._clock()
+            await self._send({"type": "http.response.body", "body": PING, "more_body": True})
 
     async def finish(self) -> None:
         if not self.finished:
+            await self.write(b"")  # what a cancelled write left
             self.finished = True
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -83,6 +138,7 @@ async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWri
     shutdown end the run, then end the run and the response."""
     await writer.start()
     await writer.write(run.pipeline.start())
+    writer.run = run
     # The watcher is a plain asyncio task, not an anyio task group: ASGI servers that run this
     # app run asyncio, and a task group per stream is memory held for the whole stream, which
     # counts at a thousand open ones (bench/OPTIMISATIONS.md: 47.4 KB per open stream at 1,000
@@ -92,13 +148,12 @@ async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWri
     try:
         with anyio.CancelScope() as scope:
             slot.attach(scope)  # stopping the run cancels the work here
-            try:
-                await run.run()
-            except Exception:
-                # A bug of ours must not leave the UI loading forever (PROTOCOL.md section 2).
-                log.exception("%sthe proxy failed while streaming", label)
-                failure = InternalError("the proxy failed while streaming")
-                await writer.write(run.pipeline.fail(failure))
+            await run.run()
+    except Exception:
+        # A bug of ours (raised by the work or by a scope's exit) must not leave the UI loading
+        # forever (PROTOCOL.md section 2); the error is written outside the scope (rule 4).
+        log.exception("%sthe proxy failed while streaming", label)
+        await writer.write(run.pipeline.fail(InternalError("the proxy failed while streaming")))
     finally:
         keepalive.discard(writer)
         watcher.cancel()

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ..config import Config, default_config
 from .access_log import logging_config
 from .app import AGUIProxyMiddleware, create_app
+from .header_timeout import ServerConfig
 from .log_redaction import install_log_redaction
 from .metrics import MULTIPROC_ENV
 from .shutdown import BACKSTOP
@@ -66,7 +68,7 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
                                "timeout_graceful_shutdown": grace}
     if workers == 1:
         proxy = create_app(config)
-        server_config = uvicorn.Config(proxy, **options)  # configures the log handlers
+        server_config = ServerConfig(proxy, header_timeout=config.server.header_timeout, **options)  # + log handlers
         server = uvicorn.Server(server_config)
         _served(proxy)
         server.run()
@@ -81,7 +83,10 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         own_dir = tempfile.mkdtemp(prefix="agui-proxy-metrics-")
         os.environ[MULTIPROC_ENV] = own_dir
     try:
-        uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+        # What uvicorn.run does for workers, with the config that carries header_timeout.
+        workers_config = ServerConfig(FACTORY, factory=True, workers=workers,
+                                      header_timeout=config.server.header_timeout, **options)
+        Multiprocess(workers_config, sockets=[workers_config.bind_socket()]).run()
         return True
     finally:
         if own_dir is not None:

@@ -7,131 +7,76 @@ from disk instead, paced like a real provider.
 
 The upstream's ``timeouts`` are enforced here: ``connect`` by httpx; ``first_byte`` (until the
 status line), ``idle`` (between two body chunks) and ``total`` (all tries of one upstream) by a
-:class:`Deadline`, so each ends with an :class:`UpstreamTimeout` that names the one that ran out.
+:class:`~.deadline.Deadline`, so each ends with an :class:`UpstreamTimeout` that names the one that ran out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
 import anyio
 import httpx
 
-from ..config import TimeoutsConfig
 from ..core.sse import DEFAULT_MAX_EVENT_SIZE
 from ..errors import (
     UpstreamConnectTimeout,
     UpstreamProtocolError,
-    UpstreamTimeout,
     UpstreamTruncated,
     UpstreamUnavailable,
     http_error,
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
+from ..transport import ResponseBody, body_of
+from .deadline import Deadline, seconds
+from .inflate import Inflater, content_coding
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_WHOLE_BODY = DEFAULT_MAX_EVENT_SIZE  # a whole JSON answer is held like one event of a stream
 MAX_DRAIN_BYTES = 64 * 1024  # what is read after the end of a run to keep the connection (see _drain)
 DRAIN_SECONDS = 0.1
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)
 
 
-def new_client() -> httpx.AsyncClient:
-    """The shared client: pooled connections, no redirects, no environment proxies or netrc."""
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False,
-                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100))
+class _Inflating:
+    """A raw body's chunks inflated a bounded piece at a time (``inflate.py``); the event loop
+    runs between the pieces of one chunk.  An async iterator, not an async generator: nothing to
+    finalise, and no generator frame kept alive per stream."""
 
+    __slots__ = ("_inflater", "_raw")
 
-def _seconds(value: float) -> str:
-    return f"{value:g} s"
+    def __init__(self, raw: AsyncIterator[bytes], inflater: Inflater) -> None:
+        self._raw = raw
+        self._inflater = inflater
 
-
-class Deadline:
-    """The timeouts of one try: one cancel scope, and one lazy timer for the waits.
-
-    The caller enters the deadline (``with deadline:``) around the whole try; its scope always
-    ends the try by ``end`` (``timeouts.total`` after the first try of this upstream began).
-    While the shell waits on the upstream (for the status line, for the next chunk), that wait
-    may last ``first_byte`` or ``idle`` seconds.  Those are kept lazily: a wait only notes when it
-    began; one timer, armed for the earliest limit, checks when it fires whether a wait has
-    really run out and re-arms itself otherwise.  Moving a deadline on every chunk would cancel
-    and schedule a timer per chunk: 9.0 us a chunk against 0.4 us this way, and about 7% of the
-    proxy's CPU per token paced, 18% in bursts, before the change (bench/OPTIMISATIONS.md).  One
-    scope and one timer per try rather than per wait: memory per open stream counts when a process
-    holds a thousand of them.  :meth:`expired` is the error for whichever ran out.
-    """
-
-    __slots__ = ("_end", "_expired", "_kind", "_limit_at", "_timer", "_timer_at", "scope", "timeouts")
-
-    def __init__(self, timeouts: TimeoutsConfig, end: float) -> None:
-        self.timeouts = timeouts
-        self._end = end
-        self._kind: str | None = None  # the wait under way ("first_byte" or "idle"), if any
-        self._limit_at = 0.0  # when that wait runs out (the loop's clock)
-        self._expired: str | None = None  # the wait that ran out
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
-        self.scope = anyio.CancelScope(deadline=end)
-
-    def __enter__(self) -> Deadline:
-        self.scope.__enter__()
+    def __aiter__(self) -> _Inflating:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
-        if self._timer is not None:
-            self._timer.cancel()  # a finished try keeps nothing alive in the loop
-            self._timer = None
-        return bool(self.scope.__exit__(*exc))
+    async def __anext__(self) -> bytes:
+        inflater = self._inflater
+        if inflater.has_more:
+            await asyncio.sleep(0)  # a thousand pieces of one chunk must not hold the loop
+            if piece := inflater.next_piece():
+                return piece
+        while True:
+            try:
+                raw = await self._raw.__anext__()
+            except StopAsyncIteration:
+                inflater.close()
+                raise
+            inflater.feed(raw)
+            if piece := inflater.next_piece():
+                return piece
 
-    def waiting(self, kind: str, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        at = loop.time() + seconds
-        self._kind = kind
-        self._limit_at = at
-        if at < self._timer_at and at < self._end:
-            self._arm(loop, at)
 
-    def done_waiting(self) -> None:
-        self._kind = None
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(at, self._check)
-        self._timer_at = at
-
-    def _check(self) -> None:
-        self._timer, self._timer_at = None, math.inf
-        if self._kind is None or self.scope.cancel_called:
-            return  # no wait under way: the next one arms the timer again
-        loop = asyncio.get_running_loop()
-        if loop.time() >= self._limit_at:
-            self._expired = self._kind
-            self.scope.cancel()
-        else:
-            self._arm(loop, self._limit_at)  # a later wait than the one the timer was armed for
-
-    def expired(self) -> UpstreamTimeout:
-        t = self.timeouts
-        if self._expired is not None:
-            kind = self._expired
-        elif self.scope.cancel_called:
-            kind = "total"  # the scope's own deadline
-        else:
-            kind = self._kind or "total"  # httpx gave up within a wait (writing the request)
-        if kind == "first_byte":
-            return UpstreamTimeout(f"the upstream did not answer within {_seconds(t.first_byte)} "
-                                   "(timeouts.first_byte)")
-        if kind == "idle":
-            return UpstreamTimeout(f"the upstream went silent for {_seconds(t.idle)} (timeouts.idle)")
-        return UpstreamTimeout(f"the upstream took longer than {_seconds(t.total)} in all (timeouts.total)")
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """``response``'s body as sent, or inflated within bounds if it came compressed anyway."""
+    raw = response.aiter_raw().__aiter__()
+    coding = content_coding(response.headers.get("content-encoding", ""))
+    return raw if coding is None else _Inflating(raw, Inflater(coding))
 
 
 class UpstreamCall:
@@ -144,7 +89,7 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_provider", "_request", "_response", "whole_body")
+    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "whole_body")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
                  deadline: Deadline) -> None:
@@ -157,6 +102,7 @@ class UpstreamCall:
         # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
         # (providers/whole_response.py turns it into the events its stream would have been).
         self.whole_body: bytes | None = None
+        self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
     async def __aenter__(self) -> UpstreamCall:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
@@ -173,7 +119,7 @@ class UpstreamCall:
             )
         except httpx.ConnectTimeout:
             # Nothing was sent: as safe to retry as a refused connection.
-            raise UpstreamConnectTimeout(f"the upstream did not accept the connection within {_seconds(t.connect)} "
+            raise UpstreamConnectTimeout(f"the upstream did not accept the connection within {seconds(t.connect)} "
                                          "(timeouts.connect)") from None
         except httpx.TimeoutException:  # writing the request took too long
             raise deadline.expired() from None
@@ -184,13 +130,25 @@ class UpstreamCall:
         self._response = response
         try:
             whole = await self._check(response, t.idle)
-            self._chunks = response.aiter_bytes().__aiter__()
+            lean = body_of(response)
+            if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
+                # One item per socket read, straight from the transport: none of httpx's iterator
+                # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
+                self._lean = lean
+                self._chunks = lean
+            else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
+                self._chunks = body_chunks(response)
             if whole:
                 self.whole_body = await self._read_whole()
         except BaseException:
             await response.aclose()
             raise
         return self
+
+    @property
+    def direct(self) -> bool:
+        """Whether each chunk is one socket read of the upstream (the lean transport)."""
+        return self._lean is not None
 
     async def _check(self, response: httpx.Response, idle: float) -> bool:
         """Refuse what is not the provider's answer; ``True`` for a whole (non-streamed) JSON one."""
@@ -232,15 +190,29 @@ class UpstreamCall:
     def __aiter__(self) -> UpstreamCall:
         return self
 
+    async def receive(self) -> bytes:
+        """The next socket read's bytes on the lean transport; ``b""`` at the body's end."""
+        assert self._lean is not None
+        deadline = self._deadline
+        # A limit on each wait, never between them: the consumer's time is not silence.
+        deadline.waiting("idle", deadline.timeouts.idle)
+        try:
+            return await self._lean.receive()
+        except httpx.TransportError as exc:
+            raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        finally:
+            deadline.done_waiting()
+
     async def __anext__(self) -> bytes:
         assert self._chunks is not None
-        # A limit on each wait, never between them: the consumer's time is not silence.
         self._deadline.waiting("idle", self._deadline.timeouts.idle)
         try:
             return await self._chunks.__anext__()
         except httpx.TransportError as exc:
             # Before any output this is as good as a connection error: worth another try.
             raise UpstreamTruncated(f"the upstream connection broke mid-stream ({_reason(exc)})") from None
+        except httpx.HTTPError as exc:  # the body is read raw, so httpx has nothing else to say; still ours
+            raise UpstreamProtocolError(f"the upstream's body could not be read ({type(exc).__name__})") from None
         finally:
             self._deadline.done_waiting()
 
@@ -270,12 +242,12 @@ async def _read_capped(response: httpx.Response, idle: float) -> bytes:
     body = bytearray()
     try:
         with anyio.fail_after(idle):
-            async for chunk in response.aiter_bytes():
+            async for chunk in body_chunks(response):
                 body += chunk
                 if len(body) >= MAX_ERROR_BODY:
                     break
-    except (httpx.HTTPError, TimeoutError):
-        pass  # the status says enough; a broken or stalled error body is not worth more
+    except (httpx.HTTPError, TimeoutError, UpstreamProtocolError):
+        pass  # the status says enough; a broken, stalled or bombing error body is not worth more
     return bytes(body)
 
 

@@ -135,3 +135,44 @@ def test_merge_replaces_only_the_rerun_phase_of_the_rerun_contenders(tmp_path: P
         merge(new, tmp_path / "results.json", {"ttft"})
     with pytest.raises(SystemExit, match="quick"):
         merge({**new, "quick": True}, tmp_path / "results.json", {"hold"})
+
+
+def test_a_held_stream_is_paced_until_the_release_then_exact() -> None:
+    """``held``: tokens keep coming ``interval_ms`` apart but the last one and the end wait for the
+    release; the whole body is then what the checker expects."""
+    spec = StreamSpec("held", 6, 5)
+
+    async def main() -> tuple[int, bytes]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: fake.Connection(up), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = json.dumps({"messages": [{"role": "user", "content": spec.prompt()}]}).encode()
+        writer.write(b"POST /v1 HTTP/1.1\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        received = b""
+        while received.count(b"data: ") < 1 + spec.tokens - 1:  # role chunk and every token but the last
+            received += await asyncio.wait_for(reader.read(65536), 10)
+        held_at = received.count(b"data: ")
+        assert up.release() == 1
+        while not received.endswith(b"0\r\n\r\n"):
+            received += await asyncio.wait_for(reader.read(65536), 10)
+        writer.close()
+        server.close()
+        return held_at, received
+
+    up = fake.Upstream()
+    held_at, raw = asyncio.run(main())
+    assert held_at == spec.tokens  # the role chunk and tokens 0..4: the last token waited
+    body, ended, _ = parse([raw])
+    assert ended and check_body("openai", 200, body, spec) == ""
+
+
+def test_merge_reads_the_renamed_passthrough_under_its_new_name(tmp_path: Path) -> None:
+    old = {"quick": False, "command": "python -m bench", "contenders": {"passthrough": "floor"},
+           "cpu": [{"contender": "passthrough", "v": 1}], "crashed": []}
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    new = {"quick": False, "command": "python -m bench --merge", "contenders": {"raw-relay": "raw"},
+           "cpu": [{"contender": "raw-relay", "v": 2}], "crashed": [], "duration_s": 1.0, "loadavg_start": 0.1}
+    merged = merge(new, tmp_path / "results.json", {"cpu"})
+    assert [r["contender"] for r in merged["cpu"]] == ["starlette-passthrough", "raw-relay"]
+    assert set(merged["contenders"]) == {"starlette-passthrough", "raw-relay"}

@@ -11,6 +11,7 @@ from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import ConfigError
 from agui_proxy.providers import Recording
 
+TOKEN = "client-token-1"
 REPO = Path(__file__).resolve().parents[2]
 
 ISSUE_SHAPE = """\
@@ -37,8 +38,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_documented_shape_with_environment(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, ISSUE_SHAPE), env={"AGUI_PROXY_TOKEN": "tok", "OPENAI_API_KEY": "sk-x"})
-    assert config.auth.tokens == ["tok"]
+    config = load_config(write(tmp_path, ISSUE_SHAPE), env={"AGUI_PROXY_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-x"})
+    assert config.auth.tokens == [TOKEN]
     assert config.upstreams["openai"].api_key == "sk-x"
     assert config.routes[0].path == "/api/agent" and config.routes[0].done == "auto"
     assert config.limits.max_body_bytes == 10 * 1024 * 1024
@@ -46,7 +47,7 @@ def test_documented_shape_with_environment(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(tmp_path: Path) -> None:
-    env = {"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": "k",
+    env = {"AGUI_PROXY_TOKEN": TOKEN, "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": "k",
            "AZURE_OPENAI_API_KEY": "k"}
     config = load_config(REPO / "config.example.yaml", env=env)
     assert config.routes
@@ -54,10 +55,10 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
 
 def test_defaults_and_missing_variables(tmp_path: Path) -> None:
     text = ISSUE_SHAPE.replace("${OPENAI_API_KEY}", "${OPENAI_API_KEY:-fallback}")
-    config = load_config(write(tmp_path, text), env={"AGUI_PROXY_TOKEN": "tok"})
+    config = load_config(write(tmp_path, text), env={"AGUI_PROXY_TOKEN": TOKEN})
     assert config.upstreams["openai"].api_key == "fallback"
     with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, ISSUE_SHAPE), env={"AGUI_PROXY_TOKEN": "tok"})
+        load_config(write(tmp_path, ISSUE_SHAPE), env={"AGUI_PROXY_TOKEN": TOKEN})
     message = str(caught.value)
     assert "agui.yaml" in message and "upstreams.openai.api_key" in message and "OPENAI_API_KEY" in message
 
@@ -73,7 +74,8 @@ def test_defaults_and_missing_variables(tmp_path: Path) -> None:
 ])
 def test_errors_name_the_field(tmp_path: Path, change: tuple[str, str], field: str, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, ISSUE_SHAPE.replace(*change)), env={"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "k"})
+        load_config(write(tmp_path, ISSUE_SHAPE.replace(*change)),
+                    env={"AGUI_PROXY_TOKEN": TOKEN, "OPENAI_API_KEY": "k"})
     message = str(caught.value)
     assert "agui.yaml" in message and field in message and words in message, message
 

@@ -18,8 +18,9 @@ def config(**sections: Any) -> dict[str, Any]:
 
 
 def test_named_and_plain_tokens() -> None:
-    loaded = config_from_dict(config(auth={"bearer_tokens": ["plain-token", {"token": "t2", "name": "billing"}]}))
-    assert loaded.auth.tokens == ["plain-token", "t2"]
+    tokens = ["plain-token", {"token": "billing-token", "name": "billing"}]
+    loaded = config_from_dict(config(auth={"bearer_tokens": tokens}))
+    assert loaded.auth.tokens == ["plain-token", "billing-token"]
     assert [t.name for t in loaded.auth.bearer_tokens] == [None, "billing"]
     assert "t2" not in repr(loaded.auth)
 
@@ -36,7 +37,7 @@ def test_quotas_and_store() -> None:
 
 @pytest.mark.parametrize(("sections", "field", "message"), [
     ({"auth": {"bearer_tokens": [""]}}, "auth.bearer_tokens.0.token", "the token is empty"),
-    ({"auth": {"bearer_tokens": [{"token": "a", "name": "x"}, {"token": "b", "name": "x"}]}},
+    ({"auth": {"bearer_tokens": [{"token": "token-one-a", "name": "x"}, {"token": "token-two-b", "name": "x"}]}},
      "auth.bearer_tokens", "two tokens are named 'x'"),
     ({"auth": {"jwt": {"issuer": "https://i.example/"}}}, "auth.jwt.audience", "is required"),
     ({"auth": {"jwt": {"issuer": "https://i.example/", "audience": "a", "algorithms": ["none"]}}}, "auth.jwt",

@@ -62,7 +62,7 @@ def test_a_route_may_use_a_probe_path_when_probes_are_off() -> None:
 def test_the_example_config_documents_every_operations_option() -> None:
     """config.example.yaml loads, and lists each option of each new section."""
     example = load_config(REPO / "config.example.yaml",
-                          env={"AGUI_PROXY_TOKEN": "t", "OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "k",
+                          env={"AGUI_PROXY_TOKEN": "client-token-1", "OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "k",
                                "GEMINI_API_KEY": "k", "AZURE_OPENAI_API_KEY": "k"})
     text = yaml.safe_load((REPO / "config.example.yaml").read_text())
     for section in ("probes", "metrics", "logging", "cors"):

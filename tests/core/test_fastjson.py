@@ -17,7 +17,9 @@ from agui_proxy.core import fastjson
 def same(text: str) -> None:
     try:
         expected: Any = ("value", repr(json.loads(text)))
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:  # refused as a ValueError instead, like any text that is not JSON
+        expected = ("error", fastjson.NestedTooDeep)
+    except ValueError as exc:
         expected = ("error", type(exc))
     try:
         got: Any = ("value", repr(fastjson.loads(text)))
@@ -64,3 +66,13 @@ def test_any_text(text: str) -> None:
 def test_special_floats_round_trip_the_same_way() -> None:
     assert math.isnan(fastjson.loads("NaN"))
     assert fastjson.loads("[1e400]") == [math.inf]
+
+
+@pytest.mark.parametrize("depth", [1025, 5000, 200_000])
+def test_nesting_past_every_parsers_depth_is_never_a_recursion_error(depth: int) -> None:
+    """orjson stops at 1,024 levels, then json.loads decides (how deep it recurses depends on the
+    Python version): its RecursionError is a ValueError like any other refusal."""
+    same("[" * depth + "]" * depth)
+    if depth == 200_000:
+        with pytest.raises(fastjson.NestedTooDeep):
+            fastjson.loads("[" * depth + "]" * depth)

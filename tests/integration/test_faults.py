@@ -10,14 +10,22 @@ rules, and no key in anything the proxy logged (it runs at debug level here).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of, types
-from ..support.proxy import ProxyProcess, ProxySetup, RawStream, Reply, post, start_proxy, wait_for_output
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    RawStream,
+    Reply,
+    assert_no_secret,
+    post,
+    start_proxy,
+    wait_for_output,
+)
 from ..support.upstream import (
     SSE_HEADERS,
     Chunk,
@@ -104,8 +112,7 @@ def run_events(reply: Reply) -> list[dict[str, Any]]:
     events, done = parse_frames(reply.body)
     assert done, reply.body[-200:]
     assert_valid_run(events)
-    for secret in (KEY, BACKUP_KEY):
-        assert secret[-12:].encode() not in reply.body
+    assert_no_secret(reply.body, KEY, BACKUP_KEY)
     return events
 
 
@@ -362,11 +369,12 @@ def test_client_leaves_after_the_first_byte(proxy: ProxyProcess, up: ScriptedUps
 def test_client_leaves_during_a_retry_wait(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     """Nothing keeps running for a client that is gone: the retry never goes out."""
     seen = proxy.output().count("retry 1 of 2")
+    left = proxy.output().count("the client left")
     up.script(body_response(429, openai_error("slow down"), headers={"retry-after": "1"}))
     with RawStream(proxy.url, "/api/agent", BODY) as client:
         client.read_until(b'"type":"RUN_STARTED"')
         wait_for_output(proxy, "retry 1 of 2", seen)
-    time.sleep(1.5)
+    wait_for_output(proxy, "the client left", left)  # the run is over: nothing of it can send a request now
     assert len(up.requests) == 1
 
 

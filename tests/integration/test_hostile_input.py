@@ -4,15 +4,17 @@ never a request upstream.  The reader itself is driven much harder in tests/core
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ..support.proxy import ProxyProcess, ProxySetup, Reply, post
+from ..support.agui_check import text_of
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, chunk
+from .openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +70,31 @@ _junk = st.one_of(
 )
 
 
+@pytest.fixture
+def answering(upstream: ScriptedUpstream) -> Iterator[ScriptedUpstream]:
+    """The module's upstream answering every request with a whole text answer."""
+    upstream.reset()
+    upstream.respond_with(lambda request: sse_response(text_transcript()))
+    yield upstream
+    upstream.respond_with(None)
+    upstream.reset()
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_junk)
-def test_generated_bodies_never_get_a_500(proxy: ProxyProcess, upstream: ScriptedUpstream, body: bytes) -> None:
+@example(json.dumps({"params": {"messages": [{"role": "user", "content": "hi"}]}}).encode())  # the 200 path, always
+def test_generated_bodies_never_get_a_500(proxy: ProxyProcess, answering: ScriptedUpstream, body: bytes) -> None:
+    """Refused with a 4xx naming the problem, or (a body that happens to be valid) streamed whole
+    from exactly one upstream request."""
+    asked = len(answering.requests)
     reply = post(proxy.url + "/api/agent", body)
-    if reply.status == 200:  # a body that happens to be valid: it was streamed (no upstream scripted)
+    if reply.status == 200:
+        events = sse_events(reply)
+        assert events[-1]["type"] == "RUN_FINISHED" and text_of(events) == TEXT, events[-1]
+        assert len(answering.requests) == asked + 1
         return
     refused(reply)
+    assert len(answering.requests) == asked
 
 
 def test_a_lone_surrogate_is_sent_on_as_the_replacement_character(proxy: ProxyProcess, up: ScriptedUpstream) -> None:

@@ -12,15 +12,27 @@ one process at under 50 KB each::
 
     AGUI_LOAD_STREAMS=1000 pytest -m load -s
 
+:func:`test_concurrent_streams_with_faults` runs N streams of about 24 KB each at once where one
+upstream connection in ten (seeded) is reset at a random offset (in the status line, the headers
+or the body) and one client in ten reads slowly through a small receive buffer; it reports how
+many streams were exact, how many ended with ``RUN_ERROR`` and the terminator (a reset after the
+answer began), how many were cut silently (must be none), and the proxy's RSS before, at its peak
+and after::
+
+    AGUI_LOAD_STREAMS=1000 pytest -m load -s -k faults
+
 Only 127.0.0.1 is ever contacted; every wait is bounded (``deadline``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import random
 import resource
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -31,7 +43,19 @@ import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of, tool_calls_of
 from ..support.proxy import HOST, start_proxy
-from ..support.upstream import SSE_HEADERS, Chunk, End, Hold, Request, ScriptedUpstream, Status, Step, sse_event
+from ..support.upstream import (
+    SSE_HEADERS,
+    Chunk,
+    Cut,
+    End,
+    Hold,
+    Raw,
+    Request,
+    ScriptedUpstream,
+    Status,
+    Step,
+    sse_event,
+)
 from .openai_chat_streams import MODEL, chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.load,
@@ -207,3 +231,153 @@ def check_streams(clients: list[LoadClient]) -> None:
         assert len(run_ids) == 1
         ids |= run_ids
     assert len(ids) == len(clients)  # none crossed: every stream its own run
+
+
+# -- the same load, with faults: upstream resets at random offsets and slow readers ------------------------
+
+FAULT_SEED = 15
+RESET_SHARE = 0.10  # of upstream connections (every try is a connection of its own)
+SLOW_SHARE = 0.10  # of clients
+SLOW_READ = 2048  # bytes a slow client reads at a time, every SLOW_PAUSE seconds
+SLOW_PAUSE = 0.02
+LONG_PIECES = 24  # about 24 KB of text per stream: more than a slow client's buffers take in at once
+
+
+def long_expected(n: int) -> list[str]:
+    return [f"Stream {n:05d}", *(f" {WORDS[(n + i) % 10]}-{i:03d} " + "·" * 1000 for i in range(LONG_PIECES))]
+
+
+def long_response(n: int) -> bytes:
+    """Stream ``n``'s whole HTTP response as bytes (status line, headers, chunked body, last chunk)."""
+    events = [chunk({"role": "assistant", "content": ""}), *(chunk({"content": p}) for p in long_expected(n)),
+              chunk({}, "stop")]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in [*map(sse_event, events), b"data: [DONE]\n\n"])
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return head + body + b"0\r\n\r\n"
+
+
+class FaultyUpstream:
+    """Answers every try of stream ``n`` with its response, or, for one connection in ten (seeded),
+    with that response cut at a random offset and the connection reset."""
+
+    def __init__(self) -> None:
+        self.tries: dict[int, int] = {}
+        self.resets = 0
+
+    def __call__(self, request: Request) -> list[Step]:
+        n = stream_number(request)
+        attempt = self.tries[n] = self.tries.get(n, 0) + 1
+        data = long_response(n)
+        rng = random.Random(f"{FAULT_SEED}-{n}-{attempt}")
+        if rng.random() < RESET_SHARE:
+            self.resets += 1
+            return [Raw(data[:rng.randrange(len(data))]), Cut()]
+        return [Raw(data)]
+
+
+class FaultLoadClient(LoadClient):
+    """A :class:`LoadClient` that, when ``slow``, has a small receive buffer and reads a little at a time."""
+
+    def __init__(self, n: int, port: int, slow: bool) -> None:
+        super().__init__(n, port)
+        self.slow = slow
+
+    async def run(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.slow:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (HOST, self.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=SLOW_READ if self.slow else 2**16)
+        payload = body(self.n)
+        writer.write(b"POST /api/agent HTTP/1.1\r\nhost: %s:%d\r\ncontent-type: application/json\r\n"
+                     b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                     % (HOST.encode(), self.port, len(payload), payload))
+        try:
+            while chunk_ := await reader.read(SLOW_READ if self.slow else 65536):
+                self.raw += chunk_
+                if self.slow:
+                    await asyncio.sleep(SLOW_PAUSE)  # the client's reading pace is the fault, not a wait
+        finally:
+            writer.close()
+
+    def outcome(self) -> str:
+        """``exact``, ``run_error`` (RUN_ERROR then the terminator, what was sent before it a prefix of
+        the answer) or ``cut`` (anything else: the stream ended without its end)."""
+        head, _, rest = bytes(self.raw).partition(b"\r\n\r\n")
+        try:
+            assert head.startswith(b"HTTP/1.1 200"), head[:200]
+            assert rest.endswith(b"0\r\n\r\n")
+            events, done = parse_frames(dechunk(rest))
+            assert done
+            assert_valid_run(events)
+        except (AssertionError, ValueError):
+            return "cut"
+        answer = "".join(long_expected(self.n))
+        if events[-1]["type"] == "RUN_FINISHED" and text_of(events) == answer:
+            return "exact"
+        if events[-1]["type"] == "RUN_ERROR" and answer.startswith(text_of(events)):
+            return "run_error"
+        return "cut"
+
+
+async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_kib(pid))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.05)
+
+
+async def drive_with_faults(port: int, pid: int, count: int, deadline: float) -> tuple[list[FaultLoadClient], int]:
+    rng = random.Random(FAULT_SEED)
+    clients = [FaultLoadClient(n, port, slow=rng.random() < SLOW_SHARE) for n in range(count)]
+    peak, stop = [0], asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, peak, stop))
+    tasks = [asyncio.create_task(c.run()) for c in clients]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=deadline - time.monotonic())
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await sampler
+    return clients, peak[0]
+
+
+def test_concurrent_streams_with_faults(load_upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    """N streams at once (``AGUI_LOAD_STREAMS``): 10% of upstream connections reset at random offsets
+    (status line, headers or body), 10% of clients read slowly, keep-alive pings race the runs' ends.
+    Every stream is exact, or ends with ``RUN_ERROR`` and its terminator; none is cut silently."""
+    up = load_upstream
+    raise_fd_limit(4 * STREAMS + 512)
+    faulty = FaultyUpstream()
+    up.respond_with(faulty)
+    config = {
+        # Pings every 50 ms of silence: a ping racing a run's end must never land after the terminator.
+        "streams": {"max_concurrent": STREAMS + 10, "keepalive": 0.05},
+        "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "sk-load-faults",
+                                 "model": MODEL, "retries": {"max": 2, "backoff": 0.01, "max_backoff": 0.05}}},
+        "routes": [{"path": "/api/agent", "upstream": "openai"}],
+    }
+    deadline = time.monotonic() + 60 + STREAMS * 0.2
+    with start_proxy(tmp_path, config, extra_args=["--log-level", "warning"]) as proxy:
+        pid = proxy.process.pid
+        before = rss_kib(pid)
+        started = time.monotonic()
+        clients, peak = asyncio.run(drive_with_faults(proxy.port, pid, STREAMS, deadline))
+        elapsed = time.monotonic() - started
+        after = rss_kib(pid)
+        output = proxy.output()
+    up.respond_with(None)
+    outcomes = [c.outcome() for c in clients]
+    counts = {kind: outcomes.count(kind) for kind in ("exact", "run_error", "cut")}
+    slow = sum(c.slow for c in clients)
+    print(f"\n{STREAMS} concurrent streams with faults ({faulty.resets} of {sum(faulty.tries.values())} upstream "
+          f"connections reset at random offsets, {slow} slow readers): {counts['exact']} exact, "
+          f"{counts['run_error']} ended with RUN_ERROR + terminator, {counts['cut']} cut silently; RSS "
+          f"{before} KiB before, {peak} KiB at peak, {after} KiB after; {elapsed:.1f} s")
+    cut = [c for c, o in zip(clients, outcomes, strict=True) if o == "cut"]
+    assert not cut, [(c.n, bytes(c.raw[-200:])) for c in cut[:3]]  # how each ended
+    assert counts["run_error"] <= faulty.resets  # only a reset ends a run with an error
+    assert faulty.resets > 0 and slow > 0
+    assert "Traceback" not in output and "Exception in ASGI application" not in output, output[-3000:]

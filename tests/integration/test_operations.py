@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,11 @@ def test_probes_answer_without_a_token(proxy: ProxyProcess) -> None:
     assert (ready.status, ready.json()) == (200, {"status": "ready", "checks": {
         "config": True, "http_client": True, "accepting": True}})
     assert ready.headers["cache-control"] == "no-store"
-    # Probes are not requests to the proxy's routes: no access line for them.
-    time.sleep(0.1)
+    # Probes are not requests to the proxy's routes: no access line for them.  A refused request
+    # after them is logged (waited for); lines are written as requests end, so theirs would be earlier.
+    marker = "after-the-probes-" + uuid.uuid4().hex
+    assert post(f"{proxy.url}/api/agent", BODY, headers={"x-request-id": marker}).status == 401
+    line_of(proxy, marker)
     assert not [r for r in access_lines(proxy) if r["path"] in ("/healthz", "/readyz")]
 
 

@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import reasoning_of, text_of, tool_calls_of
-from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events, sse_run_error
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    Reply,
+    assert_no_secret,
+    eventually,
+    post,
+    sse_events,
+    sse_run_error,
+)
 from ..support.upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
 pytestmark = pytest.mark.integration
@@ -146,7 +155,7 @@ def test_400_echoing_the_key(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(body_response(400, json.dumps([error])))
     events = run_error(gemini(proxy, {"params": {"messages": [{"role": "user", "content": "hi"}]}}),
                        "upstream_rejected", "API key not valid")
-    assert KEY[:12] not in events[-1]["message"]
+    assert_no_secret(events[-1]["message"], KEY)
 
 
 def test_in_band_error_after_some_text(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
@@ -181,7 +190,17 @@ def test_body_ends_without_a_finish_reason(proxy: ProxyProcess, up: ScriptedUpst
     assert text_of(events) == "Hal"
 
 
-def test_no_key_in_the_log(proxy: ProxyProcess) -> None:
-    output = proxy.output()
-    assert KEY not in output and KEY[:12] not in output
+def test_no_key_in_the_log(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """An upstream that echoes the key in an error body and in a 200 stream's error: the proxy
+    logs each run's end (checked), and no piece of the key is in anything it logged."""
+    seen = proxy.output().count("run ended with")
+    error = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"API key not valid: {KEY}"}}
+    up.script(body_response(400, json.dumps([error])))
+    up.script(Status(200, SSE_HEADERS), Chunk(stream({"error": {"code": 500, "status": "INTERNAL",
+                                                                "message": f"key {KEY[4:30]} failed"}})), End())
+    hi = {"params": {"messages": [{"role": "user", "content": "hi"}]}}
+    run_error(gemini(proxy, hi), "upstream_rejected")
+    run_error(gemini(proxy, hi), "upstream_error")
+    output = eventually(proxy.output, lambda text: text.count("run ended with") >= seen + 2, "both runs' log lines")
+    assert_no_secret(output, KEY)
     assert "Traceback" not in output

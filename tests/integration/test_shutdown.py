@@ -12,13 +12,14 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
-from ..support.proxy import HOST, ProxyProcess, Reply, post, start_proxy
+from ..support.proxy import HOST, ProxyProcess, Reply, eventually, open_stream, start_proxy
 from ..support.upstream import SSE_HEADERS, End, Hold, ScriptedUpstream, Status, sse_response, sse_steps
 from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 
@@ -37,24 +38,35 @@ def config(upstream: ScriptedUpstream, grace: float) -> dict[str, Any]:
 
 
 class Client(threading.Thread):
-    """One streaming request in the background; :attr:`reply` when done, :attr:`ended_at` its time."""
+    """One streaming request in the background: :attr:`got` is set once an event of type ``until``
+    arrived; :attr:`reply` when done, :attr:`ended_at` its time."""
 
-    def __init__(self, proxy: ProxyProcess) -> None:
+    def __init__(self, proxy: ProxyProcess, until: str = "TEXT_MESSAGE_CONTENT") -> None:
         super().__init__(daemon=True)
         self.proxy = proxy
+        self.until = until
+        self.got = threading.Event()
         self.reply: Reply | None = None
         self.ended_at = 0.0
 
     def run(self) -> None:
-        self.reply = post(self.proxy.url + "/api/agent", BODY, timeout=20)
+        with open_stream(self.proxy.url + "/api/agent", BODY, timeout=20) as reader:
+            while (event := reader.next()) is not None:
+                if event["type"] == self.until:
+                    self.got.set()
+            self.reply = Reply(reader.response.status_code, reader.response.headers, reader.rest())
         self.ended_at = time.monotonic()
 
+    def wait_got(self, timeout: float = 10.0) -> None:
+        assert self.got.wait(timeout), f"no {self.until} within {timeout} s"
 
-def start_clients(proxy: ProxyProcess, up: ScriptedUpstream, count: int) -> list[Client]:
-    """Start ``count`` clients one after the other, so the n-th script answers the n-th client."""
+
+def start_clients(proxy: ProxyProcess, up: ScriptedUpstream, count: int, until: Sequence[str] = ()) -> list[Client]:
+    """Start ``count`` clients one after the other, so the n-th script answers the n-th client;
+    ``until[n]``: the event the n-th client waits for (:meth:`Client.wait_got`)."""
     clients = []
     for n in range(1, count + 1):
-        client = Client(proxy)
+        client = Client(proxy, *until[n - 1:n])
         client.start()
         up.wait_for_requests(n)
         clients.append(client)
@@ -93,8 +105,10 @@ def test_sigterm_with_streams_in_flight(up: ScriptedUpstream, tmp_path: Path) ->
     holds: list[Hold] = [finishing, stuck_mid_answer, stuck_before_answer]
     with start_proxy(tmp_path, config(up, grace)) as proxy:
         try:
-            quick, mid, early = start_clients(proxy, up, 3)
-            time.sleep(0.2)  # the first text of two streams is on its way to the clients
+            quick, mid, early = start_clients(proxy, up, 3, ["TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_CONTENT",
+                                                             "RUN_STARTED"])
+            for client in (quick, mid, early):
+                client.wait_got()  # the first text of two streams reached their clients
             sigterm_at = time.monotonic()
             proxy.process.send_signal(signal.SIGTERM)
             assert refuses_connections(proxy.port), "still accepting connections after SIGTERM"
@@ -134,9 +148,10 @@ def test_sigterm_waits_for_streams_not_for_the_grace_period(up: ScriptedUpstream
     with start_proxy(tmp_path, config(up, 60)) as proxy:
         try:
             (client,) = start_clients(proxy, up, 1)
+            client.wait_got()
             proxy.process.send_signal(signal.SIGTERM)
             assert refuses_connections(proxy.port)
-            time.sleep(0.3)
+            eventually(proxy.output, lambda text: "1 stream(s) running get 60 s" in text, "the drain's start")
             assert proxy.process.poll() is None, "exited with a stream in flight"
             hold.release()
             events = events_of(client)
@@ -157,7 +172,8 @@ def test_sigterm_drains_the_streams_of_every_worker(up: ScriptedUpstream, tmp_pa
     with start_proxy(tmp_path, config(up, grace), extra_args=["--workers", "2"]) as proxy:
         try:
             clients = start_clients(proxy, up, len(stuck))
-            time.sleep(0.2)
+            for client in clients:
+                client.wait_got()
             proxy.process.send_signal(signal.SIGTERM)
             for client in clients:
                 events = events_of(client)

@@ -39,7 +39,7 @@ def test_the_manifest_config_loads_and_its_probes_are_the_proxys() -> None:
     kinds = manifest()
     assert set(kinds) == {"ConfigMap", "Deployment", "Service", "Ingress"}
     config = config_from_dict(yaml.safe_load(kinds["ConfigMap"]["data"]["config.yaml"]), source="configmap",
-                              env={"OPENAI_API_KEY": "sk-x", "AGUI_PROXY_TOKEN": "t"})
+                              env={"OPENAI_API_KEY": "sk-x", "AGUI_PROXY_TOKEN": "client-token-1"})
     (container,) = kinds["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == config.probes.liveness_path
     assert container["readinessProbe"]["httpGet"]["path"] == config.probes.readiness_path

@@ -140,13 +140,31 @@ class ProxySetup:
     extra_args: Sequence[str] = ()
 
 
+# Which upstream transport every proxy a test starts runs on (``upstream_transport``), unless the
+# test's config names one: CI runs the integration and fault tests once per transport.
+TRANSPORT_ENV = "AGUI_TEST_UPSTREAM_TRANSPORT"
+
+
+def with_test_transport(config: Mapping[str, Any] | str) -> Mapping[str, Any] | str:
+    """``config`` with ``upstream_transport`` from :data:`TRANSPORT_ENV` when set and not given."""
+    transport = os.environ.get(TRANSPORT_ENV)
+    if not transport:
+        return config
+    if isinstance(config, str):
+        loaded = yaml.safe_load(config)
+        if not isinstance(loaded, dict) or "upstream_transport" in loaded:
+            return config  # not a mapping (a test of a broken config) or it chose already
+        return config.rstrip("\n") + f"\nupstream_transport: {transport}\n"
+    return config if "upstream_transport" in config else {**config, "upstream_transport": transport}
+
+
 def start_proxy(directory: Path, config: Mapping[str, Any] | str | None, *, env: Mapping[str, str] | None = None,
                 drop_env: Iterable[str] = (), extra_args: Sequence[str] = ()) -> ProxyProcess:
     """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default)."""
     port = free_port()
     args = ["--port", str(port), *extra_args]
     if config is not None:
-        args = ["--config", str(write_config(directory, config)), *args]
+        args = ["--config", str(write_config(directory, with_test_transport(config))), *args]
     proxy = ProxyProcess(args, port, directory, child_env(env, drop=drop_env))
     proxy.wait_ready()
     return proxy
@@ -184,6 +202,18 @@ class Reply:
         return json.loads(self.body)
 
 
+SECRET_WINDOW = 8  # redaction promises that no 8 characters of a secret in a row survive (core/redact.py)
+
+
+def assert_no_secret(text: str | bytes, *secrets: str) -> None:
+    """No window of :data:`SECRET_WINDOW` characters of any of ``secrets`` is in ``text``."""
+    plain = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    for secret in secrets:
+        for i in range(max(1, len(secret) - SECRET_WINDOW + 1)):
+            window = secret[i:i + SECRET_WINDOW]
+            assert window not in plain, f"{window!r} (of a secret) is in: ...{plain[-2000:]}"
+
+
 # A body of one-line ``data:`` frames, each ended by one blank line, LF only; and the same with an
 # ``event: <TYPE>`` line before each (a route's ``event_lines``; ``data: [DONE]`` has none).
 DATA_FRAMES = re.compile(rb"(?:data: [^\r\n]+\n\n)+")
@@ -208,8 +238,7 @@ def sse_events(reply: Reply, *secrets: str, done: bool = True, event_lines: bool
     assert saw_done is done, f"data: [DONE] {'missing' if done else 'sent'}: {reply.body[-200:]!r}"
     assert reply.body.endswith(b"data: [DONE]\n\n") is done
     assert_valid_run(events)
-    for secret in secrets:
-        assert secret.encode() not in reply.body
+    assert_no_secret(reply.body, *secrets)
     return events
 
 
@@ -354,3 +383,87 @@ def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str, time
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} never happened; last: {value!r}")
         time.sleep(0.02)
+
+
+class SlowReader:
+    """A client on a bare socket with a small receive buffer that reads when, and as fast as, the
+    test says: it can stop reading for a while (the proxy's sends then block) or read at a rate.
+
+    :meth:`response` de-chunks what was read into a :class:`Reply`, so the body is checked like any
+    other.
+    """
+
+    RCVBUF = 8192
+
+    def __init__(self, url: str, path: str, body: Mapping[str, Any] | bytes,
+                 headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+        parsed = httpx.URL(url)
+        assert parsed.host == HOST
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Before connecting, so the window the proxy may fill is small from the start.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
+        self.sock.settimeout(timeout)
+        self.sock.connect((HOST, parsed.port or 80))
+        data = _content(body)
+        head = [f"POST {path} HTTP/1.1", f"host: {HOST}:{parsed.port}", "content-type: application/json",
+                f"content-length: {len(data)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+        self.received = bytearray()
+        self.eof = False
+
+    def read_until(self, marker: bytes) -> None:
+        while marker not in self.received:
+            if not self._recv(65536):
+                raise AssertionError(f"the connection ended before {marker!r}: {bytes(self.received[-300:])!r}")
+
+    def _recv(self, size: int) -> bool:
+        chunk = self.sock.recv(size)
+        if not chunk:
+            self.eof = True
+            return False
+        self.received += chunk
+        return True
+
+    def read_at(self, bytes_per_second: float, until: bytes = b"0\r\n\r\n") -> None:
+        """Read at most ``bytes_per_second`` until the chunked body's last chunk (or the end)."""
+        started = time.monotonic()
+        read = 0
+        while not self.received.endswith(until) and not self.eof:
+            ahead = read / bytes_per_second - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)  # pacing the reader is the fault under test, not synchronisation
+            before = len(self.received)
+            self._recv(4096)
+            read += len(self.received) - before
+
+    def read_to_end(self) -> None:
+        while not self.received.endswith(b"0\r\n\r\n") and self._recv(65536):
+            pass
+
+    def stall(self, seconds: float) -> None:
+        """Stop reading for ``seconds``: the fault under test (the proxy's sends block), not a wait."""
+        time.sleep(seconds)
+
+    def response(self) -> Reply:
+        """The response read so far (status, headers, de-chunked body)."""
+        head, _, rest = bytes(self.received).partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = httpx.Headers([tuple(line.split(": ", 1)) for line in lines])  # type: ignore[misc]
+        body = bytearray()
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            body += rest[:size]
+            rest = rest[size + 2:]
+        return Reply(int(status_line.split(" ")[1]), headers, bytes(body))
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> SlowReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
