@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 
 from .config_auth import warn_short_keys
 from .config_base import HEADER_NAME, Strict, absolute_path, check_paths_distinct
+from .config_env import interpolate
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
@@ -333,30 +334,6 @@ class Config(Strict):
     def tls_ca_file(self) -> Path | None:
         path = self.upstream_tls.ca_file
         return path if path is None or path.is_absolute() else self.base_dir / path
-
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML document."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"environment variable {name} is not set (and ${{{name}}} has no :-default)",
-                          field=path)
-
-    return _VAR.sub(substitute, value)
 
 
 def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
