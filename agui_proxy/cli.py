@@ -122,13 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(config: Config, args: argparse.Namespace) -> int:
     from .quotas.startup import startup_error, startup_warnings
+    from .server.resumable import startup_warnings as resumable_warnings
     from .server.serve import run
 
     workers = args.workers or config.server.workers
     if (problem := startup_error(config)) is not None:
         print(f"agui-proxy: {problem}", file=sys.stderr)
         return 2
-    for note in startup_warnings(config, workers):
+    for note in [*startup_warnings(config, workers), *resumable_warnings(config, workers)]:
         print(f"agui-proxy: warning: {note}", file=sys.stderr, flush=True)
 
     def announce(port: int) -> None:

@@ -22,6 +22,7 @@ from .config_errors import Unresolved, upstream_error, validation_problems
 from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
+from .config_runs import ResumableConfig, RunsConfig
 from .config_tracing import TracingConfig
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
@@ -243,6 +244,8 @@ class RouteConfig(Strict):
     fallbacks: list[str] = Field(default_factory=list)  # upstreams tried in order when the first fails early
     allow_models: list[str] = Field(default_factory=list)  # models the client may pick with params.model
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
+    # Runs that outlive their connection: GET <path>/runs/<runId> (README "Resumable runs"); off: None.
+    resumable: ResumableConfig | None = None
 
     def reasoning_for(self, client: str) -> bool:
         """Whether a run for this kind of client (``"agui"`` or ``"branderux"``) shows reasoning."""
@@ -282,6 +285,7 @@ class Config(Strict):
     store: StoreConfig = StoreConfig()  # shared state (quotas): in-process memory, or Redis
     quotas: QuotasConfig = QuotasConfig()
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
+    runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False

@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 from .config_base import HEADER_NAME, Strict, absolute_path
 
 # Lower-case names: HTTP header names are case-insensitive and the ASGI scope gives them lower-cased.
-DEFAULT_CORS_HEADERS = ("authorization", "content-type", "x-request-id")
+# last-event-id: a resumable run's reattach (README "Resumable runs").
+DEFAULT_CORS_HEADERS = ("authorization", "content-type", "x-request-id", "last-event-id")
 # An origin is scheme "://" host [":" port], nothing after (RFC 6454 section 6.1).
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/\s?#]+$")
 
@@ -64,7 +65,8 @@ class CORSConfig(Strict):
 
     allow_origins: list[str] = Field(default_factory=list)
     allow_headers: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_HEADERS))
-    expose_headers: list[str] = Field(default_factory=lambda: ["x-request-id"])
+    # x-run-id: what a page reattaches to when a resumable run's connection drops.
+    expose_headers: list[str] = Field(default_factory=lambda: ["x-request-id", "x-run-id"])
     allow_credentials: bool = False
     max_age: int = Field(600, ge=0)
 

@@ -26,6 +26,8 @@
         ├── ContentFiltered          the provider's safety filter stopped the response (final:
         │                            never retried, never sent to a fallback)
         ├── RunAborted               the proxy itself ended the run (shutting down)
+        ├── RunAbandoned             a resumable run had no client attached for its linger
+        ├── RunTooLarge              a resumable run passed its frame or byte cap
         └── InternalError            a bug in the proxy; the stream still ends properly
 
 Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``,
@@ -239,6 +241,21 @@ class RunAborted(RunError):
     """The proxy ended a run that was still going: the grace period of a shutdown ran out."""
 
     code = "shutdown"
+
+
+class RunAbandoned(RunError):
+    """A resumable run went on with no client attached for ``resumable.linger`` seconds: the
+    upstream was closed, and this end is kept for a client that comes back later."""
+
+    code = "abandoned"
+
+
+class RunTooLarge(RunError):
+    """A resumable run reached ``resumable.max_frames`` or ``max_bytes``: it ends rather than grow
+    the memory (or the Redis stream) that keeps it."""
+
+    code = "run_too_large"
+    final = True
 
 
 class InternalError(RunError):

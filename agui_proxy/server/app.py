@@ -31,6 +31,7 @@ from .hosting import hosting_line, middleware_config
 from .keepalive import KeepAlive
 from .lifespan import Lifespan, SharedClient
 from .metrics import Metrics
+from .resumable import resumable_runs
 from .secrets import config_redactor
 from .shutdown import Shutdown, drain_on_exit_signals
 from .stack import ShellParts, compose
@@ -67,6 +68,7 @@ class AGUIProxyMiddleware:
         # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
         authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
         self.store = open_store(self.config.store) if self.config.quotas.enabled else None
+        gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
             redactor=redactor, authenticate=authenticate, metrics=metrics,
             scrape_auth=BearerTokens(auth.bearer_tokens) if auth.bearer_tokens else None,
@@ -74,9 +76,8 @@ class AGUIProxyMiddleware:
                                                             prefix=self.config.store.prefix, metrics=metrics.quotas),
             identity_log=IdentityLog(self.config.logging),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
-            shutdown=shutdown, gate=AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown),
-            keepalive=KeepAlive(streams.keepalive), client=client,
-            tracing=tracing_for(self.config, redactor))
+            shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
+            tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -89,7 +90,9 @@ class AGUIProxyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            handler = self._dispatch.routes.get(route_path(scope)) or self._dispatch.endpoints.get(scope["path"])
+            path = route_path(scope)
+            handler = (self._dispatch.routes.get(path) or self._dispatch.endpoints.get(scope["path"])
+                       or self._dispatch.below_route(path))
             if handler is not None:
                 await handler(scope, receive, send)
                 return
@@ -133,6 +136,8 @@ class AGUIProxyMiddleware:
             self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        if self.parts.runs is not None:
+            await self.parts.runs.aclose()
         if self.store is not None:
             store, self.store = self.store, None
             await store.aclose()

@@ -11,6 +11,7 @@ It holds no message content unless ``logging.debug_content`` asks for it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -74,6 +75,8 @@ class RequestContext:
     error: str | None = None  # why it was rejected (the JSON error's type) or why it failed
     preflight: bool = False
     run: RunPipeline | None = None      # the run being streamed to the client, once one starts
+    # A resumable run's driver (server/resumable.py): the run may go on after this response ends.
+    outliving_run: asyncio.Future[None] | None = None
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None

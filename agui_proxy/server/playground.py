@@ -37,13 +37,15 @@ def _csp_hash(text: str) -> str:
 
 
 def page_settings(config: Config) -> dict[str, object]:
-    """What the page is told about this proxy: the route paths, their provider, whether a token is needed.
+    """What the page is told about this proxy: the route paths, their provider and whether they are
+    resumable, whether a token is needed.
 
     Never a key, a token, an upstream URL or a header value.
     """
     routes = []
     for route in config.routes:
-        routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label})
+        routes.append({"path": route.path, "provider": config.upstreams[route.upstream].label,
+                       "resumable": route.resumable is not None})
     return {"routes": routes, "auth": config.auth.enabled}
 
 

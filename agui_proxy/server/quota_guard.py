@@ -11,10 +11,12 @@ that failed before any content came, cost no tokens.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import InboundError
-from ..quotas import QuotaGate
+from ..quotas import QuotaGate, QuotaTicket
 from .context import RequestContext, request_context
 from .responses import send_error
 
@@ -23,6 +25,7 @@ class QuotaGuard:
     def __init__(self, app: ASGIApp, gate: QuotaGate) -> None:
         self.app = app
         self.gate = gate
+        self._later: set[asyncio.Future[None]] = set()  # charges of resumable runs that outlived their response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
@@ -52,7 +55,18 @@ class QuotaGuard:
         try:
             await self.app(scope, counted_receive, counted_send)
         finally:
-            await self.gate.finish(ticket, tokens=tokens_spent(context), estimate_bytes=moved)
+            outliving = context.outliving_run
+            if outliving is None or outliving.done():
+                await self.gate.finish(ticket, tokens=tokens_spent(context), estimate_bytes=moved)
+            else:
+                # A resumable run goes on after its response (its client left): it is charged, and
+                # its stream slot given back, when it ends (README "Resumable runs").
+                outliving.add_done_callback(lambda _: self._finish_later(ticket, context, moved))
+
+    def _finish_later(self, ticket: QuotaTicket, context: RequestContext, moved: int) -> None:
+        task = asyncio.ensure_future(self.gate.finish(ticket, tokens=tokens_spent(context), estimate_bytes=moved))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
 
 def tokens_spent(context: RequestContext) -> int | None:

@@ -18,25 +18,30 @@ from ..core.inbound import InboundRequest, read_request
 from ..core.pipeline import RunPipeline
 from ..core.redact import Redactor
 from ..core.run import RunBuilder
-from ..errors import InboundError
+from ..errors import InboundError, StoreUnavailable
 from ..providers import ProviderRequest
+from ..store.runs import run_key
 from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
 from .metrics import Metrics
-from .reliability import RunObserver, Unobserved, UpstreamRun
+from .reattach import check_run_id
+from .reliability import RunObserver, Unobserved, UpstreamRun, Write
 from .request_body import read_body_within
 from .responses import send_error
+from .resumable import ResumableRuns
 from .routing import RoutePlan, Target
+from .run_reader import follow_run
 from .run_response import SSEWriter, respond_with_run
 
 
 class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
                  redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
-                 identity_log: IdentityLog) -> None:
+                 identity_log: IdentityLog, runs: ResumableRuns | None = None) -> None:
         self.plan = plan
+        self.runs = runs if plan.route.resumable is not None else None  # None: not a resumable route
         self.max_body_bytes = config.limits.max_body_bytes
         self.body_timeout = config.limits.body_timeout
         self.max_event_bytes = config.limits.max_event_bytes
@@ -62,13 +67,19 @@ class RouteHandler:
                     user = self.identity_log.user(context.identity.id)
                     targets = [target.for_user(user) for target in targets]
                 first_request = targets[0].build_request(request.conversation, scope["headers"])
+                label = f"request {context.request_id} {self.plan.label}"
+                if self.runs is not None:
+                    key = await self._start_resumable(request, targets, first_request, scope, slot, label)
+                    slot = None  # the run's driver holds it now
+                    await follow_run(self.runs.log, key, request.run_id, 0, receive=receive, send=send,
+                                     keepalive=self.keepalive, label=label)
+                    return
             except InboundError as exc:
                 context.error = exc.type
                 await send_error(send, exc)
                 return
             writer = SSEWriter(send)
-            label = f"request {context.request_id} {self.plan.label}"
-            run = self._upstream_run(request, writer, targets, first_request, scope["headers"], context, label)
+            run = self._upstream_run(request, writer.write, targets, first_request, scope["headers"], context, label)
             context.run = run.pipeline
             await respond_with_run(run, receive=receive, writer=writer, slot=slot, keepalive=self.keepalive,
                                    label=label)
@@ -76,11 +87,41 @@ class RouteHandler:
             if slot is not None:
                 self.gate.release(slot)
 
-    def _upstream_run(self, request: InboundRequest, writer: SSEWriter, targets: list[Target],
+    async def _start_resumable(self, request: InboundRequest, targets: list[Target], first_request: ProviderRequest,
+                               scope: Scope, slot: RunSlot, label: str) -> str:
+        """A run that outlives this response (``resumable.py``): claimed in the run log and driven
+        by a task of its own (which takes ``slot``); this response is then one of its readers.
+        Returns the run's key in the log."""
+        assert self.runs is not None and self.plan.route.resumable is not None
+        context = request_context(scope)
+        key = run_key(context.identity.id if context.identity else None, request.run_id)
+        check_run_id(request.run_id)
+        try:
+            created = await self.runs.create(key, self.plan.route.resumable)
+        except StoreUnavailable as exc:
+            raise InboundError(503, "store_unavailable", "the run cannot be kept now (the store failed); "
+                               "send the request again", retry_after=1) from exc
+        if not created:
+            raise InboundError(409, "run_exists", f"a run with runId {request.run_id!r} was already started; "
+                               f"reattach with GET {self.plan.route.path}/runs/<runId> or send a new runId")
+        run, context.outliving_run = self.runs.start(
+            key, self.plan.route.resumable, slot,
+            lambda write: self._upstream_run(request, write, targets, first_request, scope["headers"], context,
+                                             label),
+            done=self._done(request), label=label)
+        context.run = run.pipeline
+        return key
+
+    def _done(self, request: InboundRequest) -> bool:
+        route = self.plan.route
+        return route.done == "always" or (route.done == "auto" and request.kind == "branderux")
+
+    def _upstream_run(self, request: InboundRequest, write: Write, targets: list[Target],
                       first_request: ProviderRequest, client_headers: list[tuple[bytes, bytes]],
                       context: RequestContext, label: str) -> UpstreamRun:
         route = self.plan.route
-        done = route.done == "always" or (route.done == "auto" and request.kind == "branderux")
+        # A resumable run's terminator is the end entry of its log, written once for every reader.
+        done = self._done(request) and route.resumable is None
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
@@ -93,7 +134,7 @@ class RouteHandler:
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)
             observer = context.span.observer(observer, targets, context)
         return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,
-                           writer.write, self.http, redactor=self.redactor, label=label, observer=observer)
+                           write, self.http, redactor=self.redactor, label=label, observer=observer)
 
 
 class ContextObserver(Unobserved):

@@ -7,6 +7,10 @@
     /metrics     RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
                    [→ AuthMiddleware, with metrics.require_token] → MetricsEndpoint
     /playground  AllowMethods(GET) → PlaygroundPage
+    <route>/capabilities      RequestContextMiddleware → CORSMiddleware(GET) → AllowMethods(GET)
+                                [→ AuthMiddleware] → Capabilities
+    <route>/runs/<runId>      RequestContextMiddleware → RequestRecorder → CORSMiddleware(GET)
+                                → AllowMethods(GET) → AuthMiddleware → RunReattach  (resumable routes)
     no route     RequestContextMiddleware → RequestRecorder → NotFound   (standalone app only)
 
 Each piece is pure ASGI (``__init__(app, ...)``, ``__call__(scope, receive, send)``) and owns one
@@ -33,6 +37,7 @@ from ..users.log_identity import IdentityLog
 from .access_log import AccessLog
 from .admission import AdmissionGate
 from .auth import Authenticate, AuthMiddleware
+from .capabilities import Capabilities
 from .context import RequestContextMiddleware
 from .cors import CORSMiddleware, CORSPolicy
 from .endpoints import Healthz, MetricsEndpoint, NotFound, Readyz
@@ -42,7 +47,9 @@ from .methods import GET, POST, AllowMethods
 from .metrics import Metrics
 from .playground import PlaygroundPage
 from .quota_guard import QuotaGuard
+from .reattach import RUNS_SEGMENT, RunReattach
 from .recording import RequestRecorder
+from .resumable import ResumableRuns
 from .route import RouteHandler
 from .routing import RoutePlan
 from .shutdown import Shutdown
@@ -68,6 +75,7 @@ class ShellParts:
     keepalive: KeepAlive
     client: SharedClient
     tracing: Tracing | None = None  # None: tracing off
+    runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,14 @@ class Dispatch:
     routes: dict[str, ASGIApp]
     endpoints: dict[str, ASGIApp]
     not_found: ASGIApp
+    below_routes: dict[str, ASGIApp]  # <route>/capabilities by its path; <route>/runs/ by that prefix
+
+    def below_route(self, path: str) -> ASGIApp | None:
+        """What serves a path below a route (its capabilities, its runs), if any."""
+        found = self.below_routes.get(path)
+        if found is None and (at := path.rfind(RUNS_SEGMENT)) > 0:
+            found = self.below_routes.get(path[:at + len(RUNS_SEGMENT)])
+        return found
 
 
 def compose(config: Config, parts: ShellParts) -> Dispatch:
@@ -94,12 +110,30 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
     if config.playground:
         endpoints[PLAYGROUND_PATH] = AllowMethods(PlaygroundPage(config), GET)
     not_found = RequestContextMiddleware(RequestRecorder(NotFound(), parts.metrics, parts.access_log))
-    return Dispatch(routes, endpoints, not_found)
+    return Dispatch(routes, endpoints, not_found, _below_routes(config, parts))
+
+
+def _below_routes(config: Config, parts: ShellParts) -> dict[str, ASGIApp]:
+    below: dict[str, ASGIApp] = {}
+    for route in config.routes:
+        base = route.path.rstrip("/")
+        below[base + "/capabilities"] = _operator(_authenticated(Capabilities(config, route), parts), parts)
+        if route.resumable is not None and parts.runs is not None:
+            reattach = _authenticated(RunReattach(route.path, parts.runs, parts.gate, parts.keepalive), parts)
+            app: ASGIApp = CORSMiddleware(AllowMethods(reattach, GET), parts.cors, GET)
+            app = RequestRecorder(app, parts.metrics, parts.access_log)
+            below[base + RUNS_SEGMENT] = RequestContextMiddleware(app, route=route.path, upstream=route.upstream)
+    return below
+
+
+def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
+    return app if parts.authenticate is None else AuthMiddleware(app, parts.authenticate)
 
 
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
-                                metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log)
+                                metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
+                                runs=parts.runs)
     if parts.quotas is not None:
         app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:

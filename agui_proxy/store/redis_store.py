@@ -14,17 +14,15 @@ on Redis; what happens then is ``quotas.on_store_error``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StoreUnavailable
 from .base import Admission, Charge, Counts, Lease, Store, Window, slot_ttl
+from .redis_calls import run_script
 
 try:  # the [redis] extra
     import redis.asyncio as aioredis
     from redis.backoff import NoBackoff
-    from redis.exceptions import NoScriptError, RedisError
     from redis.retry import Retry
 except ImportError:  # pragma: no cover - reported by open_store
     aioredis = None  # type: ignore[assignment]
@@ -108,19 +106,7 @@ class RedisStore(Store):
         self._shas: dict[str, str] = {}
 
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            async with asyncio.timeout(self.timeout):
-                sha = self._shas.get(source)
-                if sha is None:
-                    sha = self._shas[source] = str(await self._client.script_load(source))
-                try:
-                    return await self._client.evalsha(sha, len(keys), *keys, *args)
-                except NoScriptError:  # Redis restarted or was flushed: load it again
-                    return await self._client.eval(source, len(keys), *keys, *args)
-        except TimeoutError:
-            raise StoreUnavailable(f"Redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis failed: {type(exc).__name__}: {exc}") from None
+        return await run_script(self._client, self._shas, source, keys, args, self.timeout)
 
     async def admit(self, windows: Sequence[Window], lease: Lease | None, now: float) -> Admission:
         keys = [key for w in windows for key in (w.current_key, w.previous_key)]

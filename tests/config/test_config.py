@@ -111,3 +111,22 @@ def test_empty_token_and_bad_yaml(tmp_path: Path) -> None:
         load_config(write(tmp_path, "routes:\n  - [\n"), env={})
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_resumable_routes_and_runs(tmp_path: Path) -> None:
+    text = """
+upstreams: {demo: {provider: replay}}
+routes:
+  - {path: /a, upstream: demo, resumable: {linger: 5}}
+  - {path: /b, upstream: demo}
+runs: {max_kept: 7}
+"""
+    config = load_config(write(tmp_path, text))
+    first, second = config.routes
+    assert first.resumable is not None and first.resumable.linger == 5 and first.resumable.keep == 300
+    assert second.resumable is None, "off by default"
+    assert config.runs.max_kept == 7
+    with pytest.raises(ConfigError, match=r"routes\.0\.resumable\.max_frames"):
+        load_config(write(tmp_path, text.replace("linger: 5", "max_frames: 1")))
+    with pytest.raises(ConfigError, match=r"routes\.0\.resumable\.lingr"):
+        load_config(write(tmp_path, text.replace("linger: 5", "lingr: 5")))

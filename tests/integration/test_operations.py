@@ -246,7 +246,7 @@ def test_actual_responses_carry_the_grant(proxy: ProxyProcess, up: ScriptedUpstr
     stream = post(f"{proxy.url}/api/agent", BODY, headers={**AUTH, "origin": APP})
     assert stream.status == 200 and text_of(stream.events) == TEXT
     assert stream.headers["access-control-allow-origin"] == APP
-    assert stream.headers["access-control-expose-headers"] == "x-request-id"
+    assert stream.headers["access-control-expose-headers"] == "x-request-id, x-run-id"
     # An error must be readable by the page too, or it only sees "failed to fetch".
     refused = post(f"{proxy.url}/api/agent", BODY, headers={"origin": APP})
     assert refused.status == 401 and refused.headers["access-control-allow-origin"] == APP

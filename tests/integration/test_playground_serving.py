@@ -72,8 +72,8 @@ def test_page_lists_the_routes_and_nothing_secret(proxy: ProxyProcess) -> None:
     html = get(f"{proxy.url}/playground").text
     (data,) = re.findall(r'<script type="application/json" id="playground-config">(.*?)</script>', html)
     assert httpx.Response(200, content=data).json() == {
-        "routes": [{"path": "/api/agent", "provider": "openai-chat"},
-                   {"path": "/api/demo", "provider": "replay (openai-chat)"}],
+        "routes": [{"path": "/api/agent", "provider": "openai-chat", "resumable": False},
+                   {"path": "/api/demo", "provider": "replay (openai-chat)", "resumable": False}],
         "auth": True,
     }
     for secret in (KEY, TOKEN, UPSTREAM_URL, "127.0.0.1:9", "org-secret-42"):
@@ -103,7 +103,8 @@ def test_on_in_the_embedded_default(tmp_path: Path) -> None:
         response = get(f"{proxy.url}/playground")
         stdout = proxy.stdout
     assert response.status_code == 200
-    assert '{"routes":[{"path":"/api/agent","provider":"replay (openai-chat)"}],"auth":false}' in response.text
+    assert ('{"routes":[{"path":"/api/agent","provider":"replay (openai-chat)","resumable":false}],"auth":false}'
+            in response.text)
     assert f"{proxy.url}/playground" in stdout
 
 

@@ -97,7 +97,7 @@ def test_credentials_need_the_origin_itself() -> None:
 def test_grants_on_actual_responses() -> None:
     allowed = dict(policy().response_headers(scope("POST", origin=APP)))
     assert allowed == {b"access-control-allow-origin": APP.encode(), b"vary": b"Origin",
-                       b"access-control-expose-headers": b"x-request-id"}
+                       b"access-control-expose-headers": b"x-request-id, x-run-id"}
     assert policy().response_headers(scope("POST", origin="https://evil.example")) == []
     assert policy().response_headers(scope("POST")) == []  # not a browser, or the same origin
 

@@ -119,6 +119,7 @@
     $("status").textContent = status;
     $("send").disabled = state === "running";
     $("stop").disabled = state !== "running";
+    if (state !== "running") $("drop").disabled = true;
   }
 
   function showFormError(message) { $("form-error").textContent = message; }
@@ -164,29 +165,72 @@
       return;
     }
     setState("running", `POST ${settings.url}: streaming (HTTP ${response.status} at ${ms(performance.now() - t0)})`);
+    // A resumable route names the run (X-Run-Id) and numbers its frames (id: lines): the page can
+    // come back for the rest when the connection drops (README "Resumable runs").
+    const run = { url: settings.url, runId: response.headers.get("x-run-id"), lastId: 0, headers };
+    current.run = run;
+    $("drop").disabled = !run.runId;
+    let buffer;
+    for (let reattaches = 0; ; reattaches++) {
+      try {
+        buffer = await readFrames(response, t0, view, log, run);
+        break;
+      } catch (e) {
+        if (current.stopped || !run.runId || reattaches >= MAX_REATTACHES) {
+          view.fail(current.stopped ? "Stopped" : "Connection lost", current.stopped ? "you stopped the run" : e.message);
+          return;
+        }
+        response = await reattach(run, view);
+        if (!response) return;
+      }
+    }
+    if (buffer.trim()) view.fail("Cut off", `the stream ended in the middle of a frame: ${buffer.slice(0, 200)}`);
+    else if (!view.ended) view.fail("Cut off", "the stream ended without RUN_FINISHED or RUN_ERROR");
+  }
+
+  const MAX_REATTACHES = 5;
+
+  // Reads a response's frames into the view until its end; the last id seen is kept in run.lastId.
+  // Throws when the connection is lost (or dropped with the button).
+  async function readFrames(response, t0, view, log, run) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        const t = performance.now() - t0;  // when these bytes reached the page
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) !== -1) {
-          readFrame(buffer.slice(0, cut), t, view, log);
-          buffer = buffer.slice(cut + 2);
-        }
+    for (;;) {
+      const { value, done } = await reader.read();
+      const t = performance.now() - t0;  // when these bytes reached the page
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) !== -1) {
+        let frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const id = /^id: (\d+)\n/.exec(frame);
+        if (id) { run.lastId = Number(id[1]); frame = frame.slice(id[0].length); }
+        readFrame(frame, t, view, log);
       }
-    } catch (e) {
-      view.fail(e.name === "AbortError" ? "Stopped" : "Connection lost",
-                e.name === "AbortError" ? "you stopped the run" : e.message);
-      return;
     }
-    buffer += decoder.decode();
-    if (buffer.trim()) view.fail("Cut off", `the stream ended in the middle of a frame: ${buffer.slice(0, 200)}`);
-    else if (!view.ended) view.fail("Cut off", "the stream ended without RUN_FINISHED or RUN_ERROR");
+    return buffer + decoder.decode();
+  }
+
+  // GET <route>/runs/<runId> with Last-Event-ID: the frames after the last one seen, then the rest live.
+  async function reattach(run, view) {
+    current.controller = new AbortController();
+    const url = `${run.url}/runs/${encodeURIComponent(run.runId)}`;
+    setState("running", `connection lost after event ${run.lastId}: reattaching to ${url}`);
+    let response;
+    try {
+      response = await fetch(url, { headers: { ...run.headers, "last-event-id": String(run.lastId) },
+                                    signal: current.controller.signal, cache: "no-store" });
+    } catch (e) {
+      view.fail("Reattach failed", e.message);
+      return null;
+    }
+    if (!response.ok) { view.fail(`Reattach: HTTP ${response.status}`, await errorText(response)); return null; }
+    document.body.dataset.reattached = String(Number(document.body.dataset.reattached || 0) + 1);
+    $("resume-info").textContent = `reattached after event ${run.lastId}`;
+    setState("running", `reattached to ${url} after event ${run.lastId}: streaming`);
+    return response;
   }
 
   function offerToolResults(view) {
@@ -255,6 +299,7 @@
     pendingCalls = [];
     $("transcript").replaceChildren();
     $("log-body").replaceChildren();
+    $("resume-info").textContent = "";
     $("send").textContent = "Send";
     showFormError("");
     setState("idle", "ready");
@@ -266,7 +311,7 @@
   for (const route of server.routes) {
     const option = el("option");
     option.value = route.path;
-    option.label = route.provider;
+    option.label = route.resumable ? `${route.provider}, resumable` : route.provider;
     $("route-list").append(option);
   }
   $("route").value = server.routes.length ? server.routes[0].path : "/api/agent";
@@ -279,7 +324,9 @@
   $("message").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
   });
-  $("stop").addEventListener("click", () => { if (current) current.controller.abort(); });
+  $("stop").addEventListener("click", () => { if (current) { current.stopped = true; current.controller.abort(); } });
+  // Drop connection: what a phone changing network does to the run; the page reattaches.
+  $("drop").addEventListener("click", () => { if (current) current.controller.abort(); });
   $("clear").addEventListener("click", newConversation);
   setState("idle", "ready");
 })();

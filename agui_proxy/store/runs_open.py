@@ -1,0 +1,16 @@
+"""The run log ``store.url`` names: Redis (every replica shares it), else this process's memory."""
+
+from __future__ import annotations
+
+from ..config_quotas import StoreConfig
+from ..config_runs import RunsConfig
+from .runs import RunLog
+from .runs_memory import MemoryRunLog
+from .runs_redis import RedisRunLog
+
+
+def open_run_log(config: StoreConfig, runs: RunsConfig, max_frames: int) -> RunLog:
+    """``max_frames``: the largest of the routes' caps (Redis's MAXLEN backstop)."""
+    if config.url is None:
+        return MemoryRunLog(max_bytes=runs.max_bytes)
+    return RedisRunLog(config.url, timeout=config.timeout, prefix=config.prefix, max_frames=max_frames)

@@ -1,0 +1,169 @@
+"""Resumable runs' frames in Redis (``store.url``): any replica or worker serves any reattach.
+
+Per run (``run_key``), three keys sharing one ``{...}`` hash tag::
+
+    <prefix>run:{<key>}:meta      exists while the run is kept (SET NX: a run id is taken once)
+    <prefix>run:{<key>}:frames    a Stream; entry 0-<seq> holds frame seq in field f, and the
+                                  end entry (after the last frame) the terminator in field e
+    <prefix>run:{<key>}:readers   a sorted set: reader -> until when it is attached (epoch s)
+
+and ``<prefix>runs``, every kept run by creation time, which bounds how many are kept
+(``runs.max_kept``: the oldest are dropped).  ``XADD`` carries a ``MAXLEN`` cap as a backstop to
+the writer's own (``resumable.max_frames``); the keys expire ``ttl`` after the last write while
+the run goes on (so a run whose process died goes away) and ``keep`` after its end.  Readers
+follow with ``XREAD BLOCK`` on a connection of their own, whose socket waits as long as the block.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .redis_calls import bounded, run_script
+from .runs import RunChunk, RunLog
+
+try:  # the [redis] extra
+    import redis.asyncio as aioredis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - reported by open_store
+    aioredis = None  # type: ignore[assignment]
+
+# KEYS: meta, index.  ARGV: index member (the run key), ttl ms, max kept, now, prefix.
+_CREATE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if over > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #oldest, 2 do
+    local base = ARGV[5] .. 'run:{' .. oldest[i] .. '}:'
+    redis.call('DEL', base .. 'meta', base .. 'frames', base .. 'readers')
+  end
+end
+return 1
+"""
+
+# KEYS: meta, frames, readers.  ARGV: ttl ms, maxlen, field (f or e), first seq, values...
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local first = tonumber(ARGV[4])
+for i = 5, #ARGV do
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '0-' .. (first + i - 5), ARGV[3], ARGV[i])
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+# KEYS: meta, frames.  Returns the last frame's seq, 0 for none, -1 when there is no run.
+_LAST_SEQ = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if #last == 0 then return 0 end
+local seq = tonumber(string.match(last[1][1], '-(%d+)$'))
+if last[1][2][1] == 'e' then return seq - 1 end
+return seq
+"""
+
+# KEYS: readers.  ARGV: now.
+_READERS = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS: readers.  ARGV: until (epoch s), reader, ttl ms.  The set lives as long as its longest
+# presence, so readers that all died go away with it.
+_ATTACH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 or left < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+_READ_BATCH = 1000  # stream entries one XREAD returns at most
+
+
+class RedisRunLog(RunLog):
+    def __init__(self, url: str, *, timeout: float, prefix: str, max_frames: int = 1_000_000) -> None:
+        if aioredis is None:
+            raise RuntimeError("store.url needs the redis package: pip install 'agui-proxy[redis]'")
+        self.timeout = timeout
+        self._prefix = prefix
+        self._maxlen = max_frames + 1  # the end entry too
+        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                               retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        # XREAD BLOCK holds its connection for the wait: its own pool, its own socket timeout (per call).
+        self._blocking = aioredis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=timeout,
+                                                 retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        self._shas: dict[str, str] = {}
+
+    def _keys(self, key: str) -> tuple[str, str, str]:
+        base = f"{self._prefix}run:{{{key}}}:"
+        return base + "meta", base + "frames", base + "readers"
+
+    async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await run_script(self._client, self._shas, source, keys, args, self.timeout)
+
+    async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
+        meta, _, _ = self._keys(key)
+        created = await self._script(_CREATE, [meta, self._prefix + "runs"],
+                                     [key, _ms(ttl), max_kept, repr(time.time()), self._prefix])
+        return bool(created)
+
+    async def append(self, key: str, first_seq: int, frames: Sequence[bytes], *, ttl: float) -> bool:
+        if not frames:
+            return True
+        return bool(await self._script(_APPEND, self._keys(key), [_ms(ttl), self._maxlen, "f", first_seq, *frames]))
+
+    async def finish(self, key: str, seq: int, terminator: bytes, *, keep: float) -> None:
+        await self._script(_APPEND, self._keys(key), [_ms(keep), self._maxlen, "e", seq, terminator])
+
+    async def last_seq(self, key: str) -> int | None:
+        meta, frames, _ = self._keys(key)
+        seq = int(await self._script(_LAST_SEQ, [meta, frames], []))
+        return None if seq < 0 else seq
+
+    async def read(self, key: str, after: int, *, wait: float) -> RunChunk | None:
+        meta, frames, _ = self._keys(key)
+
+        async def follow() -> Any:
+            reply = await self._blocking.xread({frames: f"0-{after}"}, count=_READ_BATCH,
+                                               block=max(1, int(wait * 1000)))
+            return reply if reply or await self._blocking.exists(meta) else None
+
+        reply = await bounded(follow(), wait + self.timeout)
+        return None if reply is None else _chunk(reply)
+
+    async def attach(self, key: str, reader: str, *, ttl: float) -> None:
+        _, _, readers = self._keys(key)
+        await self._script(_ATTACH, [readers], [repr(time.time() + ttl), reader, _ms(ttl)])
+
+    async def detach(self, key: str, reader: str) -> None:
+        _, _, readers = self._keys(key)
+        await bounded(self._client.zrem(readers, reader), self.timeout)
+
+    async def readers(self, key: str) -> int:
+        _, _, readers = self._keys(key)
+        return int(await self._script(_READERS, [readers], [repr(time.time())]))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._blocking.aclose()
+
+
+def _chunk(reply: Any) -> RunChunk:
+    """XREAD's ``[[stream, [(id, {field: value})...]]]`` as frames and the end."""
+    got: list[tuple[int, bytes]] = []
+    end: bytes | None = None
+    for _, entries in reply or ():
+        for entry_id, fields in entries:
+            if b"e" in fields:
+                end = bytes(fields[b"e"])
+                break
+            got.append((int(bytes(entry_id).rpartition(b"-")[2]), bytes(fields[b"f"])))
+    return RunChunk(got, end)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

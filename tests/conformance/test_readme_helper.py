@@ -1,0 +1,57 @@
+"""The README's JavaScript helper for resumable runs, run as it is in Node, through a connection
+that a relay cuts mid-stream: it reattaches with ``Last-Event-ID`` and delivers the whole run, each
+frame once, in order."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..support.cutting_relay import CuttingRelay
+from ..support.proxy import ProxyProcess, new_client, start_proxy
+from ..support.resumable import comparable, read_frames
+from .node import node_or_skip
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+README = HERE.parents[1] / "README.md"
+HELPER = re.compile(r"<!-- resumable-helper -->\n```js\n(.*?)```\n<!-- /resumable-helper -->", re.S)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
+    config = {"upstreams": {"demo": {"provider": "replay", "chunk_size": 48, "interval": 0.01}},
+              "routes": [{"path": "/api/agent", "upstream": "demo", "resumable": {"linger": 30}}]}
+    with start_proxy(tmp_path_factory.mktemp("proxy"), config) as running:
+        yield running
+
+
+@pytest.mark.parametrize("kind", ["branderux", "agui"])
+def test_the_readme_helper_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path: Path, kind: str) -> None:
+    node = node_or_skip("the README's helper")
+    (code,) = HELPER.findall(README.read_text("utf-8"))
+    module = HERE / "readme_helper_code.mjs"
+    module.write_text(code + "\nexport { resumableRun };\n", "utf-8")
+    body: dict[str, object] = ({"params": {"messages": [{"role": "user", "content": "hi"}]}} if kind == "branderux"
+                               else {"threadId": "t", "runId": f"run-{tmp_path.name}", "messages": []})
+    with new_client() as client:
+        whole = read_frames(client, "POST", proxy.url + "/api/agent",
+                            body={**body, "runId": f"whole-{tmp_path.name}"} if kind == "agui" else body)
+    with CuttingRelay(proxy.port, cut_after=900) as relay:
+        out = tmp_path / "out.json"
+        subprocess.run([node, str(HERE / "readme_helper.mjs"), relay.url + "/api/agent", json.dumps(body), str(out)],
+                       cwd=HERE, check=True, timeout=60)
+        connections = relay.connections
+    result = json.loads(out.read_text("utf-8"))
+    assert result["error"] is None, result
+    assert connections >= 2, "the first connection was cut and the helper came back"
+    received = result["received"]
+    assert ("[DONE]" in received) is (kind == "branderux") and received.count("[DONE]") <= 1
+    events = [json.loads(data) for data in received if data != "[DONE]"]
+    assert comparable(events) == comparable(whole.events), "every frame once, in order"

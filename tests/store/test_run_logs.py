@@ -1,0 +1,129 @@
+"""The two run logs give the same answers for the same calls: one test body, both logs.
+
+The Redis one is a real ``redis-server`` (the session's, tests/conftest.py); each test uses its own key
+prefix.  Waiting readers are woken by the write itself (no sleep in between is relied on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from agui_proxy.store.runs import RunChunk, RunLog, run_key
+from agui_proxy.store.runs_memory import MemoryRunLog
+from agui_proxy.store.runs_redis import RedisRunLog
+from tests.support.redis_server import RedisServer
+
+TTL = 60.0
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_log(request: pytest.FixtureRequest) -> Callable[[], RunLog]:
+    if request.param == "memory":
+        return MemoryRunLog
+    server: RedisServer = request.getfixturevalue("redis_server")
+    prefix = f"t-{uuid.uuid4().hex}:"
+    return lambda: RedisRunLog(server.url, timeout=1.0, prefix=prefix, max_frames=100)
+
+
+def run(make_log: Callable[[], RunLog], body: Callable[[RunLog], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        log = make_log()
+        try:
+            return await body(log)
+        finally:
+            await log.aclose()
+    return asyncio.run(main())
+
+
+def test_frames_are_read_after_a_cursor_then_the_end(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        assert await log.create("k", ttl=TTL, max_kept=10)
+        assert not await log.create("k", ttl=TTL, max_kept=10), "a run id is taken once"
+        assert await log.last_seq("k") == 0
+        assert await log.append("k", 1, [b"data: 1\n\n", b"data: 2\n\n"], ttl=TTL)
+        assert await log.append("k", 3, [b"data: 3\n\n"], ttl=TTL)
+        assert await log.last_seq("k") == 3
+        assert await log.read("k", 1, wait=0.01) == RunChunk([(2, b"data: 2\n\n"), (3, b"data: 3\n\n")], None)
+        await log.finish("k", 4, b"data: [DONE]\n\n", keep=TTL)
+        assert await log.last_seq("k") == 3, "the end entry is not a frame"
+        assert await log.read("k", 3, wait=0.01) == RunChunk([], b"data: [DONE]\n\n")
+        assert await log.read("k", 0, wait=0.01) == RunChunk(
+            [(1, b"data: 1\n\n"), (2, b"data: 2\n\n"), (3, b"data: 3\n\n")], b"data: [DONE]\n\n")
+        assert await log.last_seq("other") is None and await log.read("other", 0, wait=0.01) is None
+    run(make_log, body)
+
+
+def test_a_waiting_reader_gets_the_next_write(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        await log.create("k", ttl=TTL, max_kept=10)
+        reading = asyncio.ensure_future(log.read("k", 0, wait=10.0))
+        await asyncio.sleep(0)  # the read is under way before the write
+        await log.append("k", 1, [b"data: x\n\n"], ttl=TTL)
+        assert await asyncio.wait_for(reading, 5.0) == RunChunk([(1, b"data: x\n\n")], None)
+        assert await log.read("k", 1, wait=0.05) == RunChunk([], None), "nothing new: an empty chunk"
+    run(make_log, body)
+
+
+def test_readers_attach_and_detach(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        await log.create("k", ttl=TTL, max_kept=10)
+        assert await log.readers("k") == 0
+        await log.attach("k", "a", ttl=30)
+        await log.attach("k", "b", ttl=30)
+        await log.attach("k", "a", ttl=30)
+        assert await log.readers("k") == 2
+        await log.detach("k", "a")
+        assert await log.readers("k") == 1
+        await log.attach("k", "c", ttl=0.001)  # a reader that stopped renewing counts no more
+        await asyncio.sleep(0.01)
+        assert await log.readers("k") == 1
+    run(make_log, body)
+
+
+def test_past_max_kept_the_oldest_runs_go_first(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        for i in range(5):
+            assert await log.create(f"k{i}", ttl=TTL, max_kept=3)
+            await log.append(f"k{i}", 1, [b"data: x\n\n"], ttl=TTL)
+        assert [await log.last_seq(f"k{i}") for i in range(5)] == [None, None, 1, 1, 1]
+        assert not await log.append("k0", 2, [b"data: y\n\n"], ttl=TTL), "a dropped run's writer is told"
+    run(make_log, body)
+
+
+def test_an_ended_run_expires_after_keep(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        await log.create("k", ttl=TTL, max_kept=10)
+        await log.append("k", 1, [b"data: x\n\n"], ttl=TTL)
+        await log.finish("k", 2, b"", keep=0.05)
+        for _ in range(200):
+            if await log.last_seq("k") is None:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the ended run was still kept long after keep")
+    run(make_log, body)
+
+
+def test_run_keys_belong_to_their_identity() -> None:
+    assert run_key("alice", "r1") != run_key("bob", "r1")
+    assert run_key("alice", "r1") == run_key("alice", "r1")
+    assert "alice" not in run_key("alice", "r1"), "the key does not carry the identity itself"
+    assert run_key(None, "r1").endswith(":r1")
+
+
+def test_in_memory_the_bytes_of_every_run_together_are_capped() -> None:
+    async def body(log: RunLog) -> None:
+        assert isinstance(log, MemoryRunLog)
+        frame = b"data: " + b"x" * 994 + b"\n\n"  # 1000 bytes
+        for i in range(10):
+            await log.create(f"k{i}", ttl=TTL, max_kept=100)
+            for seq in range(1, 4):
+                await log.append(f"k{i}", seq, [frame], ttl=TTL)
+            assert log.kept_bytes <= 8000
+        assert [await log.last_seq(f"k{i}") for i in range(10)][-2:] == [3, 3], "the newest are kept"
+        assert await log.last_seq("k0") is None, "the oldest went first"
+    run(lambda: MemoryRunLog(max_bytes=8000), body)
