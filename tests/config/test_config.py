@@ -126,7 +126,7 @@ runs: {max_kept: 7}
     assert first.resumable is not None and first.resumable.linger == 5 and first.resumable.keep == 300
     assert second.resumable is None, "off by default"
     assert config.runs.max_kept == 7
-    with pytest.raises(ConfigError, match=r"routes\.0\.resumable\.max_frames"):
+    with pytest.raises(ConfigError, match=r"routes\[0\]\.resumable\.max_frames"):
         load_config(write(tmp_path, text.replace("linger: 5", "max_frames: 1")))
-    with pytest.raises(ConfigError, match=r"routes\.0\.resumable\.lingr"):
+    with pytest.raises(ConfigError, match=r"routes\[0\]\.resumable\.lingr"):
         load_config(write(tmp_path, text.replace("linger: 5", "lingr: 5")))
