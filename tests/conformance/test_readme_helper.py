@@ -4,11 +4,14 @@ frame once, in order."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -55,3 +58,57 @@ def test_the_readme_helper_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path:
     assert ("[DONE]" in received) is (kind == "branderux") and received.count("[DONE]") <= 1
     events = [json.loads(data) for data in received if data != "[DONE]"]
     assert comparable(events) == comparable(whole.events), "every frame once, in order"
+
+
+class _EndsEarly(http.server.BaseHTTPRequestHandler):
+    """A route whose first answer ends cleanly before the run does (as a draining replica ends its
+    readers); the reattach gets the rest.  It records the Last-Event-ID each reattach sent."""
+
+    FIRST = (b'id: 1\ndata: {"type":"RUN_STARTED","threadId":"t","runId":"r"}\n\n',
+             b'id: 2\ndata: {"type":"TEXT_MESSAGE_START","messageId":"m","role":"assistant"}\n\n')
+    REST = (b'id: 3\ndata: {"type":"TEXT_MESSAGE_END","messageId":"m"}\n\n',
+            b'id: 4\ndata: {"type":"RUN_FINISHED","threadId":"t","runId":"r"}\n\n')
+    cursors: ClassVar[list[str]] = []
+
+    def _answer(self, frames: tuple[bytes, ...], run_id: bool) -> None:
+        body = b"".join(frames)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(body)))
+        if run_id:
+            self.send_header("x-run-id", "r")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self._answer(self.FIRST, run_id=True)
+
+    def do_GET(self) -> None:
+        type(self).cursors.append(self.headers.get("last-event-id", ""))
+        self._answer(self.REST, run_id=False)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_readme_helper_reattaches_when_a_response_ends_before_its_run(tmp_path: Path) -> None:
+    node = node_or_skip("the README's helper")
+    (code,) = HELPER.findall(README.read_text("utf-8"))
+    (HERE / "readme_helper_code.mjs").write_text(code + "\nexport { resumableRun };\n", "utf-8")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndsEarly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        out = tmp_path / "out.json"
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/agent"
+        subprocess.run([node, str(HERE / "readme_helper.mjs"), url, json.dumps({"params": {}}), str(out)],
+                       cwd=HERE, check=True, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    result = json.loads(out.read_text("utf-8"))
+    assert result["error"] is None, result
+    assert _EndsEarly.cursors == ["2"], "one reattach, after the last id seen"
+    assert [json.loads(d)["type"] for d in result["received"]] == [
+        "RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_END", "RUN_FINISHED"]
