@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
 from ..config import TimeoutsConfig
 from ..errors import UpstreamTimeout
-
-Write = Callable[[bytes], Awaitable[None]]
+from .coalesce import Write
 
 
 def seconds(value: float) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import anyio
@@ -36,14 +36,13 @@ from ..core.redact import NO_SECRETS, Redactor
 from ..errors import RunError, UpstreamHTTPError
 from ..providers import ProviderRequest
 from ..providers.whole_response import whole_response_events
-from .coalesce import CoalescingSender
+from .coalesce import CoalescingSender, Write
 from .deadline import Deadline
 from .routing import Target
 from .upstream import UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
 
-Write = Callable[[bytes], Awaitable[None]]
 
 # One generator for every run's jitter: a Random's state is 2.5 KB, too much to carry per stream.
 _JITTER = random.Random()

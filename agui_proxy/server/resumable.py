@@ -40,7 +40,8 @@ from ..errors import (
 from ..store.runs import RunLog
 from ..store.runs_open import open_run_log
 from .admission import AdmissionGate, RunSlot
-from .reliability import UpstreamRun, Write
+from .coalesce import Write
+from .reliability import UpstreamRun
 from .run_journal import DROPPED, TOO_LARGE, FrameJournal
 
 log = logging.getLogger("agui_proxy")

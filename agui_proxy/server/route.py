@@ -23,11 +23,12 @@ from ..providers import ProviderRequest
 from ..store.runs import run_key
 from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
+from .coalesce import Write
 from .context import RequestContext, request_context
 from .keepalive import KeepAlive
 from .metrics import Metrics
 from .reattach import check_run_id
-from .reliability import RunObserver, Unobserved, UpstreamRun, Write
+from .reliability import RunObserver, Unobserved, UpstreamRun
 from .request_body import read_body_within
 from .responses import send_error
 from .resumable import ResumableRuns
