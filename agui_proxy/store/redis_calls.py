@@ -12,9 +12,23 @@ from typing import Any
 from ..errors import StoreUnavailable
 
 try:  # the [redis] extra
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
     from redis.exceptions import NoScriptError, RedisError
 except ImportError:  # pragma: no cover - reported by open_store
+    aioredis = None  # type: ignore[assignment]
     NoScriptError = RedisError = OSError  # type: ignore[assignment,misc]
+
+
+def redis_client(url: str, *, timeout: float, socket_timeout: float | None) -> Any:
+    """An asyncio client with redis-py's own retries off (a retry after a timeout would double the
+    wait; the store's callers decide what a failure means).  The retry object is the asyncio one:
+    redis-py 8 warns when the asyncio client is given the synchronous ``redis.retry.Retry``."""
+    if aioredis is None:
+        raise RuntimeError("store.url needs the redis package: pip install 'agui-proxy[redis]'")
+    return aioredis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=timeout,
+                                   retry=Retry(NoBackoff(), 0), health_check_interval=0)
 
 
 async def bounded(call: Awaitable[Any], timeout: float) -> Any:

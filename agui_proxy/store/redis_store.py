@@ -18,14 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .base import Admission, Charge, Counts, Lease, Store, Window, slot_ttl
-from .redis_calls import run_script
-
-try:  # the [redis] extra
-    import redis.asyncio as aioredis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-except ImportError:  # pragma: no cover - reported by open_store
-    aioredis = None  # type: ignore[assignment]
+from .redis_calls import redis_client, run_script
 
 # KEYS: for each window its current then previous slot, then the lease set (when ARGV[2] == "1").
 # ARGV: window count, has lease, now, then per window fraction, limit, need, take, ttl, then the
@@ -91,18 +84,10 @@ return 0
 """
 
 
-def redis_available() -> bool:
-    return aioredis is not None
-
-
 class RedisStore(Store):
     def __init__(self, url: str, *, timeout: float) -> None:
-        if aioredis is None:
-            raise RuntimeError("store.url needs the redis package: pip install 'agui-proxy[redis]'")
         self.timeout = timeout
-        self._client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-            health_check_interval=0)
+        self._client = redis_client(url, timeout=timeout, socket_timeout=timeout)
         self._shas: dict[str, str] = {}
 
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:

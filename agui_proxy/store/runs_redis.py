@@ -20,15 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .redis_calls import bounded, run_script
+from .redis_calls import bounded, redis_client, run_script
 from .runs import RunChunk, RunLog
-
-try:  # the [redis] extra
-    import redis.asyncio as aioredis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-except ImportError:  # pragma: no cover - reported by open_store
-    aioredis = None  # type: ignore[assignment]
 
 # KEYS: meta, index.  ARGV: index member (the run key), ttl ms, max kept, now, prefix.
 _CREATE = """
@@ -86,16 +79,12 @@ _READ_BATCH = 1000  # stream entries one XREAD returns at most
 
 class RedisRunLog(RunLog):
     def __init__(self, url: str, *, timeout: float, prefix: str, max_frames: int = 1_000_000) -> None:
-        if aioredis is None:
-            raise RuntimeError("store.url needs the redis package: pip install 'agui-proxy[redis]'")
         self.timeout = timeout
         self._prefix = prefix
         self._maxlen = max_frames + 1  # the end entry too
-        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                               retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        self._client = redis_client(url, timeout=timeout, socket_timeout=timeout)
         # XREAD BLOCK holds its connection for the wait: its own pool, its own socket timeout (per call).
-        self._blocking = aioredis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=timeout,
-                                                 retry=Retry(NoBackoff(), 0), health_check_interval=0)
+        self._blocking = redis_client(url, timeout=timeout, socket_timeout=None)
         self._shas: dict[str, str] = {}
 
     def _keys(self, key: str) -> tuple[str, str, str]:
