@@ -3,7 +3,12 @@
 #   docker run -p 8000:8000 -v $PWD/agui.yaml:/etc/agui-proxy/config.yaml:ro \
 #     -e OPENAI_API_KEY -e AGUI_PROXY_TOKEN agui-proxy
 # `docker run -p 8000:8000 agui-proxy --workers 1` (any command without --config) serves the embedded demo.
+# The image holds the extras a real deployment uses: redis (store.url: quotas and resumable runs
+# shared by replicas) and otel (tracing).  `--build-arg EXTRAS=` builds it without them, and
+# `--build-arg EXTRAS=redis` with one of them.
 FROM python:3.12-slim
+
+ARG EXTRAS=redis,otel
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -13,7 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY agui_proxy ./agui_proxy
-RUN pip install . \
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin agui
 

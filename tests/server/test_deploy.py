@@ -6,11 +6,16 @@ are the proxy's, and the image it names runs the CLI as the user and on the port
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 import shlex
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agui_proxy.cli import parse_args
@@ -68,5 +73,48 @@ def test_the_image_runs_the_cli_as_the_manifests_user_on_its_port() -> None:
     (container,) = pod["containers"]
     assert container["ports"][0]["containerPort"] == args.port
     assert "--host" not in container["args"], "the image's entrypoint sets the address"
-    assert "pip install ." in docker["RUN"]
+    assert shlex.split(docker["RUN"])[:2] == ["pip", "install"]
     assert shlex.split(docker["COPY"])[0] == "agui_proxy"
+
+
+# What each extra is for: the proxy module that imports it when the feature is on.
+EXTRA_USERS = {"redis": "agui_proxy.store.redis_store", "otel": "agui_proxy.tracing.setup"}
+
+
+def image_extras(build_args: dict[str, str]) -> set[str]:
+    """The extras the image's ``pip install`` line installs, as the shell of ``RUN`` expands it."""
+    docker = dockerfile()
+    name, _, default = docker["ARG"].partition("=")
+    env = {"PATH": os.environ["PATH"], name: build_args.get(name, default)}
+    (requirement,) = shlex.split(docker["RUN"].split("&&")[0])[2:]
+    expanded = subprocess.run(["sh", "-c", f"echo {requirement}"], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    path, _, extras = expanded.partition("[")
+    assert path == "."
+    return set(filter(None, extras.rstrip("]").split(",")))
+
+
+def test_the_image_installs_the_extras_the_readme_names() -> None:
+    readme = (REPO / "README.md").read_text()
+    (paragraph,) = [p for p in readme.split("\n\n") if p.startswith("A [`Dockerfile`](Dockerfile)")]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extras = set(pyproject["project"]["optional-dependencies"])
+    named = {word for word in re.findall(r"`([a-z]+)`", paragraph) if word in extras}
+    assert named == {"redis", "otel"}
+    assert image_extras({}) == named, "the Dockerfile installs what the README says it does"
+    assert image_extras({"EXTRAS": ""}) == set(), "EXTRAS= builds the image without extras"
+    assert image_extras({"EXTRAS": "redis"}) == {"redis"}
+
+
+@pytest.mark.parametrize("extra", sorted(EXTRA_USERS))
+def test_what_the_image_installs_is_what_the_proxy_imports(extra: str) -> None:
+    """The image's Python can import each extra it installs: the proxy's module that needs the
+    extra imports in an environment installed with it (the tests' own, which has them all), and
+    the image's Python is one the package supports."""
+    assert extra in image_extras({})
+    importlib.import_module(EXTRA_USERS[extra])
+    image_python = re.fullmatch(r"python:(\d+)\.(\d+)-slim", dockerfile()["FROM"])
+    assert image_python is not None
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires.startswith(">=3.")
+    assert int(image_python.group(2)) >= int(requires.removeprefix(">=3."))
