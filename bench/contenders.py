@@ -9,6 +9,7 @@ raw-relay              uvloop Protocols on both sides (Python floor)   Chat Comp
 nginx                  nginx, ``proxy_buffering off``, one worker      Chat Completions
 docs-server            BranderUX docs' FastAPI + OpenAI SDK server     BranderUX / AG-UI
 litellm                LiteLLM's proxy, in ``bench/.venv-litellm``     Chat Completions
+portkey                Portkey's AI gateway (Node), in bench/.portkey  Chat Completions
 upstream               the fake upstream itself (the TTFT baseline)    Chat Completions
 =====================  ==============================================  =====================
 
@@ -24,6 +25,7 @@ Python server can do less per token) and nginx.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -41,6 +43,9 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM_VENV", BENCH / ".venv-litellm"))
 LITELLM_INSTALL = "bench/install-litellm.sh"
+PORTKEY_DIR = Path(os.environ.get("BENCH_PORTKEY_DIR", BENCH / ".portkey"))
+PORTKEY_INSTALL = "bench/install-portkey.sh"
+PORTKEY_SERVER = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
 # The two contenders that check inbound auth as deployed (agui-proxy's bearer tokens, LiteLLM's
 # master key) get this token; the passthrough and the docs server have no auth to check.
 CLIENT_TOKEN = "sk-bench-client-token"
@@ -156,6 +161,26 @@ def _litellm(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
     return proc, Target("litellm", port, "/v1/chat/completions", "openai", request_body_openai, CLIENT_TOKEN)
 
 
+def _portkey(run_dir: Path, upstream_port: int) -> tuple[ServerProcess, Target]:
+    """Portkey's gateway routes by headers: the provider's API shape, the upstream's base URL (a
+    "custom host", which it allows on loopback) and the upstream's key as the bearer token."""
+    node = shutil.which("node")
+    if node is None:
+        raise Unavailable("Node.js is not installed (Debian: apt-get install nodejs npm)")
+    if not PORTKEY_SERVER.exists():
+        raise Unavailable(f"Portkey's gateway is not installed at {PORTKEY_DIR} (run {PORTKEY_INSTALL})")
+    port = free_port()
+    # Its start-server listens on every interface; the preloaded shim keeps it on 127.0.0.1.
+    command = [node, "--require", str(BENCH / "servers" / "loopback.cjs"), str(PORTKEY_SERVER), f"--port={port}",
+               "--headless"]
+    env = _env(NODE_ENV="production")
+    env.pop("PYTHONPATH")
+    proc = ServerProcess("portkey", command, env, run_dir)
+    headers = (("x-portkey-provider", "openai"), ("x-portkey-custom-host", f"http://127.0.0.1:{upstream_port}/v1"))
+    return proc, Target("portkey", port, "/v1/chat/completions", "openai", request_body_openai,
+                        "sk-bench-not-a-key", headers)
+
+
 CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     Contender("agui-proxy", "agui-proxy", _agui_proxy()),
     Contender("agui-proxy-httpx", "agui-proxy on httpx's stock transport", _agui_proxy(name="agui-proxy-httpx",
@@ -169,12 +194,13 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
               _uvicorn_app("docs-server", "bench.servers.docs_server:app", "/api/agent", "agui",
                            OPENAI_BASE_URL="{upstream}/v1", OPENAI_API_KEY="sk-bench-not-a-key")),
     Contender("litellm", "LiteLLM proxy", _litellm, startup_timeout=120.0),
+    Contender("portkey", "Portkey gateway (Node)", _portkey, startup_timeout=60.0),
     Contender("agui-proxy-asyncio", "agui-proxy on asyncio + h11",
               _agui_proxy(("--loop", "asyncio", "--http", "h11"))),
 )}
 
 DEFAULT = ("agui-proxy", "agui-proxy-httpx", "agui-proxy-asyncio", "starlette-passthrough", "raw-relay", "nginx",
-           "docs-server", "litellm")
+           "docs-server", "litellm", "portkey")
 
 
 def baseline_contender(revision: str, run_dir: Path) -> Contender:

@@ -30,12 +30,14 @@ class Target:
     kind: str  # "agui" | "openai"
     make_body: Callable[[StreamSpec], bytes]
     token: str = ""  # sent as a bearer token when set
+    headers: tuple[tuple[str, str], ...] = ()  # more request headers (Portkey's routing headers)
 
     def request(self, spec: StreamSpec) -> bytes:
         body = self.make_body(spec)
         auth = f"authorization: Bearer {self.token}\r\n" if self.token else ""
+        extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers)
         head = (f"POST {self.path} HTTP/1.1\r\nhost: {HOST}:{self.port}\r\ncontent-type: application/json\r\n"
-                f"accept: text/event-stream\r\n{auth}content-length: {len(body)}\r\n\r\n")
+                f"accept: text/event-stream\r\n{auth}{extra}content-length: {len(body)}\r\n\r\n")
         return head.encode() + body
 
 

@@ -5,8 +5,9 @@ and only the contenders concerned (``--contenders``): the phase's rows of those 
 replaced, every other row and every skipped phase is kept as it was, and ``reruns`` in
 ``results.json`` (printed in ``RESULTS.md``) says what was measured again, when and how.
 
-The latency phase cannot be merged: its added times are taken against the upstream measured in
-the same repeat, between the same rounds, so it is rerun whole or not at all.
+The latency phases (first token, added latency) cannot be merged: their added times are taken
+against the upstream measured in the same repeat, between the same rounds, so they are rerun
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def merge(new: dict[str, Any], path: Path, ran: set[str]) -> dict[str, Any]:
     old: dict[str, Any] = _renamed(json.loads(path.read_text(encoding="utf-8")))
     if old.get("quick") != new.get("quick"):
         raise SystemExit("--merge: a --quick run and a full run cannot be merged")
-    if "ttft" in ran:
-        raise SystemExit("--merge: the latency phase is rerun whole, without --merge (add --skip ttft)")
+    if ran & {"ttft", "latency"}:
+        raise SystemExit("--merge: the latency phases are rerun whole, without --merge (add --skip ttft,latency)")
     contenders = set(new.get("contenders", {}))
     merged = dict(old)
     merged["contenders"] = {**old.get("contenders", {}), **new.get("contenders", {})}
@@ -53,7 +54,7 @@ def merge(new: dict[str, Any], path: Path, ran: set[str]) -> dict[str, Any]:
 
 
 def _renamed(results: dict[str, Any]) -> dict[str, Any]:
-    for phase in (*ROW_PHASES, "ttft"):
+    for phase in (*ROW_PHASES, "ttft", "latency"):
         for row in results.get(phase, []):
             row["contender"] = RENAMED.get(row["contender"], row["contender"])
     results["contenders"] = {RENAMED.get(k, k): v for k, v in results.get("contenders", {}).items()}

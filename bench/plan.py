@@ -71,12 +71,22 @@ class Plan:
     scale_window: float = 5.0  # seconds of first-token probes while all are open
     scale_timeout: float = 150.0
     scale_stall: float = 15.0
+    # The added-latency rows (bench/latency.py): requests one at a time, each on a new connection,
+    # for a short answer written at once; every target takes a turn per round, ``latency_turns``
+    # rounds per repeat.
+    latency_repeats: int = 3
+    latency_turns: int = 100
+    latency_tokens: int = 20
+    latency_timeout: float = 30.0
 
     def background_spec(self, level: LatencyLevel) -> StreamSpec:
         """Paced streams at most ``aggregate_tokens_per_s`` together, open for the whole round."""
         interval = max(self.base_interval_ms, 1000.0 * level.background / self.aggregate_tokens_per_s)
         open_for = level.ramp + level.settle + level.window + 1.0
         return StreamSpec("paced", max(2, math.ceil(open_for * 1000 / interval)), interval)
+
+    def latency_spec(self) -> StreamSpec:
+        return StreamSpec("burst", self.latency_tokens)
 
     def probe_spec(self) -> StreamSpec:
         return StreamSpec("paced", self.probe_tokens, self.base_interval_ms)
@@ -114,5 +124,7 @@ QUICK = Plan(
     warmup_concurrency=2,
     core_seconds=0.3,
     sse_seconds=0.3,
-    leave_out=("litellm", "agui-proxy-asyncio", "agui-proxy-httpx"),
+    latency_repeats=1,
+    latency_turns=8,
+    leave_out=("litellm", "portkey", "agui-proxy-asyncio", "agui-proxy-httpx"),
 )

@@ -18,7 +18,8 @@ FLOOR = "raw-relay"
 
 COLOURS = {"agui-proxy": "#1f77b4", "starlette-passthrough": "#7f7f7f", "docs-server": "#d62728",
            "litellm": "#ff7f0e", "agui-proxy-asyncio": "#17becf", "agui-proxy-baseline": "#aec7e8",
-           "agui-proxy-httpx": "#9edae5", "raw-relay": "#2f2f2f", "nginx": "#8c564b", "upstream": "#2ca02c"}
+           "agui-proxy-httpx": "#9edae5", "raw-relay": "#2f2f2f", "nginx": "#8c564b", "upstream": "#2ca02c",
+           "portkey": "#9467bd"}
 
 
 def plot_cpu(cpu: dict[str, Any], labels: dict[str, str], path: Path) -> None:
@@ -90,3 +91,28 @@ def plot_ttft(ttft: dict[int, Any], labels: dict[str, str], path: Path) -> None:
 def _wrap(label: str) -> str:
     """A contender's label on short lines, so neighbouring bars' labels do not overlap."""
     return textwrap.fill(label, 14)
+
+
+def plot_latency(summary: dict[str, Any], labels: dict[str, str], path: Path) -> None:
+    """Added latency per request (p50, the range over repeats as error bars), one bar per contender."""
+    names = [n for n in summary if n != "upstream" and summary[n].get("added_p50") is not None]
+    values = [max(summary[n]["added_p50"], 0.01) for n in names]
+    lows = [summary[n]["added_p50"] - summary[n]["added_p50_range"][0] for n in names]
+    highs = [summary[n]["added_p50_range"][1] - summary[n]["added_p50"] for n in names]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.8))
+    ax.barh([textwrap.fill(labels.get(n, n), 34) for n in names], values, xerr=[lows, highs],
+            color=[COLOURS.get(n, "#bcbd22") for n in names])
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(_PLAIN)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.invert_yaxis()
+    ax.set_xlabel("added latency per request, p50 (ms, log scale)")
+    ax.set_title("last byte of a short answer through the contender minus straight to the upstream\n"
+                 "(dashed: issue 27's 1 ms)", fontsize=9)
+    ax.axvline(1.0, color="#d62728", linestyle="--", linewidth=1)
+    for y, v in enumerate(values):
+        ax.annotate(f"{v:.2f}", (v, y), xytext=(4, -10), textcoords="offset points", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

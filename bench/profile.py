@@ -47,7 +47,7 @@ def summarise(raw: Path, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("contender", choices=[n for n in CONTENDERS if n != "litellm"])
+    parser.add_argument("contender", choices=[n for n in CONTENDERS if n not in ("litellm", "portkey")])
     parser.add_argument("--mode", choices=("paced", "burst"), default="paced")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--streams", type=int, default=192)

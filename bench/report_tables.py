@@ -1,7 +1,8 @@
-"""The sections of ``RESULTS.md`` about holding streams, the core alone and the SSE decoders."""
+"""The sections of ``RESULTS.md`` about holding streams, added latency, the core alone and the SSE decoders."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 
@@ -132,3 +133,52 @@ def sse_section(sse: dict[str, Any] | None) -> list[str]:
               + "  It also works on bytes and caps every event it buffers (httpx-sse's buffers grow without "
               "bound on a line that never ends).", ""]
     return lines
+
+
+def latency_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """contender -> medians over the repeats of p50, p90 and of the added p50 / p90 (with their ranges)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        cell = out.setdefault(r["contender"], {"p50s": [], "p90s": [], "added50s": [], "added90s": [],
+                                               "exact": 0, "requests": 0, "errors": []})
+        for key, field in (("p50s", "p50_ms"), ("p90s", "p90_ms"), ("added50s", "added_p50_ms"),
+                           ("added90s", "added_p90_ms")):
+            if r[field] is not None:
+                cell[key].append(r[field])
+        cell["exact"] += r["exact"]
+        cell["requests"] += r["requests"]
+        cell["errors"] += [e for e in r["errors"] if e not in cell["errors"]]
+    for cell in out.values():
+        for key, name in (("p50s", "p50"), ("p90s", "p90"), ("added50s", "added_p50"), ("added90s", "added_p90")):
+            values = cell[key]
+            cell[name] = statistics.median(values) if values else None
+            cell[name + "_range"] = (min(values), max(values)) if values else None
+    return out
+
+
+def latency_section(rows: list[dict[str, Any]], labels: dict[str, str], plan: dict[str, Any]) -> list[str]:
+    if not rows:
+        return []
+    summary = latency_summary(rows)
+    lines = ["## Added latency per request", "",
+             f"Requests one at a time, each on a new connection, for a {plan.get('latency_tokens', 20)}-token answer "
+             "the upstream writes at once; timed from the connect to the response's last byte.  The contenders "
+             "and the upstream itself take turns request by request (the order rotating), "
+             f"{plan.get('latency_turns', 0)} requests each per repeat, {plan.get('latency_repeats', 0)} repeats.  "
+             "*Added* is a contender's percentile minus the upstream's own over the same turns; medians over the "
+             "repeats, min-max beside.", ""]
+    table = []
+    for name, cell in summary.items():
+        upstream = name == "upstream"
+        rng = cell["added_p50_range"]
+        table.append([labels.get(name, name), _ms(cell["p50"]), _ms(cell["p90"]),
+                      "-" if upstream else _ms(cell["added_p50"]) + (f" ({rng[0]:.2f}-{rng[1]:.2f})" if rng else ""),
+                      "-" if upstream else _ms(cell["added_p90"]), f"{cell['exact']}/{cell['requests']}",
+                      "; ".join(cell["errors"])[:120]])
+    lines += _table(["contender", "p50 ms", "p90 ms", "added p50 ms (min-max)", "added p90 ms", "exact", "errors"],
+                    table)
+    return [*lines, ""]
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class Live:
 def loadavg() -> float:
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # user..steal; guest is inside user
 
 
 def _errors(results: list[StreamResult]) -> list[str]:
@@ -62,6 +71,7 @@ class Meter:
         self.server0 = self.server.cpu_seconds() if self.server else 0.0
         self.up0 = self.upstream.cpu_seconds()
         self.me0 = time.process_time()
+        self.busy0 = machine_busy_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -69,10 +79,13 @@ class Meter:
         self.server_cpu = (self.server.cpu_seconds() if self.server else 0.0) - self.server0
         self.upstream_cpu = self.upstream.cpu_seconds() - self.up0
         self.client_cpu = time.process_time() - self.me0
+        busy = machine_busy_seconds() - self.busy0
+        # What the rest of the machine (other people's work) used meanwhile, in cores.
+        self.others_cores = max(busy - self.server_cpu - self.upstream_cpu - self.client_cpu, 0.0) / self.wall
 
     def record(self) -> dict[str, Any]:
         return {"wall_s": self.wall, "server_cpu_s": self.server_cpu, "upstream_cpu_s": self.upstream_cpu,
-                "client_cpu_s": self.client_cpu, "loadavg": self.load}
+                "client_cpu_s": self.client_cpu, "loadavg": self.load, "others_cores": self.others_cores}
 
 
 def cpu_round(live: Live, upstream: ServerProcess, spec: StreamSpec, concurrency: int, count: int,

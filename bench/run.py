@@ -4,6 +4,8 @@
 2. Warm every contender up, then hold streams open (most held at once, memory per open stream).
 3. CPU per token, paced and burst, rounds interleaved and rotated across repeats.
 4. First-token latency at each concurrency, against the upstream's own, interleaved likewise.
+4b. Added latency per request: short answers one at a time on new connections, request by request
+   in turns with the upstream itself (:mod:`bench.latency`).
 5. The sans-I/O core alone per provider, and the two SSE decoders.
 6. Write ``results.json``, ``RESULTS.md`` and the plots into ``--out`` (``bench/`` by default).
 """
@@ -22,14 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import core, scale, sse_compare
+from . import core, latency, scale, sse_compare
 from .contenders import CONTENDERS, DEFAULT, Contender, Unavailable, baseline_contender
 from .load import Target, run_streams
 from .merge import merge
 from .plan import FULL, QUICK, Plan
 from .procs import ServerProcess, free_port
 from .report import machine_info, write_report
-from .rounds import Live, cpu_round, hold_round, loadavg, ttft_round
+from .rounds import Live, cpu_round, hold_round, loadavg, machine_busy_seconds, ttft_round
 from .streams import StreamSpec, request_body_openai
 
 BENCH = Path(__file__).resolve().parent
@@ -156,6 +158,24 @@ def ttft_phase(lives: list[Live], direct: Live, upstream: ServerProcess, plan: P
     return rows
 
 
+def latency_phase(lives: list[Live], direct: Live, plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    targets = [direct.target, *(live.target for live in lives)]
+    for repeat in range(plan.latency_repeats):
+        load, busy0, wall0 = loadavg(), machine_busy_seconds(), time.perf_counter()
+        found = asyncio.run(latency.interleaved(targets, plan.latency_spec(), plan.latency_turns,
+                                                plan.latency_timeout))
+        # The whole machine's use, servers included: one request is in flight at a time, so the
+        # rest is other people's work (at most a fraction of one core is the bench's).
+        busy = (machine_busy_seconds() - busy0) / (time.perf_counter() - wall0)
+        for row in latency.summarise(direct.target.name, found, repeat):
+            row["loadavg"], row["machine_busy_cores"] = load, busy
+            rows.append(row)
+            log(f"latency {repeat} {row['contender']}: p50 {latency.fmt_ms(row['p50_ms'])}, added p50 "
+                f"{latency.fmt_ms(row['added_p50_ms'])}, {row['exact']}/{row['requests']} exact, load {load:.1f}")
+    return rows
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description="agui-proxy's benchmarks, side by side.")
     parser.add_argument("--quick", action="store_true", help="the CI smoke version: small, about 20 s")
@@ -163,7 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                              f"(default: {', '.join(DEFAULT)}; --quick leaves out "
                                              f"{', '.join(QUICK.leave_out)})")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.json, RESULTS.md and plots go")
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,scale,cpu,ttft,core")
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: hold,scale,cpu,ttft,latency,core")
     parser.add_argument("--baseline", metavar="GIT-REV",
                         help="add agui-proxy as of this git revision as a contender (before/after a change)")
     parser.add_argument("--repeats", type=int, help="repeats of the CPU rounds (default: the plan's)")
@@ -184,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown contenders: {', '.join(unknown)} (known: {', '.join(CONTENDERS)})", file=sys.stderr)
         return 2
     skip = set(filter(None, args.skip.split(",")))
-    if args.merge and "ttft" not in skip:
-        print("--merge cannot merge the latency phase (its added times are taken against the upstream of the "
-              "same repeat): add --skip ttft, or rerun it whole without --merge", file=sys.stderr)
+    if args.merge and not {"ttft", "latency"} <= skip:
+        print("--merge cannot merge the latency phases (their added times are taken against the upstream of the "
+              "same repeat): add --skip ttft,latency, or rerun them whole without --merge", file=sys.stderr)
         return 2
     skipped = {n: "left out of --quick" + (" (it takes about 20 s to start)" if n == "litellm" else "")
                for n in DEFAULT if n not in names and n in plan.leave_out}
@@ -227,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             results["cpu"] = cpu_phase(lives, upstream, plan)
         if "ttft" not in skip:
             results["ttft"] = ttft_phase(lives, direct, upstream, plan)
+        if "latency" not in skip:
+            results["latency"] = latency_phase(lives, direct, plan)
         results["crashed"] = [live.name for live in lives if live.process and not live.process.alive()]
     finally:
         for live in lives:
@@ -242,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     results["duration_s"] = time.time() - started
     took = results["duration_s"]
     if args.merge:
-        ran = {"warmup", "hold", "scale", "cpu", "ttft", "core", "sse"} - skip - ({"sse"} if "core" in skip else set())
+        ran = {"warmup", "hold", "scale", "cpu", "ttft", "latency", "core", "sse"} - skip
+        ran -= {"sse"} if "core" in skip else set()
         results = merge(results, args.out / "results.json", ran)
     (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_report(results, args.out)
