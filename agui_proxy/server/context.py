@@ -3,7 +3,8 @@
 :class:`RequestContextMiddleware` is the outermost piece of every chain the app composes
 (``stack.py``): it gives the request its id (the client's ``X-Request-ID`` when it is safe to log
 and echo, else a new one), notes when it arrived, puts a :class:`RequestContext` in the scope
-under :data:`CONTEXT_KEY`, echoes the id on the response and notes its status.  The pieces inside
+under :data:`CONTEXT_KEY`, echoes the id on the response, says in a ``Server-Timing`` header how
+long the proxy took before it called the upstream (:func:`server_timing`), and notes its status.  The pieces inside
 fill the rest in (the identity, once the auth piece knows it; the route handler: the upstream, the
 run and its first bytes), and the recorder (``recording.py``) reads it once when the request ends.
 It holds no message content unless ``logging.debug_content`` asks for it.
@@ -38,6 +39,7 @@ class RequestTrace(Protocol):
 
 CONTEXT_KEY = "agui_proxy.context"
 REQUEST_ID_HEADER = b"x-request-id"
+SERVER_TIMING_HEADER = b"server-timing"
 MAX_REQUEST_ID = 128
 # What an incoming X-Request-ID may hold: enough for UUIDs, ULIDs, W3C trace ids and the usual
 # "service/uuid" shapes, nothing that could break a log line (spaces, quotes, control characters).
@@ -77,6 +79,7 @@ class RequestContext:
     run: RunPipeline | None = None      # the run being streamed to the client, once one starts
     # A resumable run's driver (server/resumable.py): the run may go on after this response ends.
     outliving_run: asyncio.Future[None] | None = None
+    upstream_called: float | None = None  # the first request to an upstream was about to be sent
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None
@@ -88,6 +91,11 @@ class RequestContext:
     @classmethod
     def begin(cls, scope: Scope, route: str = "-", upstream: str = "-") -> RequestContext:
         return cls(request_id_from(scope), scope["method"], scope["path"], route, upstream)
+
+    def calling_upstream(self) -> None:
+        """The first request to an upstream is about to be sent (later tries do not move it)."""
+        if self.upstream_called is None:
+            self.upstream_called = time.monotonic()
 
     def upstream_chunk(self, out: bytes) -> None:
         """One chunk of the upstream's body was fed to the run and gave ``out`` to send."""
@@ -138,6 +146,16 @@ class RequestContext:
         return (self.ended or time.monotonic()) - self.started
 
 
+def server_timing(context: RequestContext) -> bytes:
+    """The ``Server-Timing`` value of a response (W3C Server Timing, ``name;dur=<ms>``): ``proxy``,
+    the milliseconds from the request's arrival until the proxy called the upstream, or, for a
+    response that called none (an error of the proxy's own, a probe), until it began to answer.
+    A browser's network panel shows it beside the request's own timing, so the proxy's share of
+    the time to the first byte can be told from the upstream's."""
+    until = context.upstream_called if context.upstream_called is not None else time.monotonic()
+    return b"proxy;dur=%.2f" % ((until - context.started) * 1000.0)
+
+
 def request_context(scope: Scope) -> RequestContext:
     """The context :class:`RequestContextMiddleware` put in ``scope``."""
     context: RequestContext = scope[CONTEXT_KEY]
@@ -165,7 +183,8 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 context.status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), echo]}
+                message = {**message, "headers": [*message.get("headers", ()), echo,
+                                                  (SERVER_TIMING_HEADER, server_timing(context))]}
             await send(message)
 
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 import anyio
@@ -42,6 +42,15 @@ from .routing import Target
 from .upstream import UpstreamCall, open_source
 
 log = logging.getLogger("agui_proxy")
+
+
+# Called right before each request to an upstream is sent: the response's start goes out then
+# (run_response.py SSEWriter.open), after the proxy's own work, so its Server-Timing is known.
+Ready = Callable[[], Awaitable[None]]
+
+
+async def not_yet() -> None:
+    """A :data:`Ready` with nothing to do (a run whose readers answer on their own, resumable.py)."""
 
 
 # One generator for every run's jitter: a Random's state is 2.5 KB, too much to carry per stream.
@@ -130,19 +139,20 @@ class UpstreamRun:
     ``targets`` is the route's chain, ``first_request`` the request already built for the first
     of them; the others' are built from ``conversation`` when their turn comes.  ``new_pipeline``
     builds a run stream for an upstream (with its provider's translator); the first one is
-    :attr:`pipeline`, whose ``start()`` the caller sends.  ``write`` sends bytes to the client.
-    :attr:`pipeline` is always the pipeline of the current try, so the caller can end the run
-    (``pipeline.fail``) when it is stopped.
+    :attr:`pipeline`, whose ``start()`` the caller sends.  ``write`` sends bytes to the client;
+    ``ready`` is awaited right before each request is sent.  :attr:`pipeline` is always the
+    pipeline of the current try, so the caller can end the run (``pipeline.fail``) when it is stopped.
     """
 
     __slots__ = ("_client_headers", "_conversation", "_first_request", "_http", "_label", "_new_pipeline",
-                 "_observer", "_pipeline_used", "_redact", "_rng", "_targets", "_write", "pipeline", "tries")
+                 "_observer", "_pipeline_used", "_ready", "_redact", "_rng", "_targets", "_write", "pipeline",
+                 "tries")
 
     def __init__(self, new_pipeline: Callable[[Target], RunPipeline], targets: Sequence[Target],
                  first_request: ProviderRequest, conversation: Conversation,
                  client_headers: Iterable[tuple[bytes, bytes]], write: Write, http: Callable[[], httpx.AsyncClient],
                  *, redactor: Redactor = NO_SECRETS, rng: random.Random | None = None, label: str = "",
-                 observer: RunObserver = UNOBSERVED) -> None:
+                 observer: RunObserver = UNOBSERVED, ready: Ready = not_yet) -> None:
         self._new_pipeline = new_pipeline
         self._targets = targets
         self._first_request = first_request
@@ -154,6 +164,7 @@ class UpstreamRun:
         self._rng = rng or _JITTER
         self._label = label
         self._observer = observer
+        self._ready = ready
         self.pipeline = new_pipeline(targets[0])
         self._pipeline_used = False
         self.tries = 0  # requests sent, over all upstreams (for logs and tests)
@@ -225,7 +236,9 @@ class UpstreamRun:
     async def _attempt(self, target: Target, request: ProviderRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
-        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline)
+        outbound = self._observer.outbound(target.name, request)
+        await self._ready()
+        source = open_source(outbound, self._http, target.provider, deadline)
         async with source as chunks:
             if isinstance(chunks, UpstreamCall):
                 if chunks.whole_body is not None:

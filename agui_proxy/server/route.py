@@ -28,7 +28,7 @@ from .context import RequestContext, request_context
 from .keepalive import KeepAlive
 from .metrics import Metrics
 from .reattach import check_run_id
-from .reliability import RunObserver, Unobserved, UpstreamRun
+from .reliability import Ready, RunObserver, Unobserved, UpstreamRun, not_yet
 from .request_body import read_body_within
 from .responses import send_error
 from .resumable import ResumableRuns
@@ -80,7 +80,8 @@ class RouteHandler:
                 await send_error(send, exc)
                 return
             writer = SSEWriter(send)
-            run = self._upstream_run(request, writer.write, targets, first_request, scope["headers"], context, label)
+            run = self._upstream_run(request, writer.write, targets, first_request, scope["headers"], context, label,
+                                     ready=writer.open)
             context.run = run.pipeline
             await respond_with_run(run, receive=receive, writer=writer, slot=slot, keepalive=self.keepalive,
                                    label=label)
@@ -119,7 +120,7 @@ class RouteHandler:
 
     def _upstream_run(self, request: InboundRequest, write: Write, targets: list[Target],
                       first_request: ProviderRequest, client_headers: list[tuple[bytes, bytes]],
-                      context: RequestContext, label: str) -> UpstreamRun:
+                      context: RequestContext, label: str, *, ready: Ready = not_yet) -> UpstreamRun:
         route = self.plan.route
         # A resumable run's terminator is the end entry of its log, written once for every reader.
         done = self._done(request) and route.resumable is None
@@ -135,7 +136,7 @@ class RouteHandler:
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)
             observer = context.span.observer(observer, targets, context)
         return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,
-                           write, self.http, redactor=self.redactor, label=label, observer=observer)
+                           write, self.http, redactor=self.redactor, label=label, observer=observer, ready=ready)
 
 
 class ContextObserver(Unobserved):
@@ -147,6 +148,10 @@ class ContextObserver(Unobserved):
         self._context = context
         self._metrics = metrics
         self._route = route
+
+    def outbound(self, upstream: str, request: ProviderRequest) -> ProviderRequest:
+        self._context.calling_upstream()
+        return request
 
     def attempt(self, upstream: str, pipeline: RunPipeline, retry: bool) -> None:
         self._context.upstream = upstream

@@ -81,10 +81,11 @@ class SSEWriter:
     when the run wrote since the ping was found due, and once the run has ended.
     """
 
-    __slots__ = ("_clock", "_send", "_unsent", "finished", "last_sent", "run")
+    __slots__ = ("_clock", "_send", "_started", "_unsent", "finished", "last_sent", "run")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self._started = False
         self._unsent = b""
         # The loop's clock (what anyio.current_time() reads), kept: asking anyio for it on every
         # write looked up the async library and the running loop each time, about 8% of the CPU
@@ -96,12 +97,24 @@ class SSEWriter:
         # the response goes on a moment (the upstream connection's end is read for reuse).
         self.run: UpstreamRun | None = None
 
+    def hold(self, data: bytes) -> None:
+        """Bytes that go out with the response's start (``RUN_STARTED``), or before the next write."""
+        self._unsent += data
+
+    async def open(self) -> None:
+        """The response's start and what is held, now (the upstream is about to be called: the
+        Server-Timing header says how long the proxy took until then)."""
+        await self.write(b"")
+
     async def start(self) -> None:
         await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        self._started = True  # only once sent: a start cancelled while the client was slow is sent again
 
     async def write(self, data: bytes) -> None:
         if self.finished:
             return
+        if not self._started:
+            await self.start()
         if self._unsent:
             data = self._unsent + data
         if data:
@@ -113,13 +126,14 @@ class SSEWriter:
     async def ping(self, due: float) -> None:
         """A ping, unless the run wrote since ``due`` (its end, perhaps) or its bytes are on their way."""
         run = self.run
-        if not self.finished and not self._unsent and self.last_sent <= due and not (run and run.pipeline.ended):
+        if (self._started and not self.finished and not self._unsent and self.last_sent <= due
+                and not (run and run.pipeline.ended)):
             self.last_sent = self._clock()
             await self._send({"type": "http.response.body", "body": PING, "more_body": True})
 
     async def finish(self) -> None:
         if not self.finished:
-            await self.write(b"")  # what a cancelled write left
+            await self.write(b"")  # what a cancelled write left (and the start, if the run never called)
             self.finished = True
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -134,10 +148,10 @@ async def watch_client(receive: Receive, slot: RunSlot) -> None:
 
 async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWriter, slot: RunSlot,
                            keepalive: KeepAlive, label: str) -> None:
-    """Send the 200 and ``RUN_STARTED``, run the upstream tries until they or the client or a
-    shutdown end the run, then end the run and the response."""
-    await writer.start()
-    await writer.write(run.pipeline.start())
+    """Run the upstream tries until they or the client or a shutdown end the run, then end the run
+    and the response.  The 200 and ``RUN_STARTED`` go out right before the first upstream call
+    (the run's ``ready``: :meth:`SSEWriter.open`), or with whatever the run writes first."""
+    writer.hold(run.pipeline.start())
     writer.run = run
     # The watcher is a plain asyncio task, not an anyio task group: ASGI servers that run this
     # app run asyncio, and a task group per stream is memory held for the whole stream, which
