@@ -48,3 +48,17 @@ def test_an_upstream_that_never_ends_its_body_does_not_hold_the_client(up: Scrip
         up.wait_closed(request.connection, timeout=10)  # given up on: not returned to the pool half-read
     finally:
         never.set()
+
+
+def test_a_cookie_an_upstream_sets_never_goes_back_with_later_requests(up: ScriptedUpstream,
+                                                                       plain_proxy: ProxyProcess) -> None:
+    """The upstream client is shared by every user's runs: a cookie one answer set (a CDN's, say)
+    must not ride along with anyone's next request."""
+    with_cookie = [*SSE_HEADERS.items(), ("set-cookie", "__cf_bm=user-one-session; Path=/; HttpOnly")]
+    up.script(Status(200, with_cookie), sse_steps(text_transcript()), End())
+    up.script(sse_response(text_transcript()))
+    for _ in range(2):
+        reply = post(f"{plain_proxy.url}/api/agent", BODY)
+        assert reply.status == 200 and reply.done and text_of(reply.events) == TEXT
+    first, second = up.wait_for_requests(2)
+    assert "cookie" not in first.headers and "cookie" not in second.headers, second.headers
