@@ -1,12 +1,12 @@
-"""The README's JavaScript helper for resumable runs, run as it is in Node, through a connection
-that a relay cuts mid-stream: it reattaches with ``Last-Event-ID`` and delivers the whole run, each
-frame once, in order."""
+"""The documentation's JavaScript client for resumable runs (``docs/examples/resumable-client.mjs``,
+included as it is in ``docs/resumable-runs.md``), run in Node through a connection that a relay cuts
+mid-stream: it reattaches with ``Last-Event-ID`` and delivers the whole run, each frame once, in
+order."""
 
 from __future__ import annotations
 
 import http.server
 import json
-import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -23,8 +23,16 @@ from .node import node_or_skip
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parents[1] / "README.md"
-HELPER = re.compile(r"<!-- resumable-helper -->\n```js\n(.*?)```\n<!-- /resumable-helper -->", re.S)
+DOCS = HERE.parents[1] / "docs"
+RUNNER = HERE / "resumable_client_run.mjs"  # imports docs/examples/resumable-client.mjs itself
+
+
+def test_the_page_shows_the_file_the_tests_run() -> None:
+    """The page includes the example file (pymdownx.snippets), so the code it shows is this code."""
+    page = (DOCS / "resumable-runs.md").read_text("utf-8")
+    assert page.count('--8<-- "examples/resumable-client.mjs"') == 1
+    assert (DOCS / "examples" / "resumable-client.mjs").is_file()
+    assert "examples/resumable-client.mjs" in RUNNER.read_text("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +44,8 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
 
 
 @pytest.mark.parametrize("kind", ["branderux", "agui"])
-def test_the_readme_helper_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path: Path, kind: str) -> None:
-    node = node_or_skip("the README's helper")
-    (code,) = HELPER.findall(README.read_text("utf-8"))
-    module = HERE / "readme_helper_code.mjs"
-    module.write_text(code + "\nexport { resumableRun };\n", "utf-8")
+def test_the_documented_client_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path: Path, kind: str) -> None:
+    node = node_or_skip("the documentation's resumable-run client")
     body: dict[str, object] = ({"params": {"messages": [{"role": "user", "content": "hi"}]}} if kind == "branderux"
                                else {"threadId": "t", "runId": f"run-{tmp_path.name}", "messages": []})
     with new_client() as client:
@@ -48,7 +53,7 @@ def test_the_readme_helper_reattaches_after_a_cut(proxy: ProxyProcess, tmp_path:
                             body={**body, "runId": f"whole-{tmp_path.name}"} if kind == "agui" else body)
     with CuttingRelay(proxy.port, cut_after=900) as relay:
         out = tmp_path / "out.json"
-        subprocess.run([node, str(HERE / "readme_helper.mjs"), relay.url + "/api/agent", json.dumps(body), str(out)],
+        subprocess.run([node, str(RUNNER), relay.url + "/api/agent", json.dumps(body), str(out)],
                        cwd=HERE, check=True, timeout=60)
         connections = relay.connections
     result = json.loads(out.read_text("utf-8"))
@@ -92,17 +97,15 @@ class _EndsEarly(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_the_readme_helper_reattaches_when_a_response_ends_before_its_run(tmp_path: Path) -> None:
-    node = node_or_skip("the README's helper")
-    (code,) = HELPER.findall(README.read_text("utf-8"))
-    (HERE / "readme_helper_code.mjs").write_text(code + "\nexport { resumableRun };\n", "utf-8")
+def test_the_documented_client_reattaches_when_a_response_ends_before_its_run(tmp_path: Path) -> None:
+    node = node_or_skip("the documentation's resumable-run client")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndsEarly)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         out = tmp_path / "out.json"
         url = f"http://127.0.0.1:{server.server_address[1]}/api/agent"
-        subprocess.run([node, str(HERE / "readme_helper.mjs"), url, json.dumps({"params": {}}), str(out)],
+        subprocess.run([node, str(RUNNER), url, json.dumps({"params": {}}), str(out)],
                        cwd=HERE, check=True, timeout=60)
     finally:
         server.shutdown()
