@@ -9,7 +9,7 @@ text, without hiding ordinary words: Ollama's conventional key ``ollama`` would 
 name and route out of every log line, a one-letter token every such letter.  So a short secret is
 redacted only as a whole value: a text (a log argument, a header value, a message) that is the
 secret and nothing else, surrounding whitespace aside.  The config refuses inbound tokens that
-short and warns about such provider keys (README "Security").
+short and warns about such provider keys (docs/reliability.md, "Short secrets").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The showcase run: reasoning, then text, then a tool call, through the real proxy into the page.
 
-The tests use it (``test_playground.py``), and it regenerates the README's screenshot::
+The tests use it (``test_playground.py``), and it regenerates the screenshot in the README and docs/playground.md::
 
     python -m tests.browser.showcase            # writes docs/playground.png
 

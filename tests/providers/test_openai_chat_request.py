@@ -52,7 +52,8 @@ def test_system_first_converted_tools_and_extras() -> None:
 
 @pytest.mark.parametrize("name", ["Authorization", "authorization", "AUTHORIZATION"])
 def test_a_configured_authorization_header_replaces_the_api_key_one(name: str) -> None:
-    # The operator's explicit header wins (README "Upstreams"): exactly one authorization goes out.
+    # The operator's explicit header wins (docs/configuration.md, `upstreams.<name>.headers`): exactly one
+    # authorization goes out.
     _, headers, _ = build({"messages": [{"role": "user", "content": "Hi"}]}, headers={name: "Bearer from-config"})
     sent = [(k, v) for k, v in headers.items() if k.lower() == "authorization"]
     assert sent == [(name, "Bearer from-config")]
