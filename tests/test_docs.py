@@ -1,0 +1,72 @@
+"""The documentation holds to the code: every config example in the pages and the README is a valid
+config (a fragment, laid over the smallest whole config), and the README's links lead somewhere.
+The site's own links, anchors and nav are checked by ``mkdocs build --strict`` (.ci/run)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agui_proxy.config import config_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
+YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
+VARIABLE = re.compile(r"\$\{(\w+)")
+# The smallest whole config a fragment is laid over: the upstream name the pages' routes use.
+BASE: dict[str, Any] = {"upstreams": {"openai": {"provider": "replay"}},
+                        "routes": [{"path": "/api/agent", "upstream": "openai"}]}
+
+
+def config_examples() -> list[Any]:
+    found = []
+    for page in PAGES:
+        for number, block in enumerate(YAML_BLOCK.findall(page.read_text("utf-8")), 1):
+            if block.startswith("--8<--"):  # config.example.yaml, included whole: tests/config loads it
+                continue
+            if block.startswith("# prometheus.yml"):  # the scraper's config, not the proxy's
+                continue
+            found.append(pytest.param(block, id=f"{page.relative_to(REPO)}-{number}"))
+    return found
+
+
+def laid_over(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
+    """The fragment's mappings merged key by key into the base's; anything else replaces."""
+    merged = dict(base)
+    for key, value in fragment.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = laid_over(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def test_the_pages_hold_config_examples() -> None:
+    assert len(config_examples()) >= 10, "the YAML blocks are found (a changed fence would hide them all)"
+
+
+@pytest.mark.parametrize("block", config_examples())
+def test_every_config_example_loads(block: str) -> None:
+    fragment = yaml.safe_load(block)
+    assert isinstance(fragment, dict)
+    # Each ${VAR} set, to a value long enough for a secret (an HS256 key wants 32 bytes).
+    env = {name: f"{name.lower()}-{'x' * 32}" for name in VARIABLE.findall(block)}
+    # Upstreams a fragment names but does not define (the tracing example's own traced service).
+    named = {name: {"provider": "replay"} for name in fragment.get("tracing", {}).get("propagate_to", [])}
+    base = laid_over(BASE, {"upstreams": named})
+    config = config_from_dict(laid_over(base, fragment), source="example", env=env, base_dir=REPO)
+    for upstream in fragment.get("upstreams", {}):
+        assert upstream in config.upstreams
+
+
+def test_the_readme_links_lead_to_files_that_exist() -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    targets = {target for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", readme)
+               if not target.startswith(("http://", "https://"))}
+    assert "docs/index.md" in targets
+    missing = sorted(target for target in targets if not (REPO / target).exists())
+    assert missing == []
