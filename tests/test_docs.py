@@ -1,17 +1,20 @@
 """The documentation holds to the code: every config example in the pages and the README is a valid
-config (a fragment, laid over the smallest whole config), and the README's links lead somewhere.
+config (a fragment, laid over the smallest whole config), every key of the configuration reference
+is an option, and the README's links lead somewhere.
 The site's own links, anchors and nav are checked by ``mkdocs build --strict`` (.ci/run)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from agui_proxy.config import config_from_dict
+from agui_proxy.config import Config, config_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
@@ -70,3 +73,67 @@ def test_the_readme_links_lead_to_files_that_exist() -> None:
     assert "docs/index.md" in targets
     missing = sorted(target for target in targets if not (REPO / target).exists())
     assert missing == []
+
+
+def options(annotation: Any) -> dict[str, Any]:
+    """The options a config value of this type takes (each with its own type), for every form the
+    value may take (a union: all of its members; a dict or a list: its values; a model: its fields)."""
+    found: dict[str, Any] = {}
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return options(get_args(annotation)[0])
+    if origin in (Union, UnionType, list, dict):
+        for arg in get_args(annotation):
+            for name, value in options(arg).items():
+                found.setdefault(name, value)
+        return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {name: field.annotation for name, field in annotation.model_fields.items() if not field.exclude}
+    return found
+
+
+def reference_keys() -> list[str]:
+    """The first column of the configuration reference, each name written out in full: in
+    "`auth.jwt.refetch_interval`, `keys_max_age`", the second is `auth.jwt.keys_max_age`."""
+    page = (REPO / "docs" / "configuration.md").read_text("utf-8")
+    keys = []
+    for row in re.findall(r"^\| (`.*?) \|", page, re.M):
+        parent = ""
+        for name in re.findall(r"`([^`]+)`", row):
+            if "." in name or "[" in name:
+                parent = name.rpartition(".")[0]
+                keys.append(name)
+            else:
+                keys.append(f"{parent}.{name}" if parent else name)
+    return keys
+
+
+def test_the_configuration_reference_and_the_options_match() -> None:
+    """Every key of the reference is an option, and every option is in the reference: by its own
+    name, or within a key the reference gives whole (`probes`: every option of `probes:`)."""
+    keys = reference_keys()
+    assert len(keys) >= 80, "the reference table is found"
+    unknown = []
+    for key in keys:
+        annotation: Any = Config
+        for part in re.sub(r"\[\]|\.<name>|\.\*$", "", key).split("."):
+            annotation = options(annotation).get(part)
+            if annotation is None:
+                unknown.append(key)
+                break
+    assert unknown == []
+    documented = {re.sub(r"\[\]|\.<name>|\.\*$", "", key) for key in keys}
+
+    def undocumented(annotation: Any, prefix: str) -> list[str]:
+        missing = []
+        for name, value in options(annotation).items():
+            path = prefix + name
+            if path in documented:
+                continue  # documented whole, its own options with it
+            if any(key.startswith(path + ".") for key in documented):
+                missing += undocumented(value, path + ".")  # documented option by option
+            else:
+                missing.append(path)
+        return missing
+
+    assert undocumented(Config, "") == []
