@@ -1,6 +1,7 @@
 """The documentation holds to the code: every config example in the pages and the README is a valid
 config (a fragment, laid over the smallest whole config), every key of the configuration reference
-is an option, and the README's links lead somewhere.
+is an option (and every option in it), every RUN_ERROR code is in the protocol page's table, and
+the README's links lead somewhere.
 The site's own links, anchors and nav are checked by ``mkdocs build --strict`` (.ci/run)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel
 
 from agui_proxy.config import Config, config_from_dict
+from agui_proxy.errors import RunError
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
@@ -137,3 +139,18 @@ def test_the_configuration_reference_and_the_options_match() -> None:
         return missing
 
     assert undocumented(Config, "") == []
+
+
+def test_the_protocol_page_lists_every_run_error_code() -> None:
+    """The table of RUN_ERROR codes holds each code a run can end with, and no other."""
+    page = (REPO / "docs" / "protocol.md").read_text("utf-8")
+    table = page.split("## Errors in the stream", 1)[1].split("\n\n")[2]  # the heading, a paragraph, the table
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, re.M)
+    codes: set[str] = set()
+    pending: list[type[RunError]] = [RunError]
+    while pending:
+        cls = pending.pop()
+        codes.add(cls.code)
+        pending += cls.__subclasses__()
+    assert len(listed) == len(set(listed))
+    assert set(listed) == codes
