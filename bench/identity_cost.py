@@ -43,8 +43,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from agui_proxy.config_identity import JWTConfig
-from agui_proxy.config_quotas import QuotasConfig
+from agui_proxy.config import JWTConfig, QuotasConfig
 from agui_proxy.quotas import QuotaGate
 from agui_proxy.store import MemoryStore, RedisStore, Store
 from agui_proxy.users import JWTVerifier

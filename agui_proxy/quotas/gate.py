@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..config_quotas import QuotaLimits, QuotasConfig
+from ..config import QuotaLimits, QuotasConfig
 from ..errors import InboundError, QuotaExceeded, StoreUnavailable
 from ..store import Admission, Charge, Lease, Store
 from .metrics import QuotaMetrics

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..config_quotas import QuotaLimits, QuotasConfig
+from ..config import QuotaLimits, QuotasConfig
 from ..store import Counts, Lease, Window
 
 MINUTE = 60

@@ -24,8 +24,7 @@ from collections.abc import Callable
 
 import anyio
 
-from ..config import Config
-from ..config_runs import ResumableConfig, RunsConfig
+from ..config import Config, ResumableConfig, RunsConfig
 from ..core.encoder import DONE_FRAME
 from ..core.pipeline import RunPipeline
 from ..errors import (

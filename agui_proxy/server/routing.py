@@ -14,8 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Config, RouteConfig, UpstreamConfig
-from ..config_identity import ForwardIdentityConfig
+from ..config import Config, ForwardIdentityConfig, RouteConfig, UpstreamConfig
 from ..core.conversation import Conversation
 from ..core.encoder import EventEncoder
 from ..errors import InboundError

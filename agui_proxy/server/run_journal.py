@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import anyio
 
-from ..config_runs import ResumableConfig
+from ..config import ResumableConfig
 from ..core.frames import split_frames
 from ..store.runs import RunLog
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
-from ..config_quotas import StoreConfig
+from ..config import StoreConfig
 from .base import Admission, Charge, Counts, Lease, Store, Window
 from .memory import MemoryStore
 

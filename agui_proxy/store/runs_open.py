@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..config_quotas import StoreConfig
-from ..config_runs import RunsConfig
+from ..config import RunsConfig, StoreConfig
 from .runs import RunLog
 from .runs_memory import MemoryRunLog
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agui_proxy.config_quotas import QuotasConfig
+from agui_proxy.config import QuotasConfig
 from agui_proxy.errors import InboundError, QuotaExceeded, StoreUnavailable
 from agui_proxy.quotas import QuotaGate, QuotaMetrics
 from agui_proxy.store import Store

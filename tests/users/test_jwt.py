@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.api_jws import PyJWS
 
-from agui_proxy.config_identity import JWTConfig
+from agui_proxy.config import JWTConfig
 from agui_proxy.errors import AuthError, InboundError
 from agui_proxy.users import JWTVerifier, VerifiedToken
 from tests.support.issuer import AUDIENCE, ECKey, Issuer, RSAKey, hand_signed

@@ -1,6 +1,6 @@
 """Every problem of a config file at once, each naming its field.
 
-The loader (``config.py``) hands over what went wrong in two passes: the ``${VAR}`` references
+The loader (``load.py``) hands over what went wrong in two passes: the ``${VAR}`` references
 that could not be resolved (:class:`Unresolved`, collected over the whole document instead of
 stopping at the first), and pydantic's :class:`~pydantic.ValidationError`, which already holds
 every field's error.  :func:`validation_problems` turns the latter into one
@@ -23,8 +23,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import ConfigError
-from .providers import SOURCES
+from ..errors import ConfigError
+from ..providers import SOURCES
 
 # What stands in for an unset ${VAR} so that validation goes on and reports the other problems.
 UNSET_PLACEHOLDER = "${unset}"
