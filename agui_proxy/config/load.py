@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .interpolation import interpolate
 from .model import Config
-from .problems import Unresolved, upstream_error, validation_problems
+from .problems import Unresolved, validation_problems
+from .upstreams import upstream_error
 
 
 def config_from_dict(data: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,

@@ -1,18 +1,19 @@
 """The ``upstreams:`` section: one model per kind of upstream, told apart by ``provider:``.
 
-Each kind is the typed settings of its provider (``agui_proxy/providers`` builds the provider from
-it); what every upstream has besides (timeouts, retries, forwarded headers, forwarded identity)
-is the shell's.
+Each kind is the typed settings of its provider: the provider registry
+(``agui_proxy/providers/registry.py``) builds the provider from it, and nothing here knows the
+providers.  What every upstream has besides (timeouts, retries, forwarded headers, forwarded
+identity) is the shell's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 
-from ..providers import PROVIDERS, Provider, Replay, ReplaySettings
 from .identity import ForwardIdentityConfig
 from .strict import HEADER_NAME, Strict, http_url
 
@@ -88,7 +89,7 @@ class _Upstream(Strict):
         return self.provider
 
 
-class _HTTPUpstream(_Upstream):
+class HTTPUpstream(_Upstream):
     """An upstream answered over HTTP by one of the registered providers."""
 
     base_url: str
@@ -129,34 +130,39 @@ class _HTTPUpstream(_Upstream):
                                  "empty string?); leave the header out to send none")
         return headers
 
-    def settings(self, model: str | None) -> dict[str, Any]:
-        return {"base_url": self.base_url, "model": model or self.model, "api_key": self.api_key,
-                "headers": dict(self.headers), "query": dict(self.query), "extra_body": dict(self.body)}
 
-    def build_provider(self, model: str | None = None) -> Provider:
-        """The provider strategy for this upstream (``model``: one the route lets the client pick)."""
-        cls = PROVIDERS[self.provider]
-        return cls(cls.settings_class(**self.settings(model)))
+# One model per provider spoken over HTTP.  The fields a kind adds to HTTPUpstream are its
+# provider's own options (the registry, agui_proxy/providers/registry.py, hands them on by name).
 
-
-class OpenAIChatUpstream(_HTTPUpstream):
+class OpenAIChatUpstream(HTTPUpstream):
     provider: Literal["openai-chat"]
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
 
-    def settings(self, model: str | None) -> dict[str, Any]:
-        return {**super().settings(model), "max_tokens_param": self.max_tokens_param}
 
-
-class OpenAIResponsesUpstream(_HTTPUpstream):
+class OpenAIResponsesUpstream(HTTPUpstream):
     provider: Literal["openai-responses"]
 
 
-class AnthropicUpstream(_HTTPUpstream):
+class AnthropicUpstream(HTTPUpstream):
     provider: Literal["anthropic"]
 
 
-class GeminiUpstream(_HTTPUpstream):
+class GeminiUpstream(HTTPUpstream):
     provider: Literal["gemini"]
+
+
+HTTP_UPSTREAMS: tuple[type[HTTPUpstream], ...] = (OpenAIChatUpstream, OpenAIResponsesUpstream, AnthropicUpstream,
+                                                  GeminiUpstream)
+
+
+def kind_of(model: type[_Upstream]) -> str:
+    """The ``provider:`` name a kind of upstream is picked by (its tag in the union)."""
+    names: tuple[str, ...] = get_args(model.model_fields["provider"].annotation)
+    return names[0]
+
+
+# The wire formats a recording can be in: the providers spoken over HTTP.
+RECORDING_FORMATS = tuple(kind_of(model) for model in HTTP_UPSTREAMS)
 
 
 class ReplayUpstream(_Upstream):
@@ -171,8 +177,8 @@ class ReplayUpstream(_Upstream):
     @field_validator("format")
     @classmethod
     def _known_format(cls, name: str) -> str:
-        if name not in PROVIDERS:
-            raise ValueError(f"unknown recording format {name!r} (one of: {', '.join(sorted(PROVIDERS))})")
+        if name not in RECORDING_FORMATS:
+            raise ValueError(f"unknown recording format {name!r} (one of: {', '.join(sorted(RECORDING_FORMATS))})")
         return name
 
     @field_validator("file")
@@ -185,14 +191,24 @@ class ReplayUpstream(_Upstream):
     def label(self) -> str:
         return f"{self.provider} ({self.format})"
 
-    def build_provider(self, model: str | None = None) -> Provider:
-        return Replay(ReplaySettings(self.file, PROVIDERS[self.format], self.model or "replay",
-                                     self.chunk_size, self.interval))
-
 
 UpstreamConfig = Annotated[
     OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
     Field(discriminator="provider"),
 ]
 
+# Every ``provider:`` a config may name.
+UPSTREAM_KINDS = (*RECORDING_FORMATS, kind_of(ReplayUpstream))
 
+
+def upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
+    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
+    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
+    loc = error["loc"]
+    if loc[:1] != ("upstreams",) or len(loc) < 2:
+        return None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = (error.get("ctx") or {}).get("tag")
+        known = ", ".join(sorted(UPSTREAM_KINDS))
+        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
+    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in UPSTREAM_KINDS else None
