@@ -36,8 +36,7 @@ from ..errors import (
     StoreUnavailable,
     UpstreamReportedError,
 )
-from ..store.runs import RunLog
-from ..store.runs_open import open_run_log
+from ..store import RunLog, open_run_log
 from .admission import AdmissionGate, RunSlot
 from .coalesce import Write
 from .reliability import UpstreamRun
