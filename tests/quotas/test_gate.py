@@ -16,21 +16,15 @@ from agui_proxy.errors import InboundError, QuotaExceeded, StoreUnavailable
 from agui_proxy.quotas import QuotaGate, QuotaMetrics
 from agui_proxy.store import QuotaStore
 
+from ..support.clock import ManualClock
+
 T0 = 1_800_000_000.0  # a minute and a day boundary
 
 
-class Clock:
-    def __init__(self, now: float = T0 + 1) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def run(make_store: Callable[[], QuotaStore], quotas: dict[str, Any],
-        body: Callable[[QuotaGate, Clock], Awaitable[Any]]) -> tuple[Any, CollectorRegistry]:
+        body: Callable[[QuotaGate, ManualClock], Awaitable[Any]]) -> tuple[Any, CollectorRegistry]:
     registry = CollectorRegistry()
-    clock = Clock()
+    clock = ManualClock(T0 + 1)
 
     async def main() -> Any:
         store = make_store()
@@ -48,7 +42,7 @@ def refused(registry: CollectorRegistry, reason: str) -> float:
 
 
 def test_requests_per_minute(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         for i in range(3):
             ticket = await gate.admit("alice", {})
             assert dict(ticket.headers)[b"ratelimit"] == f'"requests_per_minute";r={2 - i}'.encode()
@@ -71,7 +65,7 @@ def test_requests_per_minute(make_store: Callable[[], QuotaStore]) -> None:
 
 
 def test_tokens_charged_from_usage_then_refused(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> list[Any]:
+    async def body(gate: QuotaGate, clock: ManualClock) -> list[Any]:
         out = []
         first = await gate.admit("alice", {})
         await gate.finish(first, tokens=900, estimate_bytes=0)
@@ -96,7 +90,7 @@ def test_tokens_charged_from_usage_then_refused(make_store: Callable[[], QuotaSt
 
 
 def test_a_run_without_usage_is_charged_its_bytes(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("leaver", {})
         await gate.finish(ticket, tokens=None, estimate_bytes=400)  # 100 tokens at 4 bytes each
         await gate.finish(ticket, tokens=None, estimate_bytes=400)  # finishing twice charges once
@@ -108,7 +102,7 @@ def test_a_run_without_usage_is_charged_its_bytes(make_store: Callable[[], Quota
 
 
 def test_concurrent_streams(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         first, _second = await gate.admit("alice", {}), await gate.admit("alice", {})
         with pytest.raises(QuotaExceeded) as caught:
             await gate.admit("alice", {})
@@ -123,7 +117,7 @@ def test_concurrent_streams(make_store: Callable[[], QuotaStore]) -> None:
 
 
 def test_a_plan_picked_by_a_claim(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> tuple[int, int, int]:
+    async def body(gate: QuotaGate, clock: ManualClock) -> tuple[int, int, int]:
         counts = []
         for claims in ({"plan": "pro"}, {"plan": "unknown"}, {}):
             admitted = 0
@@ -143,7 +137,7 @@ def test_a_plan_picked_by_a_claim(make_store: Callable[[], QuotaStore]) -> None:
 
 
 def test_limit_zero_refuses_everything(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         with pytest.raises(QuotaExceeded) as caught:
             await gate.admit("alice", {})
         return caught.value
@@ -158,7 +152,7 @@ def test_no_limits_never_calls_the_store() -> None:
             raise AssertionError("called")
         settle = admit
 
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
         await gate.finish(ticket, tokens=10, estimate_bytes=0)
 
@@ -177,7 +171,7 @@ class Unavailable(QuotaStore):
 
 @pytest.mark.parametrize("policy", ["allow", "deny"])
 def test_store_error_policy(policy: str, caplog: pytest.LogCaptureFixture) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> list[str]:
+    async def body(gate: QuotaGate, clock: ManualClock) -> list[str]:
         outcomes = []
         for _ in range(5):
             try:
@@ -204,7 +198,7 @@ def test_store_error_policy(policy: str, caplog: pytest.LogCaptureFixture) -> No
 
 
 def test_store_round_trips_are_timed(make_store: Callable[[], QuotaStore]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
         await gate.finish(ticket, tokens=3, estimate_bytes=0)
 
