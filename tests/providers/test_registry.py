@@ -3,11 +3,12 @@ upstream's typed settings reach the provider it builds (its own options included
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from agui_proxy.config import config_from_dict
-from agui_proxy.config.upstreams import RECORDING_FORMATS, UPSTREAM_KINDS
+from agui_proxy.config.upstreams import HTTP_UPSTREAMS, RECORDING_FORMATS, UPSTREAM_KINDS, HTTPUpstream, kind_of
 from agui_proxy.core.inbound import read_request
 from agui_proxy.providers import PROVIDERS, SOURCES, ChatSettings, Replay, UpstreamRequest, build_provider
 
@@ -17,6 +18,15 @@ HELLO = read_request(b'{"params": {"messages": [{"role": "user", "content": "Hi"
 def test_the_config_and_the_registry_know_the_same_providers() -> None:
     assert sorted(UPSTREAM_KINDS) == sorted(SOURCES)
     assert sorted(RECORDING_FORMATS) == sorted(PROVIDERS)
+
+
+def test_each_providers_own_options_are_fields_of_its_settings() -> None:
+    """What a kind of upstream adds to HTTPUpstream is handed on by name: its provider's settings
+    class has a field of each name (else building the provider would fail at the first request)."""
+    for model in HTTP_UPSTREAMS:
+        own = set(model.model_fields) - set(HTTPUpstream.model_fields)
+        settings = {f.name for f in dataclasses.fields(PROVIDERS[kind_of(model)].settings_class)}
+        assert own <= settings, (kind_of(model), own - settings)
 
 
 def test_an_upstreams_settings_reach_its_provider() -> None:
