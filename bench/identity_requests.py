@@ -13,8 +13,7 @@ from typing import Any
 import jwt
 
 from agui_proxy import create_app
-from agui_proxy.config import config_from_dict
-from agui_proxy.config_identity import AuthConfig
+from agui_proxy.config import AuthConfig, config_from_dict
 from agui_proxy.server.auth import BearerTokens
 
 STATIC_TOKENS = [f"static-token-{i}-0123456789abcdef" for i in range(4)]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from agui_proxy.store import MemoryStore, RedisStore, Store
+from agui_proxy.store import MemoryQuotaStore, QuotaStore, RedisQuotaStore
 
 from .support.proxy import ProxyProcess, ProxySetup, start_proxy
 from .support.redis_server import RedisServer
@@ -55,9 +55,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(params=["memory", "redis"])
-def make_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
+def make_store(request: pytest.FixtureRequest) -> Callable[[], QuotaStore]:
     """Each store in turn, for a test body that must give the same answers with both."""
     if request.param == "memory":
-        return MemoryStore
+        return MemoryQuotaStore
     server: RedisServer = request.getfixturevalue("redis_server")
-    return lambda: RedisStore(server.url, timeout=1.0)
+    return lambda: RedisQuotaStore(server.url, timeout=1.0)

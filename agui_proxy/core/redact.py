@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
-_WINDOW = 8  # also the shortest inbound token the config accepts (config_auth.py)
+_WINDOW = 8  # also the shortest inbound token the config accepts (config/secret_length.py)
 # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), Google (AIza...), bearer values, and masked echoes.
 _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-.~+/=*]{6,})")
 

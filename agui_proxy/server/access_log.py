@@ -25,7 +25,7 @@ import re
 import sys
 from typing import Any
 
-from ..config_ops import LoggingConfig
+from ..config import LoggingConfig
 from ..core.redact import NO_SECRETS, Redactor
 from ..users.log_identity import IdentityLog
 from .context import RequestContext

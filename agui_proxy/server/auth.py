@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config_identity import AuthConfig, NamedToken
+from ..config import AuthConfig, NamedToken
 from ..errors import AuthError, InboundError
 from ..users import JWTVerifier
 from .context import request_context

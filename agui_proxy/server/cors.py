@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config_ops import CORSConfig
+from ..config import CORSConfig
 from ..errors import InboundError
 from .context import request_context
 from .responses import send_error

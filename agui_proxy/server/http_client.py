@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ..config import Config
-from ..config_transport import UpstreamTLSConfig
+from ..config import Config, UpstreamTLSConfig
 from ..transport import LeanTransport
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=30.0, pool=10.0)

@@ -1,7 +1,7 @@
 """``GET <route path>/runs/<runId>``: a client comes back for the rest of a resumable run.
 
 By the identity that started it (the auth piece in front of this one found it): the run's key
-includes it (``store.runs.run_key``), so another identity's request finds no run at all, and the
+includes it (``store.run_key``), so another identity's request finds no run at all, and the
 404 is the same as for a run that never existed or has expired.  The cursor is the SSE
 ``Last-Event-ID`` header (what a browser's EventSource sends back by itself) or ``?after=<seq>``;
 with neither the run is read from its start.  A cursor that is not a number, or that is past the
@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from ..errors import InboundError, StoreUnavailable
-from ..store.runs import run_key
+from ..store import run_key
 from .admission import AdmissionGate
 from .context import request_context
 from .keepalive import KeepAlive

@@ -24,8 +24,7 @@ from collections.abc import Callable
 
 import anyio
 
-from ..config import Config
-from ..config_runs import ResumableConfig, RunsConfig
+from ..config import Config, ResumableConfig, RunsConfig
 from ..core.encoder import DONE_FRAME
 from ..core.pipeline import RunPipeline
 from ..errors import (
@@ -37,8 +36,7 @@ from ..errors import (
     StoreUnavailable,
     UpstreamReportedError,
 )
-from ..store.runs import RunLog
-from ..store.runs_open import open_run_log
+from ..store import RunLog, open_run_log
 from .admission import AdmissionGate, RunSlot
 from .coalesce import Write
 from .reliability import UpstreamRun

@@ -20,7 +20,7 @@ from ..core.redact import Redactor
 from ..core.run import RunBuilder
 from ..errors import InboundError, StoreUnavailable
 from ..providers import ProviderRequest
-from ..store.runs import run_key
+from ..store import run_key
 from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .coalesce import Write

@@ -14,18 +14,17 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Config, RouteConfig, UpstreamConfig
-from ..config_identity import ForwardIdentityConfig
+from ..config import Config, ForwardIdentityConfig, RouteConfig, UpstreamConfig
 from ..core.conversation import Conversation
 from ..core.encoder import EventEncoder
 from ..errors import InboundError
-from ..providers import Provider, ProviderRequest
+from ..providers import Provider, ProviderRequest, build_provider
 from ..users.forward import with_identity
 
 
 def provider_for(upstream: UpstreamConfig, model: str | None = None) -> Provider:
     """The provider strategy of an upstream (a replay plays recordings in its ``format``)."""
-    return upstream.build_provider(model)
+    return build_provider(upstream, model)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import anyio
 
-from ..config_runs import ResumableConfig
+from ..config import ResumableConfig
 from ..core.frames import split_frames
-from ..store.runs import RunLog
+from ..store import RunLog
 
 TOO_LARGE = "too_large"
 DROPPED = "dropped"  # the log no longer has the run (runs.max_kept, or it expired)

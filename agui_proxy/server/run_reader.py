@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Send
 
 from ..core.frames import with_id
 from ..errors import StoreUnavailable
-from ..store.runs import RunLog
+from ..store import RunLog
 from .admission import RunSlot
 from .keepalive import KeepAlive
 from .run_response import SSEWriter

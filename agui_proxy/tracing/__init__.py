@@ -3,7 +3,7 @@
 :func:`tracing_for` is the one entry: ``None`` when tracing is off (the app then does one ``is
 None`` check per request and nothing per chunk, and ``opentelemetry`` is never imported), else
 a :class:`~agui_proxy.tracing.setup.Tracing` built from the ``tracing:`` section
-(``config_tracing.py``).  The parts:
+(``config/tracing.py``).  The parts:
 
 - ``genai.py``: the OpenTelemetry GenAI semantic conventions' names for what an upstream is
   (no OpenTelemetry import);

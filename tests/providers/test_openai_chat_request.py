@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ..support.harness import built_request
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_request
 
 
 def build(params: dict[str, object], **settings: object) -> tuple[dict[str, object], dict[str, str], str]:
@@ -17,10 +17,7 @@ def build(params: dict[str, object], **settings: object) -> tuple[dict[str, obje
 
 
 def test_tool_round_trip_matches_the_recorded_request() -> None:
-    recorded_path = STREAMS / "openai-chat" / "text-after-tool-result-include-usage.request.json"
-    if not recorded_path.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS}")
-    recorded = json.loads(recorded_path.read_text())["body"]
+    recorded = recorded_request("openai-chat/text-after-tool-result-include-usage.request.json")["body"]
     body, headers, url = build({
         "messages": recorded["messages"],
         "tools": {"openai": recorded["tools"]},

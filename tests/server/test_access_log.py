@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.config_ops import LoggingConfig
+from agui_proxy.config import LoggingConfig
 from agui_proxy.core.events import TokenUsage
 from agui_proxy.core.redact import Redactor
 from agui_proxy.errors import http_error

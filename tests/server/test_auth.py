@@ -8,7 +8,7 @@ import anyio
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from agui_proxy.config_identity import AuthConfig
+from agui_proxy.config import AuthConfig
 from agui_proxy.errors import AuthError
 from agui_proxy.server.auth import AuthMiddleware, BearerTokens
 from agui_proxy.server.context import RequestContextMiddleware, request_context

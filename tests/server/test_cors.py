@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.config_ops import CORSConfig
+from agui_proxy.config import CORSConfig
 from agui_proxy.server.cors import CORSPolicy, is_preflight
 
 APP = "https://app.example.com"

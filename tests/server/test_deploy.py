@@ -78,7 +78,7 @@ def test_the_image_runs_the_cli_as_the_manifests_user_on_its_port() -> None:
 
 
 # What each extra is for: the proxy module that imports it when the feature is on.
-EXTRA_USERS = {"redis": "agui_proxy.store.redis_store", "otel": "agui_proxy.tracing.setup"}
+EXTRA_USERS = {"redis": "agui_proxy.store.redis", "otel": "agui_proxy.tracing.setup"}
 
 
 def image_extras(build_args: dict[str, str]) -> set[str]:

@@ -1,8 +1,7 @@
 """What every section of the config shares: strict frozen models and the checks written once.
 
-``config.py`` (routes, upstreams, limits), ``config_ops.py`` (probes, metrics, logging, CORS)
-and ``config_tracing.py`` build on it; :func:`check_paths_distinct` is the one check that no two things the proxy
-serves take the same path.
+Every section module builds on it; :func:`check_paths_distinct` is the one check that no two
+things the proxy serves take the same path.
 """
 
 from __future__ import annotations

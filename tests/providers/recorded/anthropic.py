@@ -1,4 +1,4 @@
-"""Every recorded Anthropic Messages stream through the translator: exact content, every split."""
+"""The plain reading of a recorded Anthropic Messages stream, and what the translator must make of it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..support.harness import assert_split_invariant, provider, run_events, sse_payloads
-from ..support.recordings import recording_params
-
-RECORDINGS = recording_params("anthropic")
+from ...support.agui_check import reasoning_of, text_of, tool_calls_of
+from ...support.harness import provider, run_events, sse_payloads
 
 
 def expected(path: Path) -> dict[str, Any]:
@@ -63,8 +58,7 @@ def _args(text: str) -> Any:
         return text
 
 
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_translates_to_exact_content(path: Path) -> None:
+def check_content(path: Path) -> None:
     events = run_events(provider("anthropic"), path.read_bytes())
     want = expected(path)
     assert text_of(events) == want["text"]
@@ -92,15 +86,7 @@ def test_recording_translates_to_exact_content(path: Path) -> None:
     assert reported["totalTokens"] == input_tokens + usage["output_tokens"]
 
 
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_same_events_for_every_split(path: Path) -> None:
-    whole = assert_split_invariant(provider("anthropic"), path.read_bytes())
-    events, done = parse_frames(whole)
-    assert done and events[0]["type"] == "RUN_STARTED"
-
-
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_without_reasoning(path: Path) -> None:
+def check_without_reasoning(path: Path) -> None:
     """The route option that drops reasoning leaves text and tool calls as they were."""
     quiet = run_events(provider("anthropic"), path.read_bytes(), reasoning=False)
     assert not [e for e in quiet if e["type"].startswith("REASONING")]

@@ -1,4 +1,4 @@
-"""The run-frame part of the shared-state seam: the frames of resumable runs (README "Resumable runs").
+"""The run log: the frames of resumable runs, whichever store the config picks (README "Resumable runs").
 
 One run is a log of frames numbered from 1 (the SSE ``id:`` of each), written by the one task
 that drives the run upstream and read by any number of readers (the client's response, a
@@ -11,7 +11,7 @@ Readers also say they are attached (:meth:`RunLog.attach`, renewed while they re
 driver, wherever it is, knows when no client has been there for ``linger`` seconds.
 
 Two implementations give the same answers (``tests/store/test_run_logs.py``):
-:class:`~.runs_memory.MemoryRunLog` (one process) and :class:`~.runs_redis.RedisRunLog`
+:class:`~.memory.MemoryRunLog` (one process) and :class:`~.redis.RedisRunLog`
 (a Redis Stream per run: ``XADD`` with a length cap, a TTL once the run ends, ``XREAD`` to follow).
 """
 

@@ -1,17 +1,13 @@
-"""Every recorded Chat Completions stream (OpenAI and the compatible servers) through the translator."""
+"""The plain reading of a recorded Chat Completions stream (OpenAI and the compatible servers),
+and what the translator must make of it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of
-from ..support.harness import assert_split_invariant, parsed_args, provider, run_events, sse_payloads
-from ..support.recordings import recording_params
-
-RECORDINGS = recording_params("openai-chat", "openai-compatible")
+from ...support.agui_check import reasoning_of, text_of, tool_calls_of
+from ...support.harness import parsed_args, provider, run_events, sse_payloads
 
 
 def expected(path: Path) -> dict[str, Any]:
@@ -40,8 +36,7 @@ def expected(path: Path) -> dict[str, Any]:
             "calls": [(c["id"], c["name"], parsed_args(c["args"])) for _, c in sorted(calls.items())]}
 
 
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_translates_to_exact_content(path: Path) -> None:
+def check_content(path: Path) -> None:
     events = run_events(provider("openai-chat"), path.read_bytes())
     want = expected(path)
     assert text_of(events) == want["text"]
@@ -54,23 +49,6 @@ def test_recording_translates_to_exact_content(path: Path) -> None:
         assert want["error"]["message"] in events[-1]["message"]
     else:
         assert events[-1]["type"] == "RUN_FINISHED", events[-1]
-
-
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_same_events_for_every_split(path: Path) -> None:
-    whole = assert_split_invariant(provider("openai-chat"), path.read_bytes())
-    events, done = parse_frames(whole)
-    assert done and events[0]["type"] == "RUN_STARTED"
-
-
-def test_empty_data_events_are_ignored_as_keep_alives() -> None:
-    from ..support.agui_check import parse_frames as frames
-    from ..support.harness import run_bytes
-
-    body = (b'data:\n\ndata: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata:\n\n'
-            b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
-    events, done = frames(run_bytes(provider("openai-chat"), [body]))
-    assert done and text_of(events) == "hi" and events[-1]["type"] == "RUN_FINISHED"
 
 
 def recorded_end(path: Path) -> dict[str, Any]:
@@ -91,8 +69,7 @@ def recorded_end(path: Path) -> dict[str, Any]:
     return {"usage": usage, "finish": finish, "signatures": signatures, "refused": refused}
 
 
-@pytest.mark.parametrize("path", RECORDINGS)
-def test_recording_usage_stop_reason_and_signatures(path: Path) -> None:
+def check_usage_stop_reason_and_signatures(path: Path) -> None:
     """Usage wherever it rides (its own chunk, the finish chunk, a chunk after it), the finish reason
     as ``result``, and OpenRouter's reasoning signatures as REASONING_ENCRYPTED_VALUE."""
     events = run_events(provider("openai-chat"), path.read_bytes())

@@ -1,8 +1,7 @@
 """The operations sections of the config: probes, metrics, logging and CORS.
 
-They live apart from ``config.py`` (which holds the proxy's routes and upstreams) and are plain
-fields of :class:`~agui_proxy.config.Config`, which checks them against the other sections (no
-two things served at one path, ``metrics.require_token`` needs tokens).
+They are plain fields of :class:`~agui_proxy.config.Config`, which checks them against the other
+sections (no two things served at one path, ``metrics.require_token`` needs tokens).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .config_base import HEADER_NAME, Strict, absolute_path
+from .strict import HEADER_NAME, Strict, absolute_path
 
 # Lower-case names: HTTP header names are case-insensitive and the ASGI scope gives them lower-cased.
 # last-event-id: a resumable run's reattach (README "Resumable runs").

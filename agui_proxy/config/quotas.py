@@ -1,28 +1,12 @@
-"""The ``store`` and ``quotas`` sections of the config (README "Browser frontends: users and quotas")."""
+"""The ``quotas`` section of the config (README "Browser frontends: users and quotas")."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from .config_base import Strict
-
-
-class StoreConfig(Strict):
-    """Where state shared between requests lives: this process's memory, or Redis (``url``)."""
-
-    url: str | None = Field(None, repr=False)  # redis://, rediss:// or unix://; absent: in-process memory
-    # Seconds one store call may take before the request goes on without it (quotas.on_store_error).
-    timeout: float = Field(0.25, gt=0, le=10)
-    prefix: str = "agui-proxy:"  # of every key, so several deployments can share one Redis
-
-    @field_validator("url")
-    @classmethod
-    def _redis_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL (or absent: in-process memory)")
-        return url
+from .strict import Strict
 
 
 class QuotaLimits(Strict):

@@ -1,9 +1,8 @@
-"""The shared-state seam: what a store does, whichever one the config picks (``store.url``).
+"""The quota store: what keeps quotas' counters, whichever store the config picks (``store.url``).
 
-Quotas keep their counters here; resumable runs will keep their frames here too.  Nothing else in
-the proxy keeps state between requests.  Two implementations give the same answers for the same
-calls (``tests/store``): :class:`~.memory.MemoryStore` (one process, the default) and
-:class:`~.redis_store.RedisStore` (every worker and replica sharing one Redis).
+Two implementations give the same answers for the same calls (``tests/store``):
+:class:`~.memory.MemoryQuotaStore` (one process, the default) and
+:class:`~.redis.RedisQuotaStore` (every worker and replica sharing one Redis).
 
 Counters are *sliding-window counters* (the approximation Cloudflare describes for its rate
 limiter): a window of ``seconds`` is split into fixed slots of that length, and the use "in the
@@ -78,7 +77,7 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What :meth:`Store.admit` decided.
+    """What :meth:`QuotaStore.admit` decided.
 
     ``refused``: the index of the first window over its limit, ``len(windows)`` for the lease, or
     ``None`` when admitted (then every ``take`` was added and the lease is held).  ``counts`` are
@@ -99,8 +98,8 @@ def slot_ttl(seconds: int) -> int:
     return 2 * seconds + 1
 
 
-class Store(ABC):
-    """Shared state between requests.  Every call is atomic: several processes may call at once.
+class QuotaStore(ABC):
+    """Quotas' counters and leases, shared between requests.  Every call is atomic: several processes may call at once.
 
     Calls raise :class:`~agui_proxy.errors.StoreUnavailable` when the store fails or does not
     answer in time; never anything else.

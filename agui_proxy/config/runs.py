@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .config_base import Strict
+from .strict import Strict
 
 
 class ResumableConfig(Strict):

@@ -1,19 +1,18 @@
-"""The identity sections of the config: ``auth`` (bearer tokens, JWT) and ``forward_identity``.
+"""The ``auth:`` section: who may call the routes, by bearer token (server-to-server) or JWT (users).
 
-They are plain fields of :class:`~agui_proxy.config.Config` (``auth``) and of each upstream
-(``forward_identity``); how a request's sender is found is README "Browser frontends: users and
-quotas".
+How a request's sender is found is README "Browser frontends: users and quotas"; what an upstream
+is told about that sender is ``identity.py``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from .config_auth import check_token_length
-from .config_base import HEADER_NAME, Strict
+from .secret_length import check_token_length
+from .strict import Strict
 
 # RFC 7518 section 3.1 names, the ones PyJWT verifies with ``cryptography``.  "none" is never one.
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
@@ -21,17 +20,6 @@ ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 _HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _URL = re.compile(r"^https?://[^/\s]+")
-# The body field each provider reads the end user from (abuse detection): OpenAI's "user",
-# Anthropic's "metadata.user_id".  Gemini's API has none.
-PROVIDER_USER_FIELDS: dict[str, tuple[str, ...]] = {
-    "openai-chat": ("user",),
-    "openai-responses": ("user",),
-    "anthropic": ("metadata", "user_id"),
-}
-
-if TYPE_CHECKING:
-    from .config_ops import LoggingConfig
-
 
 class NamedToken(Strict):
     """One of ``auth.bearer_tokens``: a plain string, or ``{token, name}``; the name is its identity."""
@@ -144,39 +132,3 @@ class AuthConfig(Strict):
     @property
     def enabled(self) -> bool:
         return bool(self.bearer_tokens) or self.jwt is not None
-
-
-class ForwardIdentityConfig(Strict):
-    """``forward_identity`` of an upstream: who the user is, for the provider's abuse detection."""
-
-    header: str | None = None  # a request header carrying the identity, e.g. x-user-id
-    # The provider's own field: OpenAI's "user", Anthropic's "metadata.user_id" (Gemini has none).
-    provider_field: bool = False
-
-    @field_validator("header")
-    @classmethod
-    def _header_name(cls, name: str | None) -> str | None:
-        if name is None:
-            return None
-        lowered = name.strip().lower()
-        if not HEADER_NAME.match(lowered) or lowered in ("authorization", "content-type", "host"):
-            raise ValueError(f"{name!r} cannot carry the identity (a header name other than "
-                             f"authorization, content-type, host)")
-        return lowered
-
-    @model_validator(mode="after")
-    def _something(self) -> ForwardIdentityConfig:
-        if self.header is None and not self.provider_field:
-            raise ValueError("give header, provider_field: true, or both")
-        return self
-
-
-def check_identity(upstreams: dict[str, tuple[str, ForwardIdentityConfig | None]], logging: LoggingConfig) -> None:
-    """The checks across sections; raises ``ValueError`` with the field in its message."""
-    for name, (provider, forward) in upstreams.items():
-        if forward is not None and forward.provider_field and provider not in PROVIDER_USER_FIELDS:
-            raise ValueError(f"upstreams.{name}.forward_identity.provider_field: {provider} has no end-user "
-                             f"field (only {', '.join(sorted(PROVIDER_USER_FIELDS))}); use header")
-    if logging.identity == "hash" and not (logging.identity_hash_key or "").strip():
-        raise ValueError("logging.identity: hash needs logging.identity_hash_key (a secret, the same in every "
-                         "replica, so one user hashes the same everywhere)")

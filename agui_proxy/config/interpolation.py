@@ -1,7 +1,7 @@
 """``${VAR}`` and ``${VAR:-default}`` in a parsed YAML document, taken from the environment.
 
 Done before validation, on every string of the document; each unset variable with no default
-is noted (``config_errors.Unresolved``), so that one run names all of them.
+is noted (``problems.Unresolved``), so that one run names all of them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .config_errors import Unresolved
-from .errors import ConfigError
+from ..errors import ConfigError
+from .problems import Unresolved
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from .config_base import Strict
+from .strict import Strict
 
 # "lean": the proxy's own HTTP/1.1 transport (agui_proxy/transport): about a third of httpx's
 # stock network layer's CPU per token, and an O(1) connection pool (bench/OPTIMISATIONS.md).

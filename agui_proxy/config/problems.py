@@ -1,6 +1,6 @@
 """Every problem of a config file at once, each naming its field.
 
-The loader (``config.py``) hands over what went wrong in two passes: the ``${VAR}`` references
+The loader (``load.py``) hands over what went wrong in two passes: the ``${VAR}`` references
 that could not be resolved (:class:`Unresolved`, collected over the whole document instead of
 stopping at the first), and pydantic's :class:`~pydantic.ValidationError`, which already holds
 every field's error.  :func:`validation_problems` turns the latter into one
@@ -23,8 +23,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import ConfigError
-from .providers import SOURCES
+from ..errors import ConfigError
 
 # What stands in for an unset ${VAR} so that validation goes on and reports the other problems.
 UNSET_PLACEHOLDER = "${unset}"
@@ -137,16 +136,3 @@ def validation_problems(exc: ValidationError, model: type[BaseModel], *, source:
             message = message.removeprefix("Value error, ")
         problems.append(ConfigError(message, path=source, field=field or None))
     return problems
-
-
-def upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:
-    """A validation error inside ``upstreams.<name>`` as the field and message a person reads: the
-    union's tag (``upstreams.x.openai-chat.base_url``) left out, an unknown ``provider:`` named."""
-    loc = error["loc"]
-    if loc[:1] != ("upstreams",) or len(loc) < 2:
-        return None
-    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        tag = (error.get("ctx") or {}).get("tag")
-        known = ", ".join(sorted(SOURCES))
-        return (*loc, "provider"), "is required" if tag is None else f"unknown provider {tag!r} (one of: {known})"
-    return ((*loc[:2], *loc[3:]), error["msg"]) if len(loc) > 2 and loc[2] in SOURCES else None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from pydantic import Field, field_validator
 
-from .config_base import Strict, http_url
+from .strict import Strict, http_url
 
 DEFAULT_SERVICE_NAME = "agui-proxy"
 # The variables that turn tracing on when tracing.enabled is not set (the OTLP exporter's own).
