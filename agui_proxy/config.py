@@ -30,7 +30,7 @@ from .providers import PROVIDERS, Provider, Replay, ReplaySettings
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
-# Where the playground page is served when ``playground: true`` (server/playground.py).
+# Where the playground page is served when ``playground: true`` (app/playground.py).
 PLAYGROUND_PATH = "/playground"
 
 
@@ -39,7 +39,7 @@ class ServerConfig(Strict):
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)  # --workers overrides
     # Seconds a connection has to send complete request headers (from its opening, and after each
-    # response while kept alive) before the CLI's server closes it (server/header_timeout.py).
+    # response while kept alive) before the CLI's server closes it (serving/header_timeout.py).
     header_timeout: float = Field(10.0, gt=0)
 
 
@@ -286,7 +286,7 @@ class Config(Strict):
     quotas: QuotasConfig = QuotasConfig()
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
     runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
-    # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
+    # GET /playground: a page to chat through the routes and watch the AG-UI stream (app/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
     # The network layer under the shared upstream client (config_transport.py), and its TLS checks.

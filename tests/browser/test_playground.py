@@ -48,7 +48,7 @@ from .browser import PlaygroundPage
 
 pytestmark = pytest.mark.integration
 
-STATIC_PAGE = Path(agui_proxy.__file__).parent / "server" / "static" / "playground.html"
+STATIC_PAGE = Path(agui_proxy.__file__).parent / "app" / "static" / "playground.html"
 KEY = "sk-test-PLAYGROUND-0123456789abcdef"
 TOKEN = "playground-test-token-5fd0c1"
 

@@ -175,7 +175,7 @@ def test_mounted_standalone_app(served: Callable[..., ServedApp], up: ScriptedUp
 
 
 def test_route_paths_are_relative_to_the_root_path() -> None:
-    from agui_proxy.server.app import route_path
+    from agui_proxy.app.proxy import route_path
 
     assert route_path({"path": "/api/agent"}) == "/api/agent"
     assert route_path({"path": "/agui/api/agent", "root_path": "/agui"}) == "/api/agent"

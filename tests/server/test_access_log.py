@@ -13,8 +13,8 @@ from agui_proxy.config_ops import LoggingConfig
 from agui_proxy.core.events import TokenUsage
 from agui_proxy.core.redact import Redactor
 from agui_proxy.errors import http_error
-from agui_proxy.server.access_log import ACCESS_LOGGER, AccessLog, JSONFormatter, logfmt, logging_config
-from agui_proxy.server.context import MAX_REQUEST_ID, RequestContext, request_id_from
+from agui_proxy.middleware.access_log import ACCESS_LOGGER, AccessLog, JSONFormatter, logfmt, logging_config
+from agui_proxy.middleware.context import MAX_REQUEST_ID, RequestContext, request_id_from
 
 from .test_metrics import new_stream
 

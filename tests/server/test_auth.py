@@ -10,9 +10,9 @@ from starlette.types import Receive, Scope, Send
 
 from agui_proxy.config_identity import AuthConfig
 from agui_proxy.errors import AuthError
-from agui_proxy.server.auth import AuthMiddleware, BearerTokens
-from agui_proxy.server.context import RequestContextMiddleware, request_context
-from agui_proxy.server.identity import Identity
+from agui_proxy.middleware.auth import AuthMiddleware, BearerTokens
+from agui_proxy.middleware.context import RequestContextMiddleware, request_context
+from agui_proxy.middleware.identity import Identity
 
 from ..support.asgi import request
 

@@ -10,7 +10,7 @@ from ag_ui.core import AgentCapabilities
 from pydantic import BaseModel
 
 from agui_proxy.config import Config
-from agui_proxy.server.capabilities import route_capabilities
+from agui_proxy.runs.capabilities import route_capabilities
 
 
 def config(provider: str, **route: Any) -> Config:

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from agui_proxy.server.coalesce import CoalescingSender, _BeforeSuspending
+from agui_proxy.upstream.coalesce import CoalescingSender, _BeforeSuspending
 
 
 class Recorder:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agui_proxy.config_ops import CORSConfig
-from agui_proxy.server.cors import CORSPolicy, is_preflight
+from agui_proxy.middleware.cors import CORSPolicy, is_preflight
 
 APP = "https://app.example.com"
 

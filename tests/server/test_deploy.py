@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agui_proxy.cli import parse_args
 from agui_proxy.config import config_from_dict
+from agui_proxy.serving.cli import parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 

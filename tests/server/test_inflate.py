@@ -1,4 +1,4 @@
-"""Bounded inflation of compressed upstream bodies (server/inflate.py): fed whole, at every split
+"""Bounded inflation of compressed upstream bodies (upstream/inflate.py): fed whole, at every split
 of a short body, and a seeded sample of splits of a long one; bombs, corruption, truncation and
 codings the proxy does not decode are each the upstream's protocol error."""
 
@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from agui_proxy.errors import UpstreamProtocolError
-from agui_proxy.server.inflate import ALLOWANCE, PIECE, Inflater, content_coding
+from agui_proxy.upstream.inflate import ALLOWANCE, PIECE, Inflater, content_coding
 
 SHORT = b'data: {"choices":[{"delta":{"content":"Bonjour"}}]}\n\ndata: [DONE]\n\n'
 LONG = b"".join(b'data: {"n":%d,"text":"%s"}\n\n' % (i, b"x" * (i % 50)) for i in range(5000))

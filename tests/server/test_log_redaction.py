@@ -7,8 +7,8 @@ import logging
 import sys
 
 from agui_proxy.core.redact import Redactor
-from agui_proxy.server.access_log import JSONFormatter
-from agui_proxy.server.log_redaction import RedactingFilter
+from agui_proxy.middleware.access_log import JSONFormatter
+from agui_proxy.serving.log_redaction import RedactingFilter
 
 KEY = "sk-json-log-KEY-0a1b2c3d4e5f"
 

@@ -19,9 +19,9 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
 from agui_proxy.errors import ConfigError, http_error
+from agui_proxy.middleware.context import RequestContext
+from agui_proxy.middleware.metrics import MULTIPROC_ENV, Metrics
 from agui_proxy.providers import PROVIDERS, UpstreamSettings
-from agui_proxy.server.context import RequestContext
-from agui_proxy.server.metrics import MULTIPROC_ENV, Metrics
 
 from ..integration.openai_chat_streams import text_transcript
 from ..support.metrics_text import Samples

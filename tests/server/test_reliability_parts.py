@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+from agui_proxy.app.shutdown import Shutdown
 from agui_proxy.config import RetriesConfig, TimeoutsConfig, config_from_dict
 from agui_proxy.core.conversation import Conversation, Message, TextPart
 from agui_proxy.core.redact import Redactor
@@ -26,12 +27,11 @@ from agui_proxy.errors import (
     UpstreamUnavailable,
     http_error,
 )
-from agui_proxy.server.admission import AdmissionGate
-from agui_proxy.server.log_redaction import RedactingFilter
-from agui_proxy.server.reliability import backoff_delay
-from agui_proxy.server.routing import RoutePlan, forwarded
-from agui_proxy.server.shutdown import Shutdown
-from agui_proxy.server.upstream import retry_after_seconds
+from agui_proxy.runs.admission import AdmissionGate
+from agui_proxy.serving.log_redaction import RedactingFilter
+from agui_proxy.upstream.call import retry_after_seconds
+from agui_proxy.upstream.chain import RoutePlan, forwarded
+from agui_proxy.upstream.retries import backoff_delay
 
 KEY = "sk-test-routing-0123456789abcdef"
 

@@ -1,4 +1,4 @@
-"""The run's cancellation rules (server/run_response.py, "How a run is ended"), driven without a network.
+"""The run's cancellation rules (runs/stream.py, "How a run is ended"), driven without a network.
 
 The upstream is an async generator that reads inside a cancel scope of its own, as httpcore does;
 the client is a ``send`` that blocks until the test lets it go.  A cancellation that lands while the
@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import pytest
 
-from agui_proxy.server.coalesce import CoalescingSender
-from agui_proxy.server.run_response import SSEWriter
+from agui_proxy.runs.stream import SSEWriter
+from agui_proxy.upstream.coalesce import CoalescingSender
 
 pytestmark = pytest.mark.anyio
 

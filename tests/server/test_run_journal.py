@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agui_proxy.config_runs import ResumableConfig
-from agui_proxy.server.run_journal import DROPPED, TOO_LARGE, FrameJournal
+from agui_proxy.runs.journal import DROPPED, TOO_LARGE, FrameJournal
 from agui_proxy.store.runs_memory import MemoryRunLog
 
 FRAME = b"data: " + b"x" * 1000 + b"\n\n"

@@ -12,8 +12,8 @@ import trustme
 
 from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
-from agui_proxy.server.http_client import new_client, tls_verify
-from agui_proxy.transport import LeanTransport
+from agui_proxy.upstream.client import new_client, tls_verify
+from agui_proxy.upstream.transport import LeanTransport
 
 BASE = {"upstreams": {"up": {"provider": "openai-chat", "base_url": "https://api.openai.com/v1", "api_key": "k",
                              "model": "gpt-4o"}},

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from agui_proxy.transport import LeanTransport, body_of
+from agui_proxy.upstream.transport import LeanTransport, body_of
 from tests.support.upstream import RefusedPort, StalledPort
 
 from .servers import OK_CHUNKED, Server, ServerConn, chunked, ok_length, run, serve_forever, until

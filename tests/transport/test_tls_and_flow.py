@@ -11,8 +11,8 @@ import httpx
 import pytest
 import trustme
 
-from agui_proxy.transport import LeanTransport, body_of
-from agui_proxy.transport.connection import HIGH_WATER, Connection
+from agui_proxy.upstream.transport import LeanTransport, body_of
+from agui_proxy.upstream.transport.connection import HIGH_WATER, Connection
 
 from .servers import OK_CHUNKED, Server, ServerConn, chunked, ok_length, run, serve_forever, until
 
