@@ -19,9 +19,9 @@ import pytest
 
 from ..support.agui_check import text_of
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import HOST, ProxyProcess, child_env, eventually, free_port, post, write_config
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

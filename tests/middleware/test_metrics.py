@@ -23,8 +23,8 @@ from agui_proxy.middleware.context import RequestContext
 from agui_proxy.middleware.metrics import MULTIPROC_ENV, Metrics
 from agui_proxy.providers import PROVIDERS, UpstreamSettings
 
-from ..integration.openai_chat_streams import text_transcript
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import text_transcript
 
 T0 = 1000.0
 

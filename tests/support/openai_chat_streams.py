@@ -91,3 +91,8 @@ ANTHROPIC_TOOLS = [
     {"name": "get_time", "description": "Current time in a timezone",
      "input_schema": {"type": "object", "properties": {"timezone": {"type": "string"}}}},
 ]
+
+
+def openai_error(message: str, type_: str = "server_error", code: str | None = None) -> dict[str, Any]:
+    """An error body as OpenAI's API writes one (a whole answer, or one event of a stream)."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
