@@ -2,7 +2,7 @@
 
 The shape is ``@ag-ui/core`` 1.0's (``AgentCapabilities``: ``identity``, ``transport``, ``tools``,
 ``reasoning``, ``multimodal``...; camelCase keys, absent rather than null), checked in
-``tests/server/test_capabilities.py`` against the ``ag-ui-protocol`` package's model.  What it
+``tests/runs/test_capabilities.py`` against the ``ag-ui-protocol`` package's model.  What it
 says follows the config: ``transport.resumable`` is the route's ``resumable:``, reasoning its
 ``reasoning:`` (for an AG-UI client), the input modalities those the route's first upstream's
 provider takes (the request builders of ``providers/``).

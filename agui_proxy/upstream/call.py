@@ -1,9 +1,16 @@
 """The one place that talks to an upstream.
 
-It opens the streaming request, checks the status, hands the raw body chunks on, maps httpx's
-exceptions to the project's own at this boundary, and always closes the upstream response, so a
-client that leaves frees the upstream connection at once.  A replay upstream reads a recording
-from disk instead, paced like a real provider.
+It opens the streaming request, checks the status, hands the body on, maps httpx's exceptions
+to the project's own at this boundary, and always closes the upstream response, so a client that
+leaves frees the upstream connection at once.  A replay upstream reads a recording from disk
+instead, paced like a real provider.
+
+Whatever the transport and whatever the answer, a try sees one :class:`UpstreamBody`:
+``receive()`` the next bytes (``b""`` at the end), ``write()`` the frames made of them,
+``flush()`` at the end.  Behind it: the lean transport's socket reads, one write per read
+(:class:`DirectBody`); httpx's stock chunks (or a body inflated anyway, or a recording), their
+frames joined when ready together (``coalesce.py``); a whole JSON answer, received once
+(:class:`WholeBody`, ``whole`` set: the run feeds it as a whole).
 
 The upstream's ``timeouts`` are enforced here: ``connect`` by httpx; ``first_byte`` (until the
 status line), ``idle`` (between two body chunks) and ``total`` (all tries of one upstream) by a
@@ -14,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 import anyio
 import httpx
@@ -31,9 +40,63 @@ from ..errors import (
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
+from .coalesce import CoalescedBody, Write
 from .deadline import Deadline, seconds
 from .inflate import Inflater, content_coding
 from .transport import ResponseBody, body_of
+
+
+class UpstreamBody(Protocol):
+    """An upstream's answer as a try reads it, whatever the transport or the answer's kind."""
+
+    whole: bool  # a whole JSON answer (one receive), not a stream
+
+    def receive(self) -> Awaitable[bytes]: ...
+
+    def write(self, data: bytes, /) -> Awaitable[None]: ...
+
+    def flush(self) -> Awaitable[None]: ...
+
+
+async def _nothing() -> None:
+    return None
+
+
+class DirectBody:
+    """The lean transport's body: one socket read per :meth:`receive`, its frames out in one
+    write, so frames that arrived together leave together by construction (no coalescing layer,
+    no iterator layers), and a token still leaves the moment it arrives."""
+
+    __slots__ = ("receive", "write")
+
+    whole = False
+
+    def __init__(self, receive: Callable[[], Awaitable[bytes]], write: Write) -> None:
+        self.receive = receive
+        self.write = write
+
+    def flush(self) -> Awaitable[None]:
+        return _nothing()
+
+
+class WholeBody:
+    """A whole (non-streamed) JSON answer, read already: received once, then the end."""
+
+    __slots__ = ("_body", "write")
+
+    whole = True
+
+    def __init__(self, body: bytes, write: Write) -> None:
+        self._body = body
+        self.write = write
+
+    async def receive(self) -> bytes:
+        body, self._body = self._body, b""
+        return body
+
+    def flush(self) -> Awaitable[None]:
+        return _nothing()
+
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_WHOLE_BODY = DEFAULT_MAX_EVENT_SIZE  # a whole JSON answer is held like one event of a stream
@@ -80,8 +143,8 @@ def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
 
 
 class UpstreamCall:
-    """One request to an upstream: ``async with UpstreamCall(...) as chunks`` sends it, gives
-    the body's chunks once the upstream answered 2xx, and closes the response on the way out,
+    """One request to an upstream: ``async with UpstreamCall(...) as body`` sends it, gives its
+    :class:`UpstreamBody` once the upstream answered 2xx, and closes the response on the way out,
     whatever happened (so a client that leaves frees the upstream connection at once).
 
     Must run inside ``deadline``; when it expires the try is cancelled there.  A class
@@ -89,22 +152,20 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "whole_body")
+    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "_write")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
-                 deadline: Deadline) -> None:
+                 deadline: Deadline, write: Write) -> None:
         self._client = client
+        self._write = write
         self._request = request
         self._provider = provider
         self._deadline = deadline
         self._response: httpx.Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
-        # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
-        # (providers/whole_response.py turns it into the events its stream would have been).
-        self.whole_body: bytes | None = None
         self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
-    async def __aenter__(self) -> UpstreamCall:
+    async def __aenter__(self) -> UpstreamBody:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
         client = self._client
         # httpx keeps the connect timeout; the waits for the status line and for each chunk have
@@ -139,16 +200,17 @@ class UpstreamCall:
             else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
                 self._chunks = body_chunks(response)
             if whole:
-                self.whole_body = await self._read_whole()
+                # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
+                # (providers/whole_response.py turns it into the events its stream would have been).
+                return WholeBody(await self._read_whole(), self._write)
         except BaseException:
             await response.aclose()
             raise
-        return self
-
-    @property
-    def direct(self) -> bool:
-        """Whether each chunk is one socket read of the upstream (the lean transport)."""
-        return self._lean is not None
+        if self._lean is not None:
+            return DirectBody(self.receive, self._write)
+        # The frames of chunks received together leave in one write (coalesce.py), made with the
+        # upstream's idle clock paused (the client's time is not its silence).
+        return CoalescedBody(self, functools.partial(deadline.write_to_client, self._write))
 
     async def _check(self, response: httpx.Response, idle: float) -> bool:
         """Refuse what is not the provider's answer; ``True`` for a whole (non-streamed) JSON one."""
@@ -289,15 +351,16 @@ def _reason(exc: httpx.TransportError) -> str:
 
 
 def open_source(request: ProviderRequest, client: Callable[[], httpx.AsyncClient], provider: Provider,
-                deadline: Deadline) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-    """What a provider built, opened: an HTTP call (on ``client()``), or a recording played back."""
+                deadline: Deadline, write: Write) -> AbstractAsyncContextManager[UpstreamBody]:
+    """What a provider built, opened: an HTTP call (on ``client()``), or a recording played back;
+    either way its body, whose frames go to ``write``."""
     if isinstance(request, Recording):
-        return open_replay(request)
-    return UpstreamCall(client(), request, provider, deadline)
+        return open_replay(request, functools.partial(deadline.write_to_client, write))
+    return UpstreamCall(client(), request, provider, deadline, write)
 
 
 @asynccontextmanager
-async def open_replay(recording: Recording) -> AsyncIterator[AsyncIterator[bytes]]:
+async def open_replay(recording: Recording, write: Write) -> AsyncIterator[UpstreamBody]:
     """A recorded stream played back in ``chunk_size`` pieces, ``interval`` seconds apart."""
     try:
         data = await anyio.Path(recording.path).read_bytes()
@@ -311,4 +374,4 @@ async def open_replay(recording: Recording) -> AsyncIterator[AsyncIterator[bytes
                 await anyio.sleep(interval)
             yield data[start:start + chunk_size]
 
-    yield chunks()
+    yield CoalescedBody(chunks(), write)

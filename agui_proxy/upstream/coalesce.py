@@ -64,6 +64,35 @@ class CoalescingSender:
         return _Reading(source.__aiter__(), self.flush)
 
 
+class CoalescedBody:
+    """An upstream body read from an iterator of chunks (httpx's stock transport, a body inflated
+    anyway, a recording), seen as every body is (``call.UpstreamBody``): :meth:`receive` gives the
+    next chunk (``b""`` at the end), :meth:`write` queues frames, and what is queued goes out in
+    one write whenever the next read would wait, or at :meth:`flush`."""
+
+    __slots__ = ("_chunks", "_sender", "flush")
+
+    whole = False
+
+    def __init__(self, chunks: AsyncIterator[bytes], write: Write) -> None:
+        self._chunks = chunks
+        self._sender = CoalescingSender(write)
+        self.flush = self._sender.flush
+
+    async def receive(self) -> bytes:
+        chunks, flush = self._chunks, self._sender.flush
+        while True:
+            try:
+                chunk = await _BeforeSuspending(chunks.__anext__(), flush)
+            except StopAsyncIteration:
+                return b""
+            if chunk:
+                return chunk
+
+    async def write(self, data: bytes) -> None:
+        self._sender.queue(data)
+
+
 class _Reading(Generic[T]):
     """An async iterator, not an async generator: nothing to finalise when the reader stops early."""
 

@@ -36,9 +36,9 @@ from ..core.redact import NO_SECRETS, Redactor
 from ..errors import RunError, UpstreamHTTPError
 from ..providers import ProviderRequest
 from ..providers.whole_response import whole_response_events
-from .call import UpstreamCall, open_source
+from .call import open_source
 from .chain import Target
-from .coalesce import CoalescingSender, Write
+from .coalesce import Write
 from .deadline import Deadline
 
 log = logging.getLogger("agui_proxy")
@@ -224,64 +224,35 @@ class UpstreamRun:
 
     async def _attempt(self, target: Target, request: ProviderRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
-        """One request to one upstream, its answer written to the client as it comes."""
-        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline)
-        async with source as chunks:
-            if isinstance(chunks, UpstreamCall):
-                if chunks.whole_body is not None:
-                    await self._whole(target, chunks.whole_body, pipeline)
-                    return
-                if chunks.direct:
-                    await self._relay_reads(chunks, pipeline)
-                    return
-            # The frames of chunks that were received together leave in one write (coalesce.py),
-            # made with the upstream's idle clock paused (the client's time is not its silence).
-            body = CoalescingSender(functools.partial(deadline.write_to_client, self._write))
-            observer = self._observer
+        """One request to one upstream, its answer written to the client as it comes: the one
+        feed loop (feed, observe, write, end), whatever the transport or the answer's kind."""
+        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider,
+                             deadline, self._write)
+        async with source as body:
+            feed = _whole_feed(pipeline, target.provider.name) if body.whole else pipeline.feed
+            write, observer = body.write, self._observer
             try:
-                async for chunk in body.read(chunks):
-                    out = pipeline.feed(chunk)
+                while chunk := await body.receive():
+                    out = feed(chunk)
                     observer.chunk(out)
                     if pipeline.early_failure is not None:
                         raise pipeline.early_failure
-                    body.queue(out)
+                    if out:
+                        await write(out)
                     if pipeline.ended:
                         break
                 else:
                     out = pipeline.close()
                     if pipeline.early_failure is not None:
                         raise pipeline.early_failure
-                    body.queue(out)
+                    if out:
+                        await write(out)
             except RunError:
                 await body.flush()  # what was read before the failure goes out before its RUN_ERROR
                 raise
             await body.flush()  # before the connection's end is read (call.py _drain)
 
-    async def _whole(self, target: Target, whole: bytes, pipeline: RunPipeline) -> None:
-        """A whole JSON answer: the events its stream would have given (providers/whole_response.py)."""
-        name = target.provider.name
-        out = pipeline.feed_whole(whole, lambda body: whole_response_events(name, body))
-        self._observer.chunk(out)
-        if pipeline.early_failure is not None:
-            raise pipeline.early_failure
-        await self._write(out)
 
-    async def _relay_reads(self, call: UpstreamCall, pipeline: RunPipeline) -> None:
-        """The lean transport's path: one socket read of the upstream in, its frames out in one
-        write, so frames that arrived together leave together by construction (no coalescing
-        layer, no iterator layers), and a token still leaves the moment it arrives."""
-        write, observer = self._write, self._observer
-        while chunk := await call.receive():
-            out = pipeline.feed(chunk)
-            observer.chunk(out)
-            if pipeline.early_failure is not None:
-                raise pipeline.early_failure
-            if out:
-                await write(out)
-            if pipeline.ended:
-                return
-        out = pipeline.close()
-        if pipeline.early_failure is not None:
-            raise pipeline.early_failure
-        if out:
-            await write(out)
+def _whole_feed(pipeline: RunPipeline, provider: str) -> Callable[[bytes], bytes]:
+    """A whole JSON answer fed as the events its stream would have given (providers/whole_response.py)."""
+    return functools.partial(pipeline.feed_whole, to_events=functools.partial(whole_response_events, provider))
