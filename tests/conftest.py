@@ -14,7 +14,7 @@ from agui_proxy.store import MemoryQuotaStore, QuotaStore, RedisQuotaStore
 
 from .support.proxy import ProxyProcess, ProxySetup, start_proxy
 from .support.redis_server import RedisServer
-from .support.upstream import ScriptedUpstream
+from .support.upstream import RefusedPort, ScriptedUpstream
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,13 @@ def up(upstream: ScriptedUpstream) -> Iterator[ScriptedUpstream]:
     upstream.reset()
     assert not unscripted, f"the proxy sent requests nobody scripted: {[(r.method, r.target) for r in unscripted]}"
     assert not pending, f"{pending} scripted responses were never requested"
+
+
+@pytest.fixture(scope="module")
+def refused() -> Iterator[RefusedPort]:
+    """A loopback port that refuses connections: an upstream that is down."""
+    with RefusedPort() as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from .strict import Strict
 
-# "lean": the proxy's own HTTP/1.1 transport (agui_proxy/transport): about a third of httpx's
+# "lean": the proxy's own HTTP/1.1 transport (agui_proxy/upstream/transport): about a third of httpx's
 # stock network layer's CPU per token, and an O(1) connection pool (bench/OPTIMISATIONS.md).
 # "httpx": httpx's stock transport (httpcore + h11 + anyio), kept selectable.
 UpstreamTransport = Literal["lean", "httpx"]

@@ -26,7 +26,7 @@ _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-
 class Redactor:
     """Every key and token of one config, and the eight-character windows of each, computed once.
 
-    Built once from the config (``server/secrets.py``) and passed to everything that writes a
+    Built once from the config (``app/secrets.py``) and passed to everything that writes a
     message a person may read: the run's ``RUN_ERROR``, the log lines, the access log.  Calling it
     gives the text with every secret, every run of eight or more characters of one, and anything
     shaped like a provider key replaced by ``[redacted]``; a text that is a short secret whole

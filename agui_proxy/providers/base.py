@@ -56,7 +56,7 @@ class Recording:
         return self  # a recording has no one to send headers to
 
 
-# What a provider builds for a conversation, and the shell opens (server/upstream.py open_source).
+# What a provider builds for a conversation, and the shell opens (upstream/call.py open_source).
 ProviderRequest = UpstreamRequest | Recording
 
 

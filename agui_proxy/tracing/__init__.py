@@ -10,8 +10,8 @@ a :class:`~agui_proxy.tracing.setup.Tracing` built from the ``tracing:`` section
 - ``setup.py``: the tracer provider and the OTLP/HTTP exporter (or the process's own SDK
   provider when the app the proxy is mounted in configured one);
 - ``spans.py``: the server span of a request (a pure ASGI piece of each route's chain,
-  ``server/stack.py``) and the client span of each upstream try (an observer of the run's tries,
-  ``server/reliability.py``).
+  ``app/stack.py``) and the client span of each upstream try (an observer of the run's tries,
+  ``upstream/retries.py``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..integration.openai_chat_streams import chunk
+from ..support.openai_chat_streams import chunk
 from ..support.proxy import start_proxy
 from ..support.upstream import SSE_HEADERS, End, Pause, ScriptedUpstream, Status, Step, sse_steps
 from .browser import PlaygroundPage
