@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, open_stream, post
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Signal, Status, WaitFor, sse_steps
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 
