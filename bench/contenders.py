@@ -203,14 +203,21 @@ DEFAULT = ("agui-proxy", "agui-proxy-httpx", "agui-proxy-asyncio", "starlette-pa
            "docs-server", "litellm", "portkey")
 
 
-def baseline_contender(revision: str, run_dir: Path) -> Contender:
-    """agui-proxy as of another git revision (``--baseline``): before/after an optimisation, same run."""
-    source = run_dir / "baseline"
+def package_at(revision: str, into: Path) -> Path:
+    """The package ``agui_proxy`` as of git ``revision``, extracted under ``into/baseline``: a
+    directory to put first on ``PYTHONPATH``."""
+    source = into / "baseline"
     source.mkdir()
     archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "agui_proxy"], capture_output=True,
                              check=False)
     if archive.returncode != 0:
         raise Unavailable(f"git archive {revision} failed: {archive.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    return source
+
+
+def baseline_contender(revision: str, run_dir: Path) -> Contender:
+    """agui-proxy as of another git revision (``--baseline``): before/after an optimisation, same run."""
+    source = package_at(revision, run_dir)
     return Contender("agui-proxy-baseline", f"agui-proxy at {revision[:10]}",
                      _agui_proxy(name="agui-proxy-baseline", source=source))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import core_ab
 from bench import upstream as fake
 from bench.check import check_body
 from bench.load import _Connection
@@ -176,3 +177,18 @@ def test_merge_reads_the_renamed_passthrough_under_its_new_name(tmp_path: Path) 
     merged = merge(new, tmp_path / "results.json", {"cpu"})
     assert [r["contender"] for r in merged["cpu"]] == ["starlette-passthrough", "raw-relay"]
     assert set(merged["contenders"]) == {"starlette-passthrough", "raw-relay"}
+
+
+def test_core_ab_reports_the_ratio_of_the_medians_per_mode() -> None:
+    rounds = [{"baseline": {"burst": b, "paced": 2 * b}, "tree": {"burst": t, "paced": 2 * t}}
+              for b, t in [(10.0, 8.0), (12.0, 9.0), (30.0, 10.0)]]
+    text = core_ab.report("main", rounds, [1.5, 2.5, 0.5])
+    assert "3 rounds" in text and "0.5-2.5" in text
+    assert text.count("ratio of medians 0.750") == 2  # medians 9 / 12, in both modes
+    assert "per round 0.333-0.800" in text
+
+
+def test_core_ab_times_the_baseline_revision_s_own_package(capsys: pytest.CaptureFixture[str]) -> None:
+    assert core_ab.main(["--baseline", "HEAD", "--rounds", "1", "--seconds", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "this tree against HEAD, 1 rounds" in out and out.count("ratio of medians") == 2, out
