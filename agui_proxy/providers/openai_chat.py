@@ -26,6 +26,9 @@ from .base import count, error_text, parse_json_event
 from .http import HTTPProvider, UpstreamSettings, bearer_auth
 from .translator_base import TranslatorBase, token_usage
 
+# The keys of a delta that holds at most a text fragment: ChatTranslator._choice reads it
+# without looking for reasoning, a refusal or tool calls.
+_PLAIN_DELTA = frozenset({"role", "content"})
 _STOP_REASONS = {"stop": END_TURN, "tool_calls": TOOL_USE, "function_call": TOOL_USE, "length": MAX_TOKENS}
 
 
@@ -190,28 +193,13 @@ class ChatTranslator(TranslatorBase):
         run = self._run
         delta = choice.get("delta")
         if isinstance(delta, dict):
-            reasoning = delta.get("reasoning_content")
-            if not isinstance(reasoning, str) or not reasoning:
-                reasoning = delta.get("reasoning")
-            if not isinstance(reasoning, str) or not reasoning:
-                reasoning = _details_text(delta.get("reasoning_details"))
-            if reasoning:
-                run.reasoning(reasoning)
-            for value in _details_encrypted(delta.get("reasoning_details")):
-                run.reasoning_signature(value)
-            content = delta.get("content")
-            if isinstance(content, str):
-                run.text(content)
-            refusal = delta.get("refusal")
-            if isinstance(refusal, str) and refusal:
-                # A refusal is what the model says instead of an answer: show it as the answer.
-                run.text(refusal)
-                self._finish_reason = "refusal"
-            calls = delta.get("tool_calls")
-            if isinstance(calls, list):
-                for call in calls:
-                    if isinstance(call, dict):
-                        self._tool_fragment(call)
+            if delta.keys() <= _PLAIN_DELTA:
+                # A text token, nearly every chunk of an answer: no other field to look for.
+                content = delta.get("content")
+                if isinstance(content, str):
+                    run.text(content)
+            else:
+                self._delta(delta)
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             if reason == "content_filter":
@@ -221,6 +209,32 @@ class ChatTranslator(TranslatorBase):
             for key in list(self._open_ids):
                 run.tool_end(key)
             self._open_ids.clear()
+
+    def _delta(self, delta: dict[str, Any]) -> None:
+        """A delta with more than a role and a text fragment: reasoning, a refusal, tool calls."""
+        run = self._run
+        reasoning = delta.get("reasoning_content")
+        if not isinstance(reasoning, str) or not reasoning:
+            reasoning = delta.get("reasoning")
+        if not isinstance(reasoning, str) or not reasoning:
+            reasoning = _details_text(delta.get("reasoning_details"))
+        if reasoning:
+            run.reasoning(reasoning)
+        for value in _details_encrypted(delta.get("reasoning_details")):
+            run.reasoning_signature(value)
+        content = delta.get("content")
+        if isinstance(content, str):
+            run.text(content)
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            # A refusal is what the model says instead of an answer: show it as the answer.
+            run.text(refusal)
+            self._finish_reason = "refusal"
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                if isinstance(call, dict):
+                    self._tool_fragment(call)
 
     def _tool_fragment(self, call: dict[str, Any]) -> None:
         index = call.get("index")

@@ -194,3 +194,20 @@ def test_empty_data_events_are_ignored_as_keep_alives() -> None:
             b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
     events, done = parse_frames(run_bytes(provider("openai-chat"), [data]))
     assert done and text_of(events) == "hi" and events[-1]["type"] == "RUN_FINISHED"
+
+
+@pytest.mark.parametrize("extra", [{"refusal": None}, {"reasoning_content": None, "tool_calls": None},
+                                   {"reasoning": ""}, {"function_call": None}])
+def test_a_text_delta_reads_the_same_with_or_without_fields_that_say_nothing(extra: dict[str, Any]) -> None:
+    """Most deltas hold only a text fragment (and the first one the role): they are read without
+    looking for reasoning, a refusal or tool calls.  A delta that also carries those fields, empty,
+    must give exactly the same run."""
+    def stream(more: dict[str, Any]) -> list[dict[str, Any]]:
+        events = events_of(body(chunk({"role": "assistant", "content": "", **more}), chunk({"content": "Hel", **more}),
+                                chunk({"content": "lo", **more}, "stop"), chunk({}, None, usage=USAGE)))
+        return [{k: v for k, v in e.items() if k not in ("timestamp", "messageId", "threadId", "runId")}
+                for e in events]
+
+    plain = stream({})
+    assert plain == stream(extra)
+    assert text_of(plain) == "Hello" and plain[-1]["type"] == "RUN_FINISHED"
