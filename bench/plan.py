@@ -1,4 +1,5 @@
-"""How big each phase is: the full run (about 14 minutes on 2 shared cores) and the ``--quick`` smoke run.
+"""How big each phase is: the full run (about 45 minutes on 2 quiet cores, every contender installed)
+and the ``--quick`` smoke run.
 
 Paced streams send a token every ``interval_ms``; in the latency rounds the interval grows with
 the concurrency so that all streams together ask for at most ``aggregate_tokens_per_s`` (the
