@@ -23,13 +23,13 @@ from ..middleware.context import RequestContext, request_context
 from ..middleware.json_answers import send_error
 from ..middleware.metrics import Metrics
 from ..providers import ProviderRequest
-from ..store import run_key
 from ..runs.admission import AdmissionGate, RunSlot
 from ..runs.keepalive import KeepAlive
 from ..runs.reader import follow_run
 from ..runs.reattach import check_run_id
 from ..runs.resumable import ResumableRuns
 from ..runs.stream import SSEWriter, respond_with_run
+from ..store import run_key
 from ..upstream.chain import RoutePlan, Target
 from ..upstream.coalesce import Write
 from ..upstream.retries import RunObserver, Unobserved, UpstreamRun
