@@ -262,6 +262,10 @@ class RunBuilder:
     def tool_is_open(self, key: Hashable) -> bool:
         return key in self._tools
 
+    def tool_id(self, key: Hashable) -> str | None:
+        """The toolCallId of the open tool call ``key``."""
+        return self._tools.get(key)
+
     # -- the end ----------------------------------------------------------------------------
 
     def _close_all(self) -> None:
