@@ -88,6 +88,8 @@ def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
     if conversation.system:
         out.append({"role": "system", "content": conversation.system})
     for message in conversation.messages:
+        if message.role == "assistant" and not (message.content or message.tool_calls or message.reasoning):
+            continue  # a turn of tools the provider ran (provider_calls) alone: nothing to send back
         out.append(_chat_message(message))
     return out
 
