@@ -123,7 +123,7 @@ CHAT_CITED = [("https://www.leprogres.fr/meteo?utm_source=openai", "Météo Lyon
                "[Météo‑France](https://meteofrance.com/lyon?utm_source=openai)")]
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None, **top: Any) -> dict[str, Any]:
+def chunk(delta: dict[str, Any], finish: str | None = None, **top: Any) -> dict[str, Any]:
     return {"id": "chatcmpl-BxSearch01", "object": "chat.completion.chunk", "created": 1757540100,
             "model": "gpt-4o-search-preview-2025-03-11", "choices": [{"index": 0, "delta": delta,
                                                                       "finish_reason": finish}], **top}
@@ -135,9 +135,9 @@ def chat_annotations() -> bytes:
         start = CHAT_TEXT.index(link)
         annotations.append({"type": "url_citation", "url_citation": {
             "start_index": start, "end_index": start + len(link), "title": title, "url": url}})
-    chunks = [_chunk({"role": "assistant", "content": "", "refusal": None})]
-    chunks += [_chunk({"content": piece}) for piece in CHAT_PIECES]
-    chunks += [_chunk({"annotations": annotations}), _chunk({}, "stop")]
+    chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    chunks += [chunk({"content": piece}) for piece in CHAT_PIECES]
+    chunks += [chunk({"annotations": annotations}), chunk({}, "stop")]
     return sse(chunks, done=True)
 
 
@@ -147,9 +147,9 @@ URL_LIST_PIECES = ["Nice is 24 °C", " and clear [1][2] 🌊."]
 
 def chat_url_list() -> bytes:
     """Perplexity's shape: the whole list on every chunk, from the first."""
-    chunks = [{**_chunk({"role": "assistant", "content": piece}), "model": "sonar", "citations": URL_LIST}
+    chunks = [{**chunk({"role": "assistant", "content": piece}), "model": "sonar", "citations": URL_LIST}
               for piece in URL_LIST_PIECES]
-    chunks.append({**_chunk({}, "stop"), "model": "sonar", "citations": URL_LIST,
+    chunks.append({**chunk({}, "stop"), "model": "sonar", "citations": URL_LIST,
                    "usage": {"prompt_tokens": 9, "completion_tokens": 14, "total_tokens": 23}})
     return sse(chunks, done=True)
 
