@@ -129,7 +129,8 @@ class RouteHandler:
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
-            cite = route.citations_for(request.kind)
+            # The provider's citations (docs/provider-tools-and-citations.md): auto is AG-UI clients only.
+            cite = route.citations if isinstance(route.citations, bool) else request.kind == "agui"
             run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
                              parent_run_id=request.parent_run_id, citations=cite,
                              provider_tools=request.kind == "agui")  # a BranderUX client shows every call
