@@ -7,11 +7,11 @@ an :class:`Identity`, or raising :class:`AuthError`) and :func:`load_config`.  B
 (:class:`EnrichContext`, :func:`with_metadata`; docs/provider-tools-and-citations.md).
 """
 
+from .app.proxy import AGUIProxyMiddleware, create_app
 from .config import Config, load_config
 from .core.enrichers import EnrichContext, Enricher, with_metadata
 from .errors import AGUIProxyError, AuthError, ConfigError, InboundError, QuotaExceeded, RunError
-from .server.app import AGUIProxyMiddleware, create_app
-from .server.identity import Identity
+from .middleware.identity import Identity
 from .version import __version__
 
 __all__ = [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +24,12 @@ from agui_proxy.providers.whole_response import whole_response_events
 
 from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.harness import counter_ids, provider, run_bytes
-from ..support.recordings import STREAMS
+from ..support.recordings import STREAMS, recorded_file
 from . import provider_tool_streams as transcripts
 
 
 def payloads(relative: str) -> list[dict[str, Any]]:
-    path: Path = STREAMS / relative
-    if not path.is_file():
-        pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
+    path = recorded_file(relative)
     decoder = SSEDecoder()
     events = decoder.feed(path.read_bytes()) + decoder.close()
     return [json.loads(e.data) for e in events if e.data and e.data != "[DONE]"]
@@ -211,12 +208,7 @@ PROVIDER_TOOLS = [
 @pytest.mark.parametrize(("name", "source", "whole"), PROVIDER_TOOLS, ids=[c[1] for c in PROVIDER_TOOLS])
 def test_a_whole_answer_keeps_the_providers_tools_and_citations(
         name: str, source: str, whole: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> None:
-    if source.endswith(".sse"):
-        if not (STREAMS / source).is_file():
-            pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
-        data = (STREAMS / source).read_bytes()
-    else:
-        data = getattr(transcripts, source)()
+    data = recorded_file(source).read_bytes() if source.endswith(".sse") else getattr(transcripts, source)()
     decoder = SSEDecoder()
     chunks = [json.loads(e.data) for e in decoder.feed(data) + decoder.close() if e.data and e.data != "[DONE]"]
     streamed, _ = parse_frames(run_bytes(provider(name), [data]))
