@@ -16,9 +16,9 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from ..errors import InboundError, StoreUnavailable
-from ..store import run_key
 from ..middleware.context import request_context
 from ..middleware.json_answers import send_error
+from ..store import run_key
 from .admission import AdmissionGate
 from .keepalive import KeepAlive
 from .reader import follow_run

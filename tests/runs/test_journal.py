@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from agui_proxy.config import ResumableConfig
-from agui_proxy.store import MemoryRunLog
 from agui_proxy.runs.journal import DROPPED, TOO_LARGE, FrameJournal
+from agui_proxy.store import MemoryRunLog
 
 FRAME = b"data: " + b"x" * 1000 + b"\n\n"
 
