@@ -22,19 +22,16 @@ from agui_proxy.core.provider_tools import MARK, read_provider_tool_value
 
 from ..support.agui_check import text_of, tool_calls_of
 from ..support.harness import assert_split_invariant, provider, run_events, sse_payloads
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_file
 from . import provider_tool_streams as streams
 
-ANTHROPIC = STREAMS / "anthropic" / "server-tool-web-search-citations.sse"
-GEMINI = STREAMS / "gemini" / "grounding-web-search.sse"
+ANTHROPIC = "anthropic/server-tool-web-search-citations.sse"
+GEMINI = "gemini/grounding-web-search.sse"
 
 
-def recorded(path: Any) -> Callable[[], bytes]:
-    def read() -> bytes:
-        if not path.is_file():
-            pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
-        return bytes(path.read_bytes())
-    return read
+def recorded(relative: str) -> Callable[[], bytes]:
+    """The recording's bytes, read when a test runs (skipped with the reason when absent)."""
+    return lambda: recorded_file(relative).read_bytes()
 
 
 # (id, provider, the stream's bytes)
@@ -109,7 +106,7 @@ def test_a_branderux_run_gets_the_text_alone(name: str, data: Callable[[], bytes
 def test_anthropic_web_search_and_its_citations() -> None:
     data = recorded(ANTHROPIC)()
     blocks: dict[int, dict[str, Any]] = {}
-    for _, payload in sse_payloads(ANTHROPIC):
+    for _, payload in sse_payloads(recorded_file(ANTHROPIC)):
         if payload.get("type") == "content_block_start":
             blocks[payload["index"]] = {**payload["content_block"], "deltas": []}
         elif payload.get("type") == "content_block_delta":
@@ -138,7 +135,7 @@ def test_anthropic_web_search_and_its_citations() -> None:
 def test_gemini_grounding_supports_become_citations() -> None:
     events = run_events(provider("gemini"), recorded(GEMINI)())
     (text,) = message_texts(events).values()
-    grounding = [p["candidates"][0]["groundingMetadata"] for _, p in sse_payloads(GEMINI)
+    grounding = [p["candidates"][0]["groundingMetadata"] for _, p in sse_payloads(recorded_file(GEMINI))
                  if p["candidates"][0].get("groundingMetadata", {}).get("groundingChunks")][-1]
     chunks = grounding["groundingChunks"]
     want = [(chunks[i]["web"]["uri"], chunks[i]["web"]["title"], s["segment"]["text"], s["segment"]["text"])
