@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp
 
 from ..config import PLAYGROUND_PATH, Config
+from ..core.enrichers import Enricher
 from ..core.redact import Redactor
 from ..middleware.access_log import AccessLog
 from ..middleware.accounting import RequestAccounting
@@ -77,6 +78,7 @@ class ShellParts:
     client: SharedClient
     tracing: Tracing | None = None  # None: tracing off
     runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
+    enrichers: tuple[Enricher, ...] = ()  # the app's own, after the citation enricher (core/enrichers.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,7 @@ def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
                                 metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
-                                runs=parts.runs)
+                                runs=parts.runs, enrichers=parts.enrichers)
     if parts.quotas is not None:
         app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:

@@ -30,12 +30,14 @@ from typing import Any
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
+from ..providers import provider_tool_streams as transcripts
 from ..support.proxy import ProxyProcess, start_proxy
 from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, body_response, split
 from .cases import (
     Recording,
     client_outcome,
     expected_outcome,
+    expected_outcome_of,
     in_stream_errors,
     recording_params,
     registered_recordings,
@@ -90,8 +92,19 @@ def recording_case(recording: Recording) -> Case:
     return Case(recording.id, recording.provider, [Status(200, SSE_HEADERS), split(data, CHUNK)])
 
 
+# Transcripts of provider-run tools and citations (tests/providers/provider_tool_streams.py):
+# case id -> (provider, its bytes).
+TRANSCRIPTS = {
+    "transcript/responses-web-search-citations": ("openai-responses", transcripts.responses_web_search),
+    "transcript/chat-annotations": ("openai-chat", transcripts.chat_annotations),
+    "transcript/chat-url-list": ("openai-chat", transcripts.chat_url_list),
+    "transcript/gemini-code-execution": ("gemini", transcripts.gemini_code_execution),
+}
+
 # Cases beyond the recordings (Chat Completions, the provider every checkout has).
 EXTRA_CASES = [
+    *(Case(case_id, name, [Status(200, SSE_HEADERS), split(data(), 61)])
+      for case_id, (name, data) in TRANSCRIPTS.items()),
     Case("upstream-500", "openai-chat", body_response(500, {"error": {"message": "The server had an error",
                                                                       "type": "server_error"}})),
     Case("history-tools-context", "openai-chat", [Status(200, SSE_HEADERS), split(sse_body(TEXT_ANSWER), 7)],
@@ -215,10 +228,31 @@ def test_the_official_client_accepts_every_recorded_stream(session: Session, rec
     assert got.tool_calls == expected.tool_calls
     assert got.reasoning == expected.reasoning
     assert got.error_code == expected.error_code
+    assert got.citations == expected.citations, "the client's messages do not hold the citations"
+    assert got.results == expected.results
     if recording.id in in_stream_errors():
         assert got.error_code is not None, "a recording with an in-band provider error must end in RUN_ERROR"
     assert_ids_echoed(result)
     assert len(session.requests[recording.id]) == 1
+
+
+@pytest.mark.parametrize("case_id", list(TRANSCRIPTS))
+def test_the_official_client_holds_provider_tools_and_citations(session: Session, case_id: str) -> None:
+    """Its assembled messages: the provider's calls with their results as tool messages after
+    them, and each text message's citations in its metadata, exactly as the core emits them."""
+    result = session.results[case_id]
+    clean(result)
+    name, data = TRANSCRIPTS[case_id]
+    expected = expected_outcome_of(name, data())
+    got = client_outcome(result)
+    assert got == expected
+    assert any(expected.citations or ()) or expected.results, "the transcript has neither"
+    messages = result["newMessages"]
+    answered = [m["toolCallId"] for m in messages if m["role"] == "tool"]
+    for call_id in answered:  # each result after the call it answers
+        at = next(i for i, m in enumerate(messages) if any(c["id"] == call_id for c in m.get("toolCalls") or ()))
+        assert any(m["role"] == "tool" and m["toolCallId"] == call_id for m in messages[at + 1:])
+    assert len(answered) == len(got.results or ())
 
 
 def test_an_upstream_500_reaches_the_client_as_run_error(session: Session) -> None:

@@ -42,9 +42,12 @@ def counter_ids() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}_{next(numbers)}"
 
 
-def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True) -> bytes:
-    """The whole response body the proxy would send for an upstream body arriving as ``chunks``."""
-    run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids())
+def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True, citations: bool = True,
+              provider_tools: bool = True) -> bytes:
+    """The whole response body the proxy would send for an upstream body arriving as ``chunks``
+    (by default as for an AG-UI client: provider tools shown, citations carried)."""
+    run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids(), citations=citations,
+                     provider_tools=provider_tools)
     stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
     out = [stream.start()]
     for chunk in chunks:
