@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -26,7 +27,9 @@ from .config_runs import ResumableConfig, RunsConfig
 from .config_tracing import TracingConfig
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
-from .providers import PROVIDERS, Provider, Replay, ReplaySettings
+from .providers import PROVIDERS, Provider, Replay, ReplaySettings, VertexSettings, vertex_provider
+from .providers.bedrock import bedrock_endpoint
+from .providers.vertex import vertex_endpoint
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 BUILTIN_RECORDING = Path(__file__).parent / "recordings" / "demo-openai-chat.sse"
@@ -194,6 +197,66 @@ class GeminiUpstream(_HTTPUpstream):
     provider: Literal["gemini"]
 
 
+class _CloudUpstream(_HTTPUpstream):
+    """An upstream in a cloud account: its endpoint follows from where it runs, credentials come
+    from the cloud's own chain (``agui_proxy/clouds``).  ``base_url``, where given, is scheme,
+    host and port only (a private endpoint): the proxy adds the API's path."""
+
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url:
+            return url
+        http_url(url, "base_url")
+        if urlsplit(url).path.strip("/") or urlsplit(url).query:
+            raise ValueError(f"base_url is scheme, host and port only (the proxy adds the API's path), not {url!r}")
+        return url.rstrip("/")
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {**super().settings(model), "base_url": self.base_url or self.default_endpoint()}
+
+    def default_endpoint(self) -> str:
+        raise NotImplementedError
+
+
+class BedrockUpstream(_CloudUpstream):
+    """AWS Bedrock's Converse API: IAM credentials (SigV4) from the AWS chain, or a Bedrock API key."""
+
+    provider: Literal["bedrock"]
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    profile: str | None = None  # a named profile of the shared AWS files (else AWS_PROFILE, else the default)
+
+    def default_endpoint(self) -> str:
+        return bedrock_endpoint(self.region)
+
+    def settings(self, model: str | None) -> dict[str, Any]:
+        return {**super().settings(model), "region": self.region}
+
+
+class VertexUpstream(_CloudUpstream):
+    """Gemini and Claude on Google Vertex AI, with Application Default Credentials."""
+
+    provider: Literal["vertex"]
+    project: str = Field(min_length=1)
+    location: str = Field(pattern=r"^[a-z0-9-]+$")  # a region (europe-west4) or global
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_key(cls, key: str | None) -> str | None:
+        if key is not None:
+            raise ValueError("Vertex AI is reached with Application Default Credentials, not a key; leave api_key out")
+        return key
+
+    def default_endpoint(self) -> str:
+        return vertex_endpoint(self.location)
+
+    def build_provider(self, model: str | None = None) -> Provider:
+        s = self.settings(model)
+        return vertex_provider(VertexSettings(**s, project=self.project, location=self.location))
+
+
 class ReplayUpstream(_Upstream):
     """A recorded stream played back (the embedded default's ``demo``); ``file`` is relative to the config."""
 
@@ -226,7 +289,8 @@ class ReplayUpstream(_Upstream):
 
 
 UpstreamConfig = Annotated[
-    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
+    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | BedrockUpstream
+    | VertexUpstream | ReplayUpstream,
     Field(discriminator="provider"),
 ]
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UpstreamProtocolError
+from .sse import SSEEvent
 
-__all__ = ["MAX_HEADERS_LENGTH", "EventStreamDecoder", "EventStreamMessage", "HeaderValue"]
+__all__ = ["MAX_HEADERS_LENGTH", "EventStreamDecoder", "EventStreamEvents", "EventStreamMessage", "HeaderValue"]
 
 PRELUDE_LENGTH = 12
 MESSAGE_OVERHEAD = PRELUDE_LENGTH + 4  # the prelude and the message CRC
@@ -180,3 +181,43 @@ def _value(data: bytes, at: int, kind: int) -> tuple[Any, int]:
             raise IndexError
         return uuid.UUID(bytes=raw), at + 16
     raise UpstreamProtocolError(f"the upstream sent an event-stream header of unknown type {kind}")
+
+
+class EventStreamEvents:
+    """An event stream read as the events a translator takes: one :class:`SSEEvent` per message.
+
+    AWS marks each message with ``:message-type``: an ``event`` becomes ``SSEEvent(data=<its JSON
+    payload>, event=<its :event-type>)``; an ``exception`` (a modelled error inside a 200 stream,
+    named by ``:exception-type``) becomes ``event="exception:<type>"``; an ``error`` (an unmodelled
+    one: ``:error-code`` and ``:error-message`` headers) becomes ``event="error:<code>"`` with the
+    message as its data.  So a translator tells them apart by ``event`` alone, as it does for SSE.
+    """
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self._decoder = EventStreamDecoder(max_message_size)
+
+    @property
+    def truncated(self) -> bool:
+        return self._decoder.truncated
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return [_as_event(m) for m in self._decoder.feed(chunk)]
+
+    def close(self) -> list[SSEEvent]:
+        return [_as_event(m) for m in self._decoder.close()]
+
+
+def _as_event(message: EventStreamMessage) -> SSEEvent:
+    kind = message.header(":message-type")
+    if kind == "error":
+        code = message.header(":error-code") or "unknown"
+        return SSEEvent(data=message.header(":error-message") or code, event=f"error:{code}")
+    try:
+        data = message.payload.decode("utf-8") or "{}"
+    except UnicodeDecodeError:
+        raise UpstreamProtocolError("the upstream sent an event-stream payload that is not UTF-8") from None
+    if kind == "exception":
+        return SSEEvent(data=data, event=f"exception:{message.header(':exception-type') or 'unknown'}")
+    return SSEEvent(data=data, event=message.header(":event-type"))

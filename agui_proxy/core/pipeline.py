@@ -2,6 +2,9 @@
 
     bytes ──SSEDecoder──▶ SSE events ──Translator──▶ RunBuilder ──EventEncoder──▶ frames
 
+The decoder is the provider's (``make_decoder``): the SSE decoder for every provider but Bedrock,
+whose answer is AWS's binary event stream (``eventstream.py``), read into the same events.
+
 The shell calls :meth:`RunPipeline.start` once, :meth:`feed` with each chunk of the upstream body,
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
 send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISHED`` or
@@ -22,7 +25,7 @@ from .encoder import DONE_FRAME, EventEncoder
 from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, SSEEvent
-from .translator import Translator
+from .translator import EventDecoder, Translator
 
 
 class RunPipeline:
@@ -36,11 +39,12 @@ class RunPipeline:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         redactor: Redactor = NO_SECRETS,
         hold_early_failure: bool = False,
+        make_decoder: Callable[[int], EventDecoder] = SSEDecoder,
     ) -> None:
         self.run = run
         self._translator = make_translator(run)
         self._encoder = encoder
-        self._decoder = SSEDecoder(max_event_size)
+        self._decoder = make_decoder(max_event_size)
         self._done_frame = done_frame
         self._redact = redactor
         self.error: RunError | None = None

@@ -2,7 +2,8 @@
 
 Adding a provider is a module and a row here (ARCHITECTURE.md: strategies in a registry).
 ``PROVIDERS`` are the wire formats, each spoken over HTTP (and each a format a recording can be
-in); ``SOURCES`` is every ``provider:`` a config may name: those, and ``replay``.
+in); ``SOURCES`` is every ``provider:`` a config may name: those, ``vertex`` (Gemini's and
+Anthropic's formats under Google Cloud, the class picked by the model: ``vertex.py``) and ``replay``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ from __future__ import annotations
 from ..core.translator import Translator
 from .anthropic import Anthropic
 from .base import Provider, ProviderRequest, Recording, UpstreamRequest
+from .bedrock import Bedrock, BedrockSettings
 from .gemini import Gemini
 from .http import HTTPProvider, UpstreamSettings
 from .openai_chat import ChatSettings, OpenAIChat
 from .openai_responses import OpenAIResponses
 from .replay import Replay, ReplaySettings
+from .vertex import VertexGemini, VertexSettings, vertex_provider
 
 PROVIDERS: dict[str, type[HTTPProvider]] = {
     OpenAIChat.name: OpenAIChat,
     OpenAIResponses.name: OpenAIResponses,
     Anthropic.name: Anthropic,
     Gemini.name: Gemini,
+    Bedrock.name: Bedrock,
 }
 
-SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Replay.name: Replay}
+SOURCES: dict[str, type[Provider]] = {**PROVIDERS, VertexGemini.name: VertexGemini, Replay.name: Replay}
 
-__all__ = ["PROVIDERS", "SOURCES", "ChatSettings", "HTTPProvider", "Provider", "ProviderRequest", "Recording", "Replay",
-           "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings"]
+__all__ = ["PROVIDERS", "SOURCES", "BedrockSettings", "ChatSettings", "HTTPProvider", "Provider", "ProviderRequest",
+           "Recording", "Replay", "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings",
+           "VertexSettings", "vertex_provider"]

@@ -17,6 +17,7 @@ import os
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..clouds import cloud_authorizers, describe_credentials
 from ..config import Config, load_config
 from ..core.redact import Redactor
 from ..quotas import QuotaGate
@@ -67,6 +68,10 @@ class AGUIProxyMiddleware:
         client, metrics = SharedClient(self.config), Metrics()
         # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
         authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
+        # The cloud upstreams' credentials, found now: none found is an error naming the upstream.
+        clouds = cloud_authorizers(self.config)
+        for name, info in describe_credentials(self.config, clouds).items():
+            startup.info("upstream %s: %s", name, info)
         self.store = open_store(self.config.store) if self.config.quotas.enabled else None
         gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
@@ -77,7 +82,7 @@ class AGUIProxyMiddleware:
             identity_log=IdentityLog(self.config.logging),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
-            tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate))
+            tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate), clouds=clouds)
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -136,6 +141,8 @@ class AGUIProxyMiddleware:
             self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        for authorizer in self.parts.clouds.values():
+            authorizer.close()
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
         if self.store is not None:

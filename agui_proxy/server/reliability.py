@@ -225,7 +225,8 @@ class UpstreamRun:
     async def _attempt(self, target: Target, request: ProviderRequest, pipeline: RunPipeline,
                        deadline: Deadline) -> None:
         """One request to one upstream, its answer written to the client as it comes."""
-        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline)
+        source = open_source(self._observer.outbound(target.name, request), self._http, target.provider, deadline,
+                             target.authorizer)
         async with source as chunks:
             if isinstance(chunks, UpstreamCall):
                 if chunks.whole_body is not None:
@@ -259,7 +260,7 @@ class UpstreamRun:
 
     async def _whole(self, target: Target, whole: bytes, pipeline: RunPipeline) -> None:
         """A whole JSON answer: the events its stream would have given (providers/whole_response.py)."""
-        name = target.provider.name
+        name = target.provider.wire_format
         out = pipeline.feed_whole(whole, lambda body: whole_response_events(name, body))
         self._observer.chunk(out)
         if pipeline.early_failure is not None:

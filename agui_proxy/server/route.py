@@ -129,7 +129,8 @@ class RouteHandler:
             run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
                              parent_run_id=request.parent_run_id)
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
-                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
+                               max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True,
+                               make_decoder=target.provider.decoder)
 
         observer: RunObserver = ContextObserver(context, self.metrics, route.path)
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)

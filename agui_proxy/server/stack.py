@@ -25,11 +25,13 @@ share, built once per app (``app.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
+from ..clouds import Authorizer
 from ..config import PLAYGROUND_PATH, Config
 from ..core.redact import Redactor
 from ..quotas import QuotaGate
@@ -76,6 +78,8 @@ class ShellParts:
     client: SharedClient
     tracing: Tracing | None = None  # None: tracing off
     runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
+    # The cloud upstreams' credentials by upstream name (clouds/), used where requests go out.
+    clouds: Mapping[str, Authorizer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ class Dispatch:
 
 
 def compose(config: Config, parts: ShellParts) -> Dispatch:
-    routes = {route.path: _route(RoutePlan(config, route), config, parts) for route in config.routes}
+    routes = {route.path: _route(RoutePlan(config, route, parts.clouds), config, parts) for route in config.routes}
     endpoints: dict[str, ASGIApp] = {}
     if config.probes.enabled:
         endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)

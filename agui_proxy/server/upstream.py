@@ -5,6 +5,10 @@ exceptions to the project's own at this boundary, and always closes the upstream
 client that leaves frees the upstream connection at once.  A replay upstream reads a recording
 from disk instead, paced like a real provider.
 
+A cloud upstream's request passes its :class:`~agui_proxy.clouds.Authorizer` just before it is
+sent (SigV4 for Bedrock, an access token for Vertex), every try anew; a 401 to a request so
+authorized is tried once more with fresh credentials, if the authorizer says that may help.
+
 The upstream's ``timeouts`` are enforced here: ``connect`` by httpx; ``first_byte`` (until the
 status line), ``idle`` (between two body chunks) and ``total`` (all tries of one upstream) by a
 :class:`~.deadline.Deadline`, so each ends with an :class:`UpstreamTimeout` that names the one that ran out.
@@ -21,6 +25,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import anyio
 import httpx
 
+from ..clouds import Authorizer
 from ..core.sse import DEFAULT_MAX_EVENT_SIZE
 from ..errors import (
     UpstreamConnectTimeout,
@@ -89,11 +94,14 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "whole_body")
+    __slots__ = ("_authorizer", "_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response",
+                 "_sent", "whole_body")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
-                 deadline: Deadline) -> None:
+                 deadline: Deadline, authorizer: Authorizer | None = None) -> None:
         self._client = client
+        self._authorizer = authorizer
+        self._sent = request  # as it went out (signed, with its token)
         self._request = request
         self._provider = provider
         self._deadline = deadline
@@ -105,6 +113,25 @@ class UpstreamCall:
         self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
     async def __aenter__(self) -> UpstreamCall:
+        response = await self._send()
+        if response.status_code == 401 and self._authorizer is not None:
+            try:
+                again = await self._authorizer.rejected(self._sent)
+            except BaseException:
+                await response.aclose()
+                raise
+            if again:  # the token was refused before it expired (revoked, rotated): once more, fresh
+                await response.aclose()
+                response = await self._send()
+        self._response = response
+        try:
+            await self._open_body(response)
+        except BaseException:
+            await response.aclose()
+            raise
+        return self
+
+    async def _send(self) -> httpx.Response:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
         client = self._client
         # httpx keeps the connect timeout; the waits for the status line and for each chunk have
@@ -112,6 +139,9 @@ class UpstreamCall:
         http_timeout = httpx.Timeout(connect=t.connect, read=None, write=t.first_byte, pool=t.connect)
         deadline.waiting("first_byte", t.first_byte)
         try:
+            if self._authorizer is not None:  # signed or given its token now, at the time it is sent
+                request = await self._authorizer.authorize(request, client)
+            self._sent = request
             response = await client.send(
                 client.build_request(request.method, request.url, headers=request.headers,
                                      content=request.body, params=request.params or None, timeout=http_timeout),
@@ -127,23 +157,20 @@ class UpstreamCall:
             raise UpstreamUnavailable(f"could not reach the upstream ({_reason(exc)})") from None
         finally:
             deadline.done_waiting()
-        self._response = response
-        try:
-            whole = await self._check(response, t.idle)
-            lean = body_of(response)
-            if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
-                # One item per socket read, straight from the transport: none of httpx's iterator
-                # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
-                self._lean = lean
-                self._chunks = lean
-            else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
-                self._chunks = body_chunks(response)
-            if whole:
-                self.whole_body = await self._read_whole()
-        except BaseException:
-            await response.aclose()
-            raise
-        return self
+        return response
+
+    async def _open_body(self, response: httpx.Response) -> None:
+        whole = await self._check(response, self._deadline.timeouts.idle)
+        lean = body_of(response)
+        if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
+            # One item per socket read, straight from the transport: none of httpx's iterator
+            # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
+            self._lean = lean
+            self._chunks = lean
+        else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
+            self._chunks = body_chunks(response)
+        if whole:
+            self.whole_body = await self._read_whole()
 
     @property
     def direct(self) -> bool:
@@ -161,7 +188,7 @@ class UpstreamCall:
         if content_type.lower().startswith("application/json"):
             # Some gateways and mocks answer a streaming request with the whole completion.
             return True
-        if content_type and not content_type.lower().startswith("text/event-stream"):
+        if content_type and not content_type.lower().startswith(self._provider.stream_content_type):
             # A wrong base_url (an HTML page) or a server that ignored "stream": true.
             detail = describe_error_body(await _read_capped(response, idle), content_type)
             raise UpstreamProtocolError(
@@ -289,11 +316,12 @@ def _reason(exc: httpx.TransportError) -> str:
 
 
 def open_source(request: ProviderRequest, client: Callable[[], httpx.AsyncClient], provider: Provider,
-                deadline: Deadline) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+                deadline: Deadline, authorizer: Authorizer | None = None,
+                ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
     """What a provider built, opened: an HTTP call (on ``client()``), or a recording played back."""
     if isinstance(request, Recording):
         return open_replay(request)
-    return UpstreamCall(client(), request, provider, deadline)
+    return UpstreamCall(client(), request, provider, deadline, authorizer)
 
 
 @asynccontextmanager

@@ -45,7 +45,8 @@ def counter_ids() -> Callable[[str], str]:
 def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True) -> bytes:
     """The whole response body the proxy would send for an upstream body arriving as ``chunks``."""
     run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids())
-    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
+    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True,
+                         make_decoder=prov.decoder)
     out = [stream.start()]
     for chunk in chunks:
         out.append(stream.feed(chunk))
