@@ -53,3 +53,44 @@ def exception(exception_type: str, text: str) -> bytes:
     """An in-stream exception (``:message-type: exception``, ``:exception-type``)."""
     return message([(":exception-type", 7, exception_type), (":content-type", 7, "application/json"),
                     (":message-type", 7, "exception")], json.dumps({"message": text}).encode())
+
+
+# -- ConverseStream answers, as Bedrock sends them -----------------------------------------------
+
+
+def converse(*events: tuple[str, dict[str, Any]]) -> bytes:
+    return b"".join(event(kind, payload) for kind, payload in events)
+
+
+def text_block(index: int, *pieces: str) -> list[tuple[str, dict[str, Any]]]:
+    return [*(("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}}) for p in pieces),
+            ("contentBlockStop", {"contentBlockIndex": index})]
+
+
+def tool_block(index: int, call_id: str, name: str, *fragments: str) -> list[tuple[str, dict[str, Any]]]:
+    return [("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": call_id,
+                                                                                      "name": name}}}),
+            *(("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": f}}})
+              for f in fragments),
+            ("contentBlockStop", {"contentBlockIndex": index})]
+
+
+def reasoning_block(index: int, *pieces: str, signature: str = "", redacted: str = "",
+                    ) -> list[tuple[str, dict[str, Any]]]:
+    deltas: list[dict[str, Any]] = [{"text": p} for p in pieces]
+    deltas += [{"signature": signature}] if signature else []
+    deltas += [{"redactedContent": redacted}] if redacted else []
+    return [*(("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": d}})
+              for d in deltas),
+            ("contentBlockStop", {"contentBlockIndex": index})]
+
+
+def start() -> tuple[str, dict[str, Any]]:
+    return ("messageStart", {"role": "assistant"})
+
+
+def stop(reason: str = "end_turn", **usage: int) -> list[tuple[str, dict[str, Any]]]:
+    counts = {"inputTokens": 12, "outputTokens": 7, **usage}
+    counts.setdefault("totalTokens", sum(counts.values()))
+    return [("messageStop", {"stopReason": reason}),
+            ("metadata", {"usage": counts, "metrics": {"latencyMs": 420}})]
