@@ -13,7 +13,7 @@ headers and body that are then sent, at the time it is sent (so a retry is signe
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio.to_thread
 import botocore.session
@@ -93,11 +93,13 @@ class AWSAuthorizer:
         pass
 
 
-def sign(request: UpstreamRequest, credentials: Any, region: str) -> UpstreamRequest:
+def sign(request: UpstreamRequest, credentials: Any, region: str, service: str = SIGNING_NAME) -> UpstreamRequest:
     """``request`` signed with SigV4 now: ``X-Amz-Date``, ``X-Amz-Security-Token`` (temporary
     credentials) and ``Authorization`` added.  The query goes into the URL, so what is signed is
     exactly the URL sent."""
-    url = request.url + ("?" + urlencode(request.params) if request.params else "")
+    # Encoded as SigV4's canonical form encodes (%20, not +): botocore signs the query as written.
+    query = urlencode(request.params, quote_via=quote, safe="-_.~")
+    url = request.url + ("?" + query if query else "")
     aws_request = AWSRequest(method=request.method, url=url, data=request.body, headers=dict(request.headers))
-    SigV4Auth(credentials, SIGNING_NAME, region).add_auth(aws_request)
+    SigV4Auth(credentials, service, region).add_auth(aws_request)
     return UpstreamRequest(request.method, url, dict(aws_request.headers.items()), request.body)
