@@ -14,13 +14,13 @@ import pytest
 
 pytest.importorskip("botocore", reason="the aws extra (botocore) is not installed")
 
-import botocore.auth  # noqa: E402
-from botocore.credentials import Credentials, RefreshableCredentials  # noqa: E402
+import botocore.auth
+from botocore.credentials import Credentials, RefreshableCredentials
 
-from agui_proxy.clouds.aws import AWSAuthorizer, sign  # noqa: E402
-from agui_proxy.clouds.base import CredentialsInfo  # noqa: E402
-from agui_proxy.providers import UpstreamRequest  # noqa: E402
-from tests.support import sigv4  # noqa: E402
+from agui_proxy.clouds.aws import AWSAuthorizer, sign
+from agui_proxy.clouds.base import CredentialsInfo
+from agui_proxy.providers import UpstreamRequest
+from tests.support import sigv4
 
 # AWS's SigV4 test suite (docs.aws.amazon.com/general/latest/gr/signature-v4-test-suite.html).
 SUITE_KEY, SUITE_SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -106,7 +106,7 @@ def test_recorded_bedrock_stream_matches_botocore() -> None:
 
 def test_a_truncated_frame_is_reported_at_close() -> None:
     for cut in itertools.chain(range(1, 20), [len(STREAM) - 1]):
-        messages, truncated = decode([STREAM[:cut]])
+        _, truncated = decode([STREAM[:cut]])
         assert truncated, cut
     assert decode([STREAM])[1] is False
     assert decode([b""])[1] is False

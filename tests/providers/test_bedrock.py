@@ -99,6 +99,10 @@ def test_an_image_by_url_is_refused_with_a_reason() -> None:
     assert caught.value.status == 422
 
 
+def call(call_id: str, city: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": "weather", "arguments": json.dumps({"city": city})}}
+
+
 def test_a_tool_loop_goes_back_with_its_reasoning_and_results() -> None:
     """The second request of a tool loop: the assistant turn with its signed reasoning, redacted
     reasoning and both parallel calls, then one user turn with both results (one an error)."""
@@ -108,9 +112,7 @@ def test_a_tool_loop_goes_back_with_its_reasoning_and_results() -> None:
                 {"id": "u1", "role": "user", "content": "Weather in Paris and Rome?"},
                 {"id": "rs1", "role": "reasoning", "content": "Two cities.", "encryptedValue": "sig-abc"},
                 {"id": "rs2", "role": "reasoning", "content": "", "encryptedValue": "cmVkYWN0ZWQ="},
-                {"id": "a1", "role": "assistant", "toolCalls": [
-                    {"id": "tooluse_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}},
-                    {"id": "tooluse_2", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Rome"}'}}]},
+                {"id": "a1", "role": "assistant", "toolCalls": [call("tooluse_1", "Paris"), call("tooluse_2", "Rome")]},
                 {"id": "t1", "role": "tool", "toolCallId": "tooluse_1", "content": "18C"},
                 {"id": "t2", "role": "tool", "toolCallId": "tooluse_2", "content": "boom", "error": "failed"},
             ]}
