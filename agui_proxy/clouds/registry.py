@@ -18,6 +18,8 @@ def cloud_authorizers(config: Config) -> dict[str, Authorizer]:
     """
     found: dict[str, Authorizer] = {}
     problems: list[ConfigError] = []
+    if any(isinstance(u, (BedrockUpstream, VertexUpstream)) for u in config.upstreams.values()):
+        quiet_credential_loggers()  # before the libraries' first line: finding credentials logs too
     for name, upstream in config.upstreams.items():
         try:
             if isinstance(upstream, BedrockUpstream) and upstream.api_key is None:
@@ -30,8 +32,6 @@ def cloud_authorizers(config: Config) -> dict[str, Authorizer]:
         for authorizer in found.values():
             authorizer.close()
         raise ConfigError.of(problems)
-    if found:
-        quiet_credential_loggers()
     return found
 
 
