@@ -25,11 +25,9 @@ from ..support.proxy import (
     Reply,
     assert_no_secret,
     post,
-    run_cli,
     sse_events,
     sse_run_error,
     start_proxy,
-    write_config,
 )
 from ..support.upstream import Chunk, End, ScriptedUpstream, Status, body_response, split
 
@@ -274,25 +272,3 @@ def _in_minutes(minutes: int) -> str:
     import datetime
 
     return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def test_missing_credentials_are_an_error_at_start(tmp_path: Path) -> None:
-    path = write_config(tmp_path, bedrock_config("http://127.0.0.1:9"))
-    result = run_cli(tmp_path, ["check", "--config", str(path)], env={**NO_AWS, "BEDROCK_API_KEY": API_KEY},
-                     drop_env=AWS_ENV_NAMES)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "upstreams.bedrock: no AWS credentials found for Bedrock" in result.stderr
-    for looked in ("AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "container credentials endpoint",
-                   "instance metadata service", "api_key"):
-        assert looked in result.stderr
-
-
-def test_check_says_which_credentials_without_their_values(tmp_path: Path) -> None:
-    path = write_config(tmp_path, bedrock_config("http://127.0.0.1:9"))
-    result = run_cli(tmp_path, ["check", "--config", str(path)],
-                     env={**NO_AWS, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                          "AWS_SESSION_TOKEN": SESSION_TOKEN, "BEDROCK_API_KEY": API_KEY}, drop_env=AWS_ENV_NAMES)
-    assert result.returncode == 0, result.stderr
-    assert "bedrock: AWS IAM credentials (SigV4) from environment variables" in result.stdout
-    assert "bedrock-key: a Bedrock API key (Authorization: Bearer) from the config's api_key" in result.stdout
-    assert_no_secret(result.stdout + result.stderr, *SECRETS, ACCESS_KEY)

@@ -21,10 +21,8 @@ from ..support.proxy import (
     Reply,
     assert_no_secret,
     post,
-    run_cli,
     sse_events,
     sse_run_error,
-    write_config,
 )
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_bytes
 
@@ -260,19 +258,3 @@ def test_no_credential_in_any_log_line(proxy: ProxyProcess, tokens: tuple[TokenE
     assert f"upstream gemini: Google OAuth access token from a service account key ({key_file}" in output
     assert_no_secret(output, *secrets(endpoint, pem))
     assert "Traceback" not in output
-
-
-def test_check_names_the_credentials_and_their_absence(tmp_path: Path, files: Path,
-                                                       tokens: tuple[TokenEndpoint, Path, str]) -> None:
-    path = write_config(tmp_path, vertex_config("http://127.0.0.1:9"))
-    found = run_cli(tmp_path, ["check", "--config", str(path)], env=google_env(files, tokens[1]))
-    assert found.returncode == 0, found.stderr
-    assert "gemini: Google OAuth access token from a service account key" in found.stdout
-    assert_no_secret(found.stdout + found.stderr, *secrets(tokens[0], tokens[2]))
-    missing = run_cli(tmp_path, ["check", "--config", str(path)], env=google_env(files, None),
-                      drop_env=["GOOGLE_APPLICATION_CREDENTIALS"])
-    assert missing.returncode == 2
-    for name in ("gemini", "claude"):
-        assert f"upstreams.{name}: no Google Cloud credentials found for Vertex AI" in missing.stderr
-    for looked in ("GOOGLE_APPLICATION_CREDENTIALS", "gcloud", "metadata server"):
-        assert looked in missing.stderr
