@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from ..config import Config, RouteConfig
+from ..providers.vertex import is_claude
 from .responses import send_json
 
 # The media parts each provider's request builder converts (the others are refused with a 422).
@@ -47,7 +48,7 @@ def route_capabilities(config: Config, route: RouteConfig) -> dict[str, Any]:
         "reasoning": {"supported": route.reasoning_for("agui"), "streaming": route.reasoning_for("agui")},
     }
     # Vertex AI serves Claude with Anthropic's request, every other model with Gemini's.
-    wire = ("anthropic" if upstream.model.startswith("claude-") else "gemini") if provider == "vertex" else provider
+    wire = ("anthropic" if is_claude(upstream.model) else "gemini") if provider == "vertex" else provider
     modalities = _INPUT_MODALITIES.get(wire)
     if modalities:
         capabilities["multimodal"] = {"input": dict(modalities)}

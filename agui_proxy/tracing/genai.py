@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..config import ReplayUpstream, UpstreamConfig
+from ..providers.vertex import is_claude
 
 REPLAY_PROVIDER = "agui_proxy.replay"  # not a GenAI system: a recording played back
 CLOUD_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
@@ -37,7 +38,7 @@ def operation_name(upstream: UpstreamConfig) -> str:
     """Gemini's API is ``generateContent``; the others are chat APIs."""
     provider = upstream.format if isinstance(upstream, ReplayUpstream) else upstream.provider
     if provider == "vertex":  # Gemini's generateContent, or Claude's Messages under Vertex's paths
-        return "chat" if upstream.model.startswith("claude-") else "generate_content"
+        return "chat" if is_claude(upstream.model) else "generate_content"
     return "generate_content" if provider == "gemini" else "chat"
 
 
