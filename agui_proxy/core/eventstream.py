@@ -16,6 +16,9 @@ decoder holds at most one message, and refuses one whose prelude announces more 
 ``max_message_size`` bytes or headers past :data:`MAX_HEADERS_LENGTH`, before buffering it, so a
 peer cannot make it hold without bound.  Like the SSE decoder (``sse.py``), any split of the input
 gives the same messages.
+
+A stream repeats a handful of header sections (Bedrock's differ only by ``:event-type``), so each
+decoder keeps the few it has parsed, by their bytes: parsing them was most of the cost per message.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import UpstreamProtocolError
@@ -36,6 +41,7 @@ MESSAGE_OVERHEAD = PRELUDE_LENGTH + 4  # the prelude and the message CRC
 # The largest headers section AWS's own decoders accept (botocore: _MAX_HEADERS_LENGTH).
 MAX_HEADERS_LENGTH = 128 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 24 * 1024 * 1024 + MAX_HEADERS_LENGTH + MESSAGE_OVERHEAD
+_HEADER_CACHE_SIZE = 32  # distinct header sections kept per decoder (a stream uses a handful)
 
 HeaderValue = bool | int | bytes | str | uuid.UUID
 
@@ -44,10 +50,11 @@ HeaderValue = bool | int | bytes | str | uuid.UUID
 class EventStreamMessage:
     """One decoded message: its headers (``:message-type``, ``:event-type``, ...) and raw payload.
 
-    A ``timestamp`` header is an ``int`` of milliseconds since the epoch, as on the wire.
+    A ``timestamp`` header is an ``int`` of milliseconds since the epoch, as on the wire.  The
+    headers are read-only: messages with the same header bytes share them.
     """
 
-    headers: dict[str, HeaderValue]
+    headers: Mapping[str, HeaderValue]
     payload: bytes
 
     def header(self, name: str) -> str:
@@ -63,10 +70,11 @@ class EventStreamDecoder:
     input ended inside a message (:attr:`truncated`).
     """
 
-    __slots__ = ("_buf", "_failed", "_max", "_truncated")
+    __slots__ = ("_buf", "_failed", "_headers", "_max", "_truncated")
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._buf = bytearray()
+        self._headers: dict[bytes, Mapping[str, HeaderValue]] = {}  # parsed header sections by their bytes
         self._max = max_message_size
         self._failed = False
         self._truncated = False
@@ -89,7 +97,7 @@ class EventStreamDecoder:
                 total = self._check_prelude(buf, start)
                 if len(buf) - start < total:
                     break
-                messages.append(_message(bytes(buf[start:start + total])))
+                messages.append(self._message(bytes(buf[start:start + total])))
                 start += total
         except UpstreamProtocolError:
             self._failed = True
@@ -122,15 +130,21 @@ class EventStreamDecoder:
         return int(total)
 
 
-def _message(frame: bytes) -> EventStreamMessage:
-    total = len(frame)
-    (crc,) = struct.unpack_from(">I", frame, total - 4)
-    if zlib.crc32(frame[:total - 4]) != crc:
-        raise UpstreamProtocolError("the upstream's event stream is corrupt: a message's CRC does not match")
-    (headers_length,) = struct.unpack_from(">I", frame, 4)
-    headers_end = PRELUDE_LENGTH + headers_length
-    headers = _headers(frame[PRELUDE_LENGTH:headers_end])
-    return EventStreamMessage(headers, frame[headers_end:total - 4])
+    def _message(self, frame: bytes) -> EventStreamMessage:
+        total = len(frame)
+        (crc,) = struct.unpack_from(">I", frame, total - 4)
+        if zlib.crc32(frame[:total - 4]) != crc:
+            raise UpstreamProtocolError("the upstream's event stream is corrupt: a message's CRC does not match")
+        (headers_length,) = struct.unpack_from(">I", frame, 4)
+        headers_end = PRELUDE_LENGTH + headers_length
+        raw = frame[PRELUDE_LENGTH:headers_end]
+        headers = self._headers.get(raw)
+        if headers is None:
+            headers = MappingProxyType(_headers(raw))
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[raw] = headers
+        return EventStreamMessage(headers, frame[headers_end:total - 4])
 
 
 # Value types (the encoding's 0-9): the struct format of the fixed-size ones.
