@@ -168,3 +168,11 @@ def _with_raw_headers(raw_headers: bytes, payload: bytes = b"") -> bytes:
 def test_malformed_headers_are_refused(raw_headers: bytes, message: str) -> None:
     with pytest.raises(UpstreamProtocolError, match=message):
         EventStreamDecoder().feed(_with_raw_headers(raw_headers))
+
+
+def test_many_distinct_header_sections_each_read_right() -> None:
+    """More distinct header sections than a decoder keeps parsed: each message still gets its own."""
+    raw = b"".join(es.event(f"kind{n % 40}", {"n": n}) for n in range(120))
+    ours = plain(decode([raw])[0])
+    assert [h[":event-type"] for h, _ in ours] == [f"kind{n % 40}" for n in range(120)]
+    assert ours == botocore_reading(raw)
