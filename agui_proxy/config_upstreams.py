@@ -15,7 +15,16 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from .config_base import HEADER_NAME, Strict, http_url
 from .config_identity import ForwardIdentityConfig
-from .providers import PROVIDERS, Provider, Replay, ReplaySettings, VertexSettings, vertex_provider
+from .providers import (
+    PROVIDERS,
+    Bedrock,
+    BedrockSettings,
+    Provider,
+    Replay,
+    ReplaySettings,
+    VertexSettings,
+    vertex_provider,
+)
 from .providers.bedrock import bedrock_endpoint
 from .providers.vertex import vertex_endpoint
 
@@ -200,8 +209,8 @@ class BedrockUpstream(_CloudUpstream):
     def default_endpoint(self) -> str:
         return bedrock_endpoint(self.region)
 
-    def settings(self, model: str | None) -> dict[str, Any]:
-        return {**super().settings(model), "region": self.region}
+    def build_provider(self, model: str | None = None) -> Provider:
+        return Bedrock(BedrockSettings(**self.settings(model), region=self.region))
 
 
 class VertexUpstream(_CloudUpstream):

@@ -1,9 +1,10 @@
 """The provider registry: a config's ``provider:`` name to the class that speaks it.
 
 Adding a provider is a module and a row here (ARCHITECTURE.md: strategies in a registry).
-``PROVIDERS`` are the wire formats, each spoken over HTTP (and each a format a recording can be
-in); ``SOURCES`` is every ``provider:`` a config may name: those, ``vertex`` (Gemini's and
-Anthropic's formats under Google Cloud, the class picked by the model: ``vertex.py``) and ``replay``.
+``PROVIDERS`` are the server-sent-event formats, each spoken over HTTP (and each a format a
+recording can be in); ``SOURCES`` is every ``provider:`` a config may name: those, the clouds'
+(``bedrock``, AWS's event stream; ``vertex``, Gemini's and Anthropic's formats under Google
+Cloud, the class picked by the model: ``vertex.py``) and ``replay``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ PROVIDERS: dict[str, type[HTTPProvider]] = {
     OpenAIResponses.name: OpenAIResponses,
     Anthropic.name: Anthropic,
     Gemini.name: Gemini,
-    Bedrock.name: Bedrock,
 }
 
-SOURCES: dict[str, type[Provider]] = {**PROVIDERS, VertexGemini.name: VertexGemini, Replay.name: Replay}
+SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Bedrock.name: Bedrock, VertexGemini.name: VertexGemini,
+                                      Replay.name: Replay}
 
-__all__ = ["PROVIDERS", "SOURCES", "BedrockSettings", "ChatSettings", "HTTPProvider", "Provider", "ProviderRequest",
-           "Recording", "Replay", "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings",
-           "VertexSettings", "vertex_provider"]
+__all__ = ["PROVIDERS", "SOURCES", "Bedrock", "BedrockSettings", "ChatSettings", "HTTPProvider", "Provider",
+           "ProviderRequest", "Recording", "Replay", "ReplaySettings", "Translator", "UpstreamRequest",
+           "UpstreamSettings", "VertexSettings", "vertex_provider"]

@@ -16,7 +16,7 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.inbound import read_request
 from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.providers import PROVIDERS, Provider, UpstreamRequest
+from agui_proxy.providers import SOURCES, HTTPProvider, Provider, UpstreamRequest
 
 from .agui_check import assert_valid_run, parse_frames
 from .recordings import split_offsets
@@ -25,7 +25,8 @@ from .recordings import split_offsets
 def provider(name: str, **settings: Any) -> Provider:
     settings.setdefault("base_url", "http://127.0.0.1:9/v1")
     settings.setdefault("model", "test-model")
-    cls = PROVIDERS[name]
+    cls = SOURCES[name]  # the SSE formats and Bedrock (Vertex is built from its config: tests/providers)
+    assert issubclass(cls, HTTPProvider), name
     return cls(cls.settings_class(**settings))
 
 
