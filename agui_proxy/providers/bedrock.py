@@ -4,7 +4,7 @@ Request: ``POST {base_url}/model/{modelId}/converse-stream``, the model id (or i
 id or ARN) percent-encoded as one path segment, as AWS's SDKs send it.  ``base_url`` is
 ``https://bedrock-runtime.{region}.amazonaws.com`` unless the config gives another endpoint.
 Auth is a Bedrock API key as ``Authorization: Bearer`` when ``api_key`` is set; otherwise the
-shell signs each request with SigV4 on its way out (``agui_proxy/clouds/aws.py``): signing needs
+shell signs each request with SigV4 on its way out (``agui_proxy/upstream/clouds/aws.py``): signing needs
 the time and live credentials, so it is no part of the request built here.
 
 Body (the Converse API reference): ``system`` as text blocks; ``messages`` alternating ``user`` and

@@ -12,7 +12,7 @@ Anthropic request builders and translators:
 ``base_url`` is ``https://{location}-aiplatform.googleapis.com`` (``https://aiplatform.googleapis.com``
 for the ``global`` location) unless the config gives another endpoint.  No key goes in the
 request: the shell adds an OAuth access token from Application Default Credentials on its way out
-(``agui_proxy/clouds/gcp.py``), since it expires and is refreshed.
+(``agui_proxy/upstream/clouds/gcp.py``), since it expires and is refreshed.
 """
 
 from __future__ import annotations

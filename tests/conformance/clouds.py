@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agui_proxy.config import config_from_dict
-from agui_proxy.providers import Provider
+from agui_proxy.providers import Provider, build_provider
 
 from ..support import eventstream as es
 from ..support.gcp import TokenEndpoint, public_pem_of, service_account_file
@@ -53,7 +53,7 @@ class CloudCase:
         """The provider that reads this case's body, as the proxy builds it."""
         config = config_from_dict({"upstreams": {"u": self.upstream(0, "http://127.0.0.1:9", "k")},
                                    "routes": [{"path": "/r", "upstream": "u"}]})
-        return config.upstreams["u"].build_provider()
+        return build_provider(config.upstreams["u"])
 
 
 def _claude(*payloads: dict[str, Any]) -> bytes:

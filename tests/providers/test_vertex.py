@@ -10,7 +10,7 @@ import pytest
 
 from agui_proxy.config import config_from_dict
 from agui_proxy.core.inbound import read_request
-from agui_proxy.providers import Provider, UpstreamRequest
+from agui_proxy.providers import Provider, UpstreamRequest, build_provider
 from tests.support.agui_check import text_of
 from tests.support.harness import run_events
 from tests.support.recordings import STREAMS
@@ -24,7 +24,7 @@ def vertex(model: str, location: str = "europe-west4", **extra: Any) -> Provider
     config = config_from_dict({"upstreams": {"v": {"provider": "vertex", "project": "my-project",
                                                    "location": location, "model": model, **extra}},
                                "routes": [{"path": "/a", "upstream": "v"}]})
-    return config.upstreams["v"].build_provider()
+    return build_provider(config.upstreams["v"])
 
 
 def build(prov: Provider) -> UpstreamRequest:
