@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..config import ReplayUpstream, UpstreamConfig
-from ..providers.vertex import is_claude
+from ..config import BedrockUpstream, ReplayUpstream, UpstreamConfig, VertexUpstream
+from ..providers.bedrock import bedrock_endpoint
+from ..providers.vertex import is_claude, vertex_endpoint
 
 REPLAY_PROVIDER = "agui_proxy.replay"  # not a GenAI system: a recording played back
 CLOUD_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
 
 
 def _base_url(upstream: UpstreamConfig) -> str:
-    return "" if isinstance(upstream, ReplayUpstream) else upstream.base_url
+    """Where the upstream's requests go: a cloud upstream without ``base_url`` goes to its region's
+    or location's endpoint."""
+    if isinstance(upstream, ReplayUpstream):
+        return ""
+    if isinstance(upstream, BedrockUpstream):
+        return upstream.base_url or bedrock_endpoint(upstream.region)
+    if isinstance(upstream, VertexUpstream):
+        return upstream.base_url or vertex_endpoint(upstream.location)
+    return upstream.base_url
 
 
 def provider_name(upstream: UpstreamConfig) -> str:
