@@ -252,6 +252,24 @@ def test_a_second_401_is_the_run_error(proxy: ProxyProcess, up: ScriptedUpstream
     assert len(up.requests) == 2  # once more, not again and again
 
 
+@pytest.mark.parametrize(("route", "answer", "provider"), [
+    ("/api/gemini", gemini_chunk({"text": "Whole."}, finish="STOP",
+                                 usage={"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}),
+     "gemini"),
+    ("/api/claude", {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                     "content": [{"type": "text", "text": "Whole."}], "stop_reason": "end_turn",
+                     "usage": {"input_tokens": 3, "output_tokens": 2}}, "anthropic"),
+])
+def test_a_whole_json_answer_is_read_in_its_models_api(proxy: ProxyProcess, up: ScriptedUpstream, route: str,
+                                                       answer: dict[str, Any], provider: str) -> None:
+    # A gateway in front of Vertex may answer the streaming request with the whole response.
+    up.script(body_response(200, answer))
+    events = sse_events(ask(proxy, route, {"params": {"messages": [{"role": "user", "content": "hi"}]}}))
+    assert events[-1]["type"] == "RUN_FINISHED", events[-1]
+    assert text_of(events) == "Whole."
+    [usage] = events[-1]["usage"]
+    assert (usage["provider"], usage["inputTokens"], usage["outputTokens"]) == (provider, 3, 2)
+
 def test_no_credential_in_any_log_line(proxy: ProxyProcess, tokens: tuple[TokenEndpoint, Path, str]) -> None:
     endpoint, key_file, pem = tokens
     output = proxy.output()
