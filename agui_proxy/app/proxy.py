@@ -31,6 +31,7 @@ from ..runs.keepalive import KeepAlive
 from ..runs.resumable import resumable_runs
 from ..store import open_store
 from ..tracing import tracing_for
+from ..upstream.clouds import cloud_authorizers, describe_credentials
 from ..users.log_identity import IdentityLog
 from .hosting import hosting_line, middleware_config
 from .lifespan import Lifespan, SharedClient
@@ -72,6 +73,10 @@ class AGUIProxyMiddleware:
         client, metrics = SharedClient(self.config), Metrics()
         # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
         authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
+        # The cloud upstreams' credentials, found now: none found is an error naming the upstream.
+        clouds = cloud_authorizers(self.config)
+        for name, info in describe_credentials(self.config, clouds).items():
+            startup.info("upstream %s: %s", name, info)
         self.store = open_store(self.config.store) if self.config.quotas.enabled else None
         gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
@@ -83,7 +88,7 @@ class AGUIProxyMiddleware:
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
             tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate),
-            enrichers=tuple(enrichers))
+            enrichers=tuple(enrichers), clouds=clouds)
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serving/serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -142,6 +147,8 @@ class AGUIProxyMiddleware:
             self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        for authorizer in self.parts.clouds.values():
+            authorizer.close()
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
         if self.store is not None:

@@ -137,7 +137,7 @@ class RouteHandler:
             enrichers = (DEFAULT_ENRICHERS if cite else ()) + self.enrichers
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
                              max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True,
-                             enrichers=enrichers, client=request.kind)
+                             enrichers=enrichers, client=request.kind, make_decoder=target.provider.decoder)
 
         observer: RunObserver = ContextObserver(context, self.metrics, route.path)
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)

@@ -26,7 +26,8 @@ share, built once per app (``proxy.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
@@ -49,6 +50,7 @@ from ..runs.keepalive import KeepAlive
 from ..runs.reattach import RUNS_SEGMENT, RunReattach
 from ..runs.resumable import ResumableRuns
 from ..upstream.chain import RoutePlan
+from ..upstream.clouds import Authorizer
 from ..users.log_identity import IdentityLog
 from .endpoints import Healthz, MetricsEndpoint, NotFound, Readyz
 from .lifespan import SharedClient
@@ -79,6 +81,8 @@ class ShellParts:
     tracing: Tracing | None = None  # None: tracing off
     runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
     enrichers: tuple[Enricher, ...] = ()  # the app's own, after the citation enricher (core/enrichers.py)
+    # The cloud upstreams' credentials by upstream name (clouds/), used where requests go out.
+    clouds: Mapping[str, Authorizer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ class Dispatch:
 
 
 def compose(config: Config, parts: ShellParts) -> Dispatch:
-    routes = {route.path: _route(RoutePlan(config, route), config, parts) for route in config.routes}
+    routes = {route.path: _route(RoutePlan(config, route, parts.clouds), config, parts) for route in config.routes}
     endpoints: dict[str, ASGIApp] = {}
     if config.probes.enabled:
         endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)

@@ -6,6 +6,9 @@ The enrichers (:mod:`.enrichers`; by default the citation enricher alone) see th
 when there is work for them: a run without citations and without enrichers of the operator's own
 goes from the run to the encoder directly.
 
+The decoder is the provider's (``make_decoder``): the SSE decoder for every provider but Bedrock,
+whose answer is AWS's binary event stream (``eventstream.py``), read into the same events.
+
 The shell calls :meth:`RunPipeline.start` once, :meth:`feed` with each chunk of the upstream body,
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
 send (possibly empty).  Once :attr:`ended` is true the run is over (``RUN_FINISHED`` or
@@ -27,7 +30,7 @@ from .enrichers import DEFAULT_ENRICHERS, Enricher, EnricherChain
 from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, SSEEvent
-from .translator import Translator
+from .translator import EventDecoder, Translator
 
 
 class RunPipeline:
@@ -43,12 +46,13 @@ class RunPipeline:
         hold_early_failure: bool = False,
         enrichers: Sequence[Enricher] = DEFAULT_ENRICHERS,
         client: str = "agui",
+        make_decoder: Callable[[int], EventDecoder] = SSEDecoder,
     ) -> None:
         self.run = run
         self._enrichers = EnricherChain(enrichers, thread_id=run.thread_id, run_id=run.run_id, client=client)
         self._translator = make_translator(run)
         self._encoder = encoder
-        self._decoder = SSEDecoder(max_event_size)
+        self._decoder = make_decoder(max_event_size)
         self._done_frame = done_frame
         self._redact = redactor
         self.error: RunError | None = None

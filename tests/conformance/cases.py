@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.providers import PROVIDERS
+from agui_proxy.providers import PROVIDERS, Provider
 
 from ..support.agui_check import assert_valid_run, parse_frames, reasoning_of, tool_calls_of
 from ..support.harness import provider, run_bytes
@@ -90,12 +90,17 @@ class Outcome:
 
 def expected_outcome(recording: Recording) -> Outcome:
     """What the proxy's core makes of the recording (ids aside: the live run draws its own)."""
-    return expected_outcome_of(recording.provider, recording.path.read_bytes())
+    return outcome_of(provider(recording.provider), recording.path.read_bytes())
 
 
 def expected_outcome_of(provider_name: str, data: bytes) -> Outcome:
     """What the proxy's core makes of a provider's stream, as an AG-UI client gets it."""
-    body = run_bytes(provider(provider_name), [data])
+    return outcome_of(provider(provider_name), data)
+
+
+def outcome_of(prov: Provider, data: bytes) -> Outcome:
+    """What the proxy's core makes of an upstream body ``data`` read by ``prov``."""
+    body = run_bytes(prov, [data])
     events, _ = parse_frames(body)
     assert_valid_run(events)
     texts: dict[str, str] = {}

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agui_proxy.core.eventstream import EventStreamDecoder
 from agui_proxy.core.sse import SSEDecoder
 
+from ..support import eventstream as es
 from ..support.recordings import STREAMS
 
 Expect = Callable[["Loop", list[str]], dict[str, Any]]
@@ -342,6 +344,36 @@ def provider_tool_loops() -> list[Loop]:
     ]
 
 
+# -- Bedrock (no recordings: written in the event stream's own encoding, tests/support/eventstream.py) --
+
+def bedrock_turn1() -> bytes:
+    return es.converse(es.start(), *es.reasoning_block(0, "The user wants ", "the UK's capital.",
+                                                       signature="EqQBCkgIARAB-bedrock-signature=="),
+                       *es.tool_block(1, "tooluse_Q1", "get_capital", '{"country":', ' "UK"}'), *es.stop("tool_use"))
+
+
+def bedrock_turn2() -> bytes:
+    return es.converse(es.start(), *es.text_block(0, "London."), *es.stop())
+
+
+def bedrock_signed(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    """The Converse API reference: the reasoning block goes back unchanged, text and signature, before
+    the toolUse in the assistant turn; the result is a toolResult in the next user turn."""
+    decoder = EventStreamDecoder()
+    events = [json.loads(m.payload) for m in decoder.feed(loop.turn1())]
+    reasoning = [e["delta"]["reasoningContent"] for e in events if "reasoningContent" in e.get("delta", {})]
+    text = "".join(r.get("text", "") for r in reasoning)
+    [signature] = [r["signature"] for r in reasoning if "signature" in r]
+    [start] = [e["start"]["toolUse"] for e in events if "start" in e]
+    return {"messages": [
+        {"role": "user", "content": [{"text": loop.user}]},
+        {"role": "assistant", "content": [
+            {"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}},
+            {"toolUse": {"toolUseId": start["toolUseId"], "name": start["name"], "input": {"country": "UK"}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": ids[0], "content": [{"text": loop.result}]}}]},
+    ]}
+
+
 LOOPS = [
     Loop("openai-chat", "openai-chat", recording("openai-chat/tool-call-single-include-usage.sse"),
          recording("openai-chat/text-after-tool-result-include-usage.sse"),
@@ -389,5 +421,8 @@ LOOPS = [
          "What is the capital of the user country? Call the tool", "get_country", '{"return_value": "Mexico"}',
          "contents", gemini_signed, reasoning=False,
          recorded="gemini/text-after-function-response-gemini3.request.json", signed=True),
+    Loop("bedrock-reasoning", "bedrock", bedrock_turn1, bedrock_turn2, "What is the capital of the UK?",
+         "get_capital", "London", "messages", bedrock_signed,
+         body={"additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}, signed=True),
 ]
 LOOPS += provider_tool_loops()

@@ -39,9 +39,11 @@ from .cases import (
     expected_outcome,
     expected_outcome_of,
     in_stream_errors,
+    outcome_of,
     recording_params,
     registered_recordings,
 )
+from .clouds import CLOUD_CASES, google_env
 
 pytestmark = pytest.mark.integration
 
@@ -169,6 +171,12 @@ def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str,
               "messages": case.messages or [{"id": "u1", "role": "user", "content": "Hello"}],
               "tools": case.tools or [], "context": case.context or []}
              for i, case in enumerate(cases)]
+    specs += [{"id": case.id, "url": f"{proxy.url}/cloud/{i}", "headers": {"Authorization": f"Bearer {TOKEN}"},
+               "threadId": f"thread-cloud-{i}", "runId": f"run-cloud-{i}",
+               "messages": [{"id": "u1", "role": "user", "content": "Weather in Paris and Rome?"}],
+               "tools": [{"name": "get_weather", "description": "Weather in a city", "parameters": WEATHER_SCHEMA}],
+               "context": []}
+              for i, case in enumerate(CLOUD_CASES)]
     return {result["id"]: result for result in run_node(node, "run_client.mjs", tmp, specs, version)}
 
 
@@ -181,7 +189,9 @@ def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     with ScriptedUpstream() as upstream:
         for i, case in enumerate(cases):
             upstream.script_at(f"/case/{i}/", case.answer)
-        config = {
+        for i, cloud in enumerate(CLOUD_CASES):
+            upstream.script_at(cloud.prefix(i), cloud.answer(CHUNK // 8))
+        config: dict[str, Any] = {
             "auth": {"bearer_tokens": [TOKEN]},
             "upstreams": {f"case{i}": {"provider": case.provider, "base_url": f"{upstream.url}/case/{i}",
                                        # Each case's answer is scripted once: no retry of its errors.
@@ -191,11 +201,17 @@ def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                         "event_lines": case.event_lines}
                        for i, case in enumerate(cases)],
         }
-        with start_proxy(tmp, config) as proxy:
+        config["upstreams"].update({f"cloud{i}": cloud.upstream(i, upstream.url, KEY)
+                                    for i, cloud in enumerate(CLOUD_CASES)})
+        config["routes"] += [{"path": f"/cloud/{i}", "upstream": f"cloud{i}", "reasoning": True}
+                             for i in range(len(CLOUD_CASES))]
+        with google_env(tmp) as env, start_proxy(tmp, config, env=env) as proxy:
             results = run_cases(tmp, proxy, cases, node, version)
             output = proxy.output()
         requests = {case.id: [r for r in upstream.requests if r.path.startswith(f"/case/{i}/")]
                     for i, case in enumerate(cases)}
+        requests.update({cloud.id: [r for r in upstream.requests if r.path.startswith(cloud.prefix(i))]
+                         for i, cloud in enumerate(CLOUD_CASES)})
         assert upstream.unscripted == [], [r.target for r in upstream.unscripted]
     yield Session(results, requests, output)
 
@@ -253,6 +269,25 @@ def test_the_official_client_holds_provider_tools_and_citations(session: Session
         at = next(i for i, m in enumerate(messages) if any(c["id"] == call_id for c in m.get("toolCalls") or ()))
         assert any(m["role"] == "tool" and m["toolCallId"] == call_id for m in messages[at + 1:])
     assert len(answered) == len(got.results or ())
+
+
+@pytest.mark.parametrize("case", CLOUD_CASES, ids=[c.id for c in CLOUD_CASES])
+def test_the_official_client_accepts_the_cloud_providers(session: Session, case: Any) -> None:
+    """Bedrock's event stream and Vertex's Gemini and Claude streams, cut in small writes: the
+    client receives exactly what the core makes of the same bytes, and the error codes."""
+    result = session.results[case.id]
+    clean(result)
+    expected = outcome_of(case.reader(), case.data)
+    got = client_outcome(result)
+    assert got == expected
+    assert_ids_echoed(result)
+    (request,) = session.requests[case.id]
+    if case.provider == "bedrock":
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+    else:
+        assert request.headers["authorization"].startswith("Bearer ya29.token-")
+    if case.id == "bedrock/throttled-mid-stream":
+        assert got.error_code == "upstream_rate_limited"
 
 
 def test_an_upstream_500_reaches_the_client_as_run_error(session: Session) -> None:

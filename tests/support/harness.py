@@ -16,7 +16,7 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.inbound import read_request
 from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.providers import PROVIDERS, Provider, UpstreamRequest
+from agui_proxy.providers import SOURCES, HTTPProvider, Provider, UpstreamRequest
 
 from .agui_check import assert_valid_run, parse_frames
 from .recordings import split_offsets
@@ -25,7 +25,8 @@ from .recordings import split_offsets
 def provider(name: str, **settings: Any) -> Provider:
     settings.setdefault("base_url", "http://127.0.0.1:9/v1")
     settings.setdefault("model", "test-model")
-    cls = PROVIDERS[name]
+    cls = SOURCES[name]  # the SSE formats and Bedrock (Vertex is built from its config: tests/providers)
+    assert issubclass(cls, HTTPProvider), name
     return cls(cls.settings_class(**settings))
 
 
@@ -48,7 +49,8 @@ def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True
     (by default as for an AG-UI client: provider tools shown, citations carried)."""
     run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids(), citations=citations,
                      provider_tools=provider_tools)
-    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
+    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True,
+                         make_decoder=prov.decoder)
     out = [stream.start()]
     for chunk in chunks:
         out.append(stream.feed(chunk))
