@@ -8,12 +8,13 @@ then hands the run to ``runs/stream.py``; a request refused on the way gets its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 from starlette.types import Receive, Scope, Send
 
 from ..config import Config
+from ..core.enrichers import DEFAULT_ENRICHERS, Enricher
 from ..core.inbound import InboundRequest, read_request
 from ..core.pipeline import RunPipeline
 from ..core.redact import Redactor
@@ -40,7 +41,8 @@ from .request_body import read_body_within
 class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
                  redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
-                 identity_log: IdentityLog, runs: ResumableRuns | None = None) -> None:
+                 identity_log: IdentityLog, runs: ResumableRuns | None = None,
+                 enrichers: Sequence[Enricher] = ()) -> None:
         self.plan = plan
         self.runs = runs if plan.route.resumable is not None else None  # None: not a resumable route
         self.max_body_bytes = config.limits.max_body_bytes
@@ -52,6 +54,7 @@ class RouteHandler:
         self.metrics = metrics
         self.http = http
         self.identity_log = identity_log
+        self.enrichers = tuple(enrichers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
@@ -127,10 +130,15 @@ class RouteHandler:
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
+            # The provider's citations (docs/provider-tools-and-citations.md): auto is AG-UI clients only.
+            cite = route.citations_for(request.kind)
             run = RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
-                             parent_run_id=request.parent_run_id)
+                             parent_run_id=request.parent_run_id, citations=cite,
+                             provider_tools=request.kind == "agui")  # a BranderUX client shows every call
+            enrichers = (DEFAULT_ENRICHERS if cite else ()) + self.enrichers
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
-                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
+                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True,
+                             enrichers=enrichers, client=request.kind, make_decoder=target.provider.decoder)
 
         observer: RunObserver = ContextObserver(context, self.metrics, route.path)
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)

@@ -239,9 +239,10 @@ class UpstreamRun:
         feed loop (feed, observe, write, end), whatever the transport or the answer's kind."""
         outbound = self._observer.outbound(target.name, request)
         await self._ready()
-        source = open_source(outbound, self._http, target.provider, deadline, self._write)
+        source = open_source(outbound, self._http, target.provider, deadline, self._write, target.authorizer)
         async with source as body:
-            feed = _whole_feed(pipeline, target.provider.name) if body.whole else pipeline.feed
+            # A whole JSON answer is read in the API the provider speaks (Vertex's: Gemini's or Anthropic's).
+            feed = _whole_feed(pipeline, target.provider.wire_format) if body.whole else pipeline.feed
             write, observer = body.write, self._observer
             try:
                 while chunk := await body.receive():

@@ -29,6 +29,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "TOOL_CALL_START": agui.ToolCallStartEvent,
     "TOOL_CALL_ARGS": agui.ToolCallArgsEvent,
     "TOOL_CALL_END": agui.ToolCallEndEvent,
+    "TOOL_CALL_RESULT": agui.ToolCallResultEvent,
+    "CUSTOM": agui.CustomEvent,
     "REASONING_START": agui.ReasoningStartEvent,
     "REASONING_MESSAGE_START": agui.ReasoningMessageStartEvent,
     "REASONING_MESSAGE_CONTENT": agui.ReasoningMessageContentEvent,
@@ -74,6 +76,7 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
     assert events[-1]["type"] in ("RUN_FINISHED", "RUN_ERROR"), f"last event is {events[-1]['type']}"
     open_text: set[str] = set()
     open_tools: set[str] = set()
+    ended_tools: set[str] = set()
     open_reasoning_msgs: set[str] = set()
     open_reasoning: set[str] = set()
     for i, event in enumerate(events):
@@ -97,6 +100,10 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
             assert event["toolCallId"] in open_tools, f"{where}: tool call not open"
             if kind == "TOOL_CALL_END":
                 open_tools.discard(event["toolCallId"])
+                ended_tools.add(event["toolCallId"])
+        elif kind == "TOOL_CALL_RESULT":
+            assert event["toolCallId"] in ended_tools, f"{where}: a result for a call not started and ended"
+            assert event.get("role") == "tool" and isinstance(event["content"], str), f"{where}: {event}"
         elif kind == "REASONING_START":
             assert event["messageId"] not in open_reasoning, f"{where}: reasoning already open"
             open_reasoning.add(event["messageId"])

@@ -95,6 +95,27 @@
       return this.reasoning.get(id);
     }
 
+    // The sources the provider cited, under the text: numbered links, in the order the provider gave them.
+    citations(id, citations) {
+      const list = el("ol", "citations");
+      list.dataset.messageId = id;
+      for (const citation of citations) {
+        const item = el("li", "citation");
+        if (citation.url) {
+          const link = el("a", "", citation.title || citation.url);
+          link.href = citation.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          item.append(link);
+        } else {
+          item.append(el("span", "file", citation.title || citation.fileId || "?"));
+        }
+        if (citation.citedText) item.title = citation.citedText;
+        list.append(item);
+      }
+      this.textNode(id).after(list);
+    }
+
     fail(title, message) {
       const box = el("div", "run-error");
       box.setAttribute("role", "alert");
@@ -113,7 +134,11 @@
       this.textNode(e.messageId).append(e.delta);  // a new text node per delta: no re-render of the whole text
       this.turn.content += e.delta;
     },
-    TEXT_MESSAGE_END(e) { this.textNode(e.messageId).classList.add("complete"); },
+    TEXT_MESSAGE_END(e) {
+      this.textNode(e.messageId).classList.add("complete");
+      const citations = e.metadata && e.metadata.citations;
+      if (Array.isArray(citations) && citations.length) this.citations(e.messageId, citations);
+    },
     TOOL_CALL_START(e, t) { this.output(t); this.card(e.toolCallId, e.toolCallName); },
     TOOL_CALL_ARGS(e) {
       const call = this.card(e.toolCallId);
@@ -132,6 +157,21 @@
         call.badge.textContent = "arguments are not valid JSON";
         call.card.classList.add("invalid");
       }
+    },
+    // A tool the provider ran itself (web search, code execution): what it returned, in its card.
+    TOOL_CALL_RESULT(e) {
+      const call = this.card(e.toolCallId);
+      call.result = e.content;
+      let shown = e.content;
+      try { shown = JSON.stringify(JSON.parse(e.content), null, 2); } catch { /* shown as it came */ }
+      call.card.append(el("div", "tool-output-label", "result (run by the provider)"), el("pre", "tool-output", shown));
+      call.badge.textContent = "run by the provider";
+      call.card.classList.add("provider-run");
+    },
+    // An opaque value the client keeps on a call and sends back with it (a signature, the mark of
+    // a provider-run call).
+    REASONING_ENCRYPTED_VALUE(e) {
+      if (e.subtype === "tool-call" && this.calls.has(e.entityId)) this.calls.get(e.entityId).encryptedValue = e.encryptedValue;
     },
     REASONING_START(e, t) { this.output(t); this.reasoningBlock(e.messageId); },
     REASONING_MESSAGE_CONTENT(e, t) { this.output(t); this.reasoningBlock(e.messageId).text.append(e.delta); },

@@ -32,7 +32,7 @@
 
   // ---- the conversation: neutral turns, written out as either body on each send ----
 
-  // A turn is {id, role: "user" | "assistant" | "tool", content, toolCalls?: [{id, name, arguments}],
+  // A turn is {id, role: "user" | "assistant" | "tool", content, toolCalls?: [{id, name, arguments, encryptedValue?}],
   // toolCallId?, name?}.  Reasoning is shown, never sent back.
   const conversation = { threadId: newId("thread"), systemId: newId("msg"), turns: [] };
   let pendingCalls = [];  // the last run's tool calls, each waiting for a result typed by hand
@@ -70,8 +70,10 @@
     };
   }
 
-  const asToolCalls = (calls) =>
-    calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  // AG-UI calls carry their opaque value back (encryptedValue); BranderUX tool_calls have no such field.
+  const asToolCalls = (calls, agui = false) =>
+    calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments },
+                        ...(agui && c.encryptedValue ? { encryptedValue: c.encryptedValue } : {}) }));
 
   // BranderUX: {"params": {system?, messages, tools?: {openai, anthropic, gemini}, max_tokens}}, tool turns
   // in OpenAI's shape (tool_calls / tool_call_id), which the proxy converts for every provider.
@@ -105,7 +107,7 @@
       }
       const message = { id: turn.id, role: turn.role };
       if (turn.content || turn.role === "user") message.content = turn.content;
-      if (turn.toolCalls && turn.toolCalls.length) message.toolCalls = asToolCalls(turn.toolCalls);
+      if (turn.toolCalls && turn.toolCalls.length) message.toolCalls = asToolCalls(turn.toolCalls, true);
       messages.push(message);
     }
     return { threadId: conversation.threadId, runId: newId("run"), messages, tools: settings.tools,
@@ -234,7 +236,7 @@
   }
 
   function offerToolResults(view) {
-    pendingCalls = view.turn.toolCalls;
+    pendingCalls = view.turn.toolCalls.filter((call) => call.result === undefined);  // the provider ran the others
     for (const call of pendingCalls) {
       const label = el("label", "tool-result-label", `result of ${call.name}`);
       call.input = el("textarea", "tool-result");
@@ -282,7 +284,12 @@
       // The reply joins the conversation; its tool calls wait for results typed by hand.
       const turn = view.turn;
       conversation.turns.push({ id: turn.id || newId("msg"), role: "assistant", content: turn.content,
-                                toolCalls: turn.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })) });
+                                toolCalls: turn.toolCalls.map(({ id, name, arguments: args, encryptedValue }) =>
+                                  ({ id, name, arguments: args, encryptedValue })) });
+      // What the provider's own tools returned goes back as their results, as the official client keeps them.
+      for (const call of turn.toolCalls.filter((c) => c.result !== undefined)) {
+        conversation.turns.push({ id: newId("msg"), role: "tool", toolCallId: call.id, name: call.name, content: call.result });
+      }
       offerToolResults(view);
       setState("finished", pendingCalls.length ? "finished: the assistant called tools; type their results"
                                                : "finished");
