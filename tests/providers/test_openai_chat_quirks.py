@@ -197,7 +197,7 @@ def test_empty_data_events_are_ignored_as_keep_alives() -> None:
 
 
 @pytest.mark.parametrize("extra", [{"refusal": None}, {"reasoning_content": None, "tool_calls": None},
-                                   {"reasoning": ""}, {"function_call": None}])
+                                   {"reasoning": ""}, {"function_call": None}, {"annotations": []}])
 def test_a_text_delta_reads_the_same_with_or_without_fields_that_say_nothing(extra: dict[str, Any]) -> None:
     """Most deltas hold only a text fragment (and the first one the role): they are read without
     looking for reasoning, a refusal or tool calls.  A delta that also carries those fields, empty,
