@@ -23,6 +23,7 @@ from .config_identity import AuthConfig, ForwardIdentityConfig, check_identity
 from .config_ops import CORSConfig, LoggingConfig, MetricsConfig, ProbesConfig, check_ops, ops_paths
 from .config_quotas import QuotasConfig, StoreConfig
 from .config_runs import ResumableConfig, RunsConfig
+from .config_tools import MCPServerConfig, ServerToolsConfig, check_server_tools
 from .config_tracing import TracingConfig
 from .config_transport import UpstreamTLSConfig, UpstreamTransport
 from .errors import ConfigError
@@ -246,6 +247,8 @@ class RouteConfig(Strict):
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
     # Runs that outlive their connection: GET <path>/runs/<runId> (README "Resumable runs"); off: None.
     resumable: ResumableConfig | None = None
+    # Tools the proxy runs for the model on MCP servers (config_tools.py, docs/server-tools.md); off: None.
+    server_tools: ServerToolsConfig | None = None
 
     def reasoning_for(self, client: str) -> bool:
         """Whether a run for this kind of client (``"agui"`` or ``"branderux"``) shows reasoning."""
@@ -286,6 +289,7 @@ class Config(Strict):
     quotas: QuotasConfig = QuotasConfig()
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (config_tracing.py)
     runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
+    mcp_servers: dict[str, MCPServerConfig] = Field(default_factory=dict)  # for routes' server_tools
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -306,6 +310,11 @@ class Config(Strict):
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
                 if name == route.upstream or route.fallbacks.index(name) != j:
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
+        return self
+
+    @model_validator(mode="after")
+    def _server_tools_name_servers(self) -> Config:
+        check_server_tools([(f"routes[{i}]", r.server_tools) for i, r in enumerate(self.routes)], self.mcp_servers)
         return self
 
     @model_validator(mode="after")

@@ -50,6 +50,9 @@ class RunFinished:
     run_id: str
     result: Any = None
     usage: tuple[TokenUsage, ...] | None = None
+    # AG-UI 1.0 ``RunFinishedOutcome``: ``{"type": "interrupt", "interrupts": [...]}`` when the run
+    # waits for a person (a server tool to approve, docs/server-tools.md); absent means success.
+    outcome: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,32 @@ class ToolCallArgs:
 class ToolCallEnd:
     type: ClassVar[str] = "TOOL_CALL_END"
     tool_call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallResult:
+    """What a tool the proxy ran returned (PROTOCOL.md section 6); the client keeps it as a
+    ``tool`` message, so the next request carries it back like a result it produced itself."""
+
+    type: ClassVar[str] = "TOOL_CALL_RESULT"
+    message_id: str
+    tool_call_id: str
+    content: str
+    role: str = "tool"
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """One upstream call of a run that takes several (a run with server-side tools)."""
+
+    type: ClassVar[str] = "STEP_STARTED"
+    step_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    type: ClassVar[str] = "STEP_FINISHED"
+    step_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +181,9 @@ Event = (
     | ToolCallStart
     | ToolCallArgs
     | ToolCallEnd
+    | ToolCallResult
+    | StepStarted
+    | StepFinished
     | ReasoningStart
     | ReasoningMessageStart
     | ReasoningMessageContent

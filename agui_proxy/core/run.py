@@ -64,6 +64,12 @@ class RunBuilder:
         self.usage: ev.TokenUsage | None = None
         self.finish_reason: str | None = None  # the provider's own stop reason, else the AG-UI one
 
+    @property
+    def over(self) -> bool:
+        """Whether the run ended (``RUN_FINISHED`` or ``RUN_ERROR``).  For a run of one upstream
+        call that is :attr:`ended`; a run of several (``steps.py``) ends its steps' streams first."""
+        return self.ended
+
     def take(self) -> list[ev.Event]:
         out, self._out = self._out, []
         return out

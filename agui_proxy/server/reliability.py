@@ -245,7 +245,7 @@ class UpstreamRun:
                     if pipeline.early_failure is not None:
                         raise pipeline.early_failure
                     body.queue(out)
-                    if pipeline.ended:
+                    if pipeline.stream_ended:
                         break
                 else:
                     out = pipeline.close()
@@ -278,7 +278,7 @@ class UpstreamRun:
                 raise pipeline.early_failure
             if out:
                 await write(out)
-            if pipeline.ended:
+            if pipeline.stream_ended:
                 return
         out = pipeline.close()
         if pipeline.early_failure is not None:
