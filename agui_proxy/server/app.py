@@ -21,6 +21,7 @@ from ..config import Config, load_config
 from ..core.redact import Redactor
 from ..quotas import QuotaGate
 from ..store import open_store
+from ..tools import open_server_tools
 from ..tracing import tracing_for
 from ..users.log_identity import IdentityLog
 from .access_log import AccessLog, ensure_log_output
@@ -77,7 +78,8 @@ class AGUIProxyMiddleware:
             identity_log=IdentityLog(self.config.logging),
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
-            tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate))
+            tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate),
+            server_tools=open_server_tools(self.config.mcp_servers, redactor=redactor))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -106,6 +108,8 @@ class AGUIProxyMiddleware:
 
     def _started(self) -> None:
         self.parts.client.get()
+        if self.parts.server_tools is not None:
+            self.parts.server_tools.start()  # connects in the background: a server that is down is retried
         if self.drain_on_exit_signals:
             drain_on_exit_signals(self.drain)
 
@@ -136,6 +140,8 @@ class AGUIProxyMiddleware:
             self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        if self.parts.server_tools is not None:
+            await self.parts.server_tools.aclose()  # stops the stdio servers the proxy started
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
         if self.store is not None:

@@ -77,6 +77,8 @@ class RequestContext:
     run: RunPipeline | None = None      # the run being streamed to the client, once one starts
     # A resumable run's driver (server/resumable.py): the run may go on after this response ends.
     outliving_run: asyncio.Future[None] | None = None
+    # The server tools a run with server_tools ran: (server, tool, outcome) each (server/tool_run.py).
+    tool_calls: list[tuple[str, str, str]] | None = None
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None

@@ -116,6 +116,16 @@ class Unobserved:
 UNOBSERVED = Unobserved()
 
 
+class StreamedRun(Protocol):
+    """What streams one client's run: an :class:`UpstreamRun`, or a run with server-side tools
+    (``tool_run.py``) made of several.  :attr:`pipeline` ends the run when it is stopped."""
+
+    @property
+    def pipeline(self) -> RunPipeline: ...
+
+    async def run(self) -> None: ...
+
+
 class _FailedEarly(Exception):
     """An upstream failed before any of its answer reached the client (internal to this module)."""
 

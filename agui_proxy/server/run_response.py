@@ -56,7 +56,7 @@ from ..core.pipeline import RunPipeline
 from ..errors import InternalError, RunAborted, UpstreamReportedError
 from .admission import RunSlot
 from .keepalive import PING, KeepAlive
-from .reliability import UpstreamRun
+from .reliability import StreamedRun
 
 log = logging.getLogger("agui_proxy")
 
@@ -94,7 +94,7 @@ class SSEWriter:
         self.finished = False
         # The run written (set by respond_with_run): once it has ended no ping may follow, though
         # the response goes on a moment (the upstream connection's end is read for reuse).
-        self.run: UpstreamRun | None = None
+        self.run: StreamedRun | None = None
 
     async def start(self) -> None:
         await self._send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -132,7 +132,7 @@ async def watch_client(receive: Receive, slot: RunSlot) -> None:
     slot.stop("disconnect")
 
 
-async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWriter, slot: RunSlot,
+async def respond_with_run(run: StreamedRun, *, receive: Receive, writer: SSEWriter, slot: RunSlot,
                            keepalive: KeepAlive, label: str) -> None:
     """Send the 200 and ``RUN_STARTED``, run the upstream tries until they or the client or a
     shutdown end the run, then end the run and the response."""

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp
 from ..config import PLAYGROUND_PATH, Config
 from ..core.redact import Redactor
 from ..quotas import QuotaGate
+from ..tools import ServerTools
 from ..users.log_identity import IdentityLog
 from .access_log import AccessLog
 from .admission import AdmissionGate
@@ -76,6 +77,7 @@ class ShellParts:
     client: SharedClient
     tracing: Tracing | None = None  # None: tracing off
     runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
+    server_tools: ServerTools | None = None  # the MCP servers (None: no mcp_servers configured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,8 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
     endpoints: dict[str, ASGIApp] = {}
     if config.probes.enabled:
         endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)
-        endpoints[config.probes.readiness_path] = _operator(Readyz(parts.client, parts.shutdown), parts)
+        readyz = Readyz(parts.client, parts.shutdown, parts.server_tools)
+        endpoints[config.probes.readiness_path] = _operator(readyz, parts)
     if config.metrics.enabled:
         scrape: ASGIApp = MetricsEndpoint(parts.metrics)
         if config.metrics.require_token and parts.scrape_auth is not None:
@@ -133,7 +136,7 @@ def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
                                 metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
-                                runs=parts.runs)
+                                runs=parts.runs, server_tools=parts.server_tools)
     if parts.quotas is not None:
         app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:
