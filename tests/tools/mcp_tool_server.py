@@ -77,6 +77,36 @@ def crash() -> str:
     os._exit(3)
 
 
+# The tools of the provider loops (tests/conformance/loops.py): each answers what the loop's
+# recorded second request holds as the tool's result.
+CAPITALS = {"UK": "London", "France": '{"return_value": "Paris"}'}
+
+
+@server.tool(description="The capital of a country.")
+def get_capital(country: str) -> str:
+    return CAPITALS[country]
+
+
+@server.tool(description="Multiply two numbers.")
+def multiply(a: int, b: int) -> str:
+    return str(a * b)
+
+
+@server.tool(description="A calculator.")
+def calculator(a: int, b: int, op: str) -> str:
+    return str(a + b if op == "add" else a * b)
+
+
+@server.tool(description="The version of the product.")
+def fixed_version() -> str:
+    return "0.32a0"
+
+
+@server.tool(description="The user's country.")
+def get_country() -> str:
+    return '{"return_value": "Mexico"}'
+
+
 def http_app(**options: Any) -> ASGIApp:
     return server.streamable_http_app(**options)
 
