@@ -71,7 +71,7 @@ class MCPServerConfig(Strict):
     env: dict[str, str] = Field(default_factory=dict, repr=False)  # added to a stdio server's environment
     cwd: str | None = None
     timeout: float = Field(15.0, gt=0)  # seconds, one tool call
-    connect_timeout: float = Field(10.0, gt=0)  # seconds, connecting and listing the tools
+    connect_timeout: float = Field(30.0, gt=0)  # seconds, connecting (a stdio server starting) and listing the tools
     max_result_bytes: int = Field(DEFAULT_RESULT_BYTES, ge=1024)  # a larger result is an error result
     forward_identity: MCPForwardIdentity | None = None
 

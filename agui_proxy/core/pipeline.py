@@ -139,7 +139,7 @@ class RunPipeline:
         return self._flush()
 
     def _fail(self, error: RunError) -> None:
-        if not self.run.ended:
+        if not self.run.over:
             # Every error message passes here on its way to the client: providers echo keys back.
             error.message = self._redact(error.message)
             self.error = error

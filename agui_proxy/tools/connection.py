@@ -217,7 +217,10 @@ class MCPConnection:
         except TimeoutError:
             return failed("timeout", f"{tool} did not answer within {self.config.timeout:g} s")
         except MCPError as exc:
-            return failed("error", self._redact(f"{tool}: {exc.error.message}"))
+            if exc.code != mcp_types.CONNECTION_CLOSED:  # the server refused the call (unknown tool, bad input)
+                return failed("error", self._redact(f"{tool}: {exc.error.message}"))
+            self._lose(exc)
+            return failed("unavailable", f"the tool server {self.name} went away during the call")
         except ValidationError:
             return failed("error", f"{tool} answered with a result that is not valid MCP")
         except Exception as exc:  # the connection itself failed: the owner reconnects

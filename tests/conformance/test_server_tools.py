@@ -58,7 +58,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
             for version in CLIENTS:
                 specs = [{"id": loop.id, "url": f"{proxy.url}/loop/{i}",
                           "headers": {"Authorization": f"Bearer {TOKEN}"}, "threadId": f"thread-{i}",
-                          "runId": f"run-{i}-{version}", "messages": [{"id": "u1", "role": "user", "content": loop.user}]}
+                          "runId": f"run-{i}-{version}",
+                          "messages": [{"id": "u1", "role": "user", "content": loop.user}]}
                          for i, loop in enumerate(LOOPS)]
                 for result in run_node(node, "run_client.mjs", tmp, specs, version):
                     out[f"{version}/{result['id']}"] = (result, [])

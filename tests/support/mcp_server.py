@@ -45,7 +45,8 @@ class MCPHTTPServer:
     def __enter__(self) -> MCPHTTPServer:
         from ..tools.mcp_tool_server import http_app  # the SDK is a test dependency (the mcp extra)
 
-        config = uvicorn.Config(http_app(), log_level="warning", lifespan="on")
+        # A short graceful shutdown: the proxy holds a listening stream open on the server.
+        config = uvicorn.Config(http_app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="mcp-server", daemon=True)
         self._thread.start()
@@ -69,7 +70,6 @@ class MCPHTTPServer:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._server.force_exit = True
             self._thread.join(10)
             self._server = None
             self._sock.close()

@@ -1,0 +1,336 @@
+"""Server-side tools through the real proxy (its CLI): what each body kind sees, failures,
+``max_steps``, quotas and usage over every step, the render pass, approvals, a client that leaves.
+
+One proxy for the module, in front of a scripted Chat Completions upstream, with three MCP
+servers built with the official SDK: ``crm`` over Streamable HTTP on loopback, ``files`` over
+stdio (started and owned by the proxy), and ``gone``, a port nobody listens on (a server that
+is down).  Each route shows one way to use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from ..support.mcp_server import STDIO_COMMAND, MCPHTTPServer, readyz
+from ..support.proxy import (
+    ProxyProcess,
+    ProxySetup,
+    RawStream,
+    eventually,
+    free_port,
+    post,
+    sse_events,
+    wait_for_output,
+)
+from ..support.upstream import ScriptedUpstream, sse_response
+
+pytestmark = pytest.mark.integration
+
+KEY = "sk-test-SECRET-server-tools-0123"
+MCP_TOKEN = "mcp-token-SECRET-77aa11bb22cc"
+MODEL = "gpt-test"
+USER = [{"role": "user", "content": "Find Ada, then answer."}]
+
+
+@pytest.fixture(scope="module")
+def crm() -> Iterator[MCPHTTPServer]:
+    with MCPHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer) -> ProxySetup:
+    def route(path: str, **tools: Any) -> dict[str, Any]:
+        return {"path": path, "upstream": "openai", "server_tools": {"servers": ["crm"], **tools}}
+
+    config = {
+        "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "${KEY}",
+                                 "model": MODEL, "retries": 0}},
+        "mcp_servers": {
+            "crm": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 1.5},
+            "files": {"command": STDIO_COMMAND, "timeout": 5},
+            "gone": {"url": f"http://127.0.0.1:{free_port()}/mcp", "connect_timeout": 1},
+        },
+        "quotas": {"per_identity": {"tokens_per_day": 1_000_000}},
+        "routes": [
+            route("/agent", allow=["search_customers", "fail_always", "hang", "big", "whoami"], max_steps=3),
+            route("/render", allow=["search_customers"], render="required"),
+            route("/confirm", allow=["search_customers", "delete_order"], confirm=["delete_order"]),
+            {"path": "/files", "upstream": "openai", "server_tools": {"servers": ["files"],
+                                                                      "allow": ["search_customers", "crash"]}},
+            {"path": "/gone", "upstream": "openai", "server_tools": {"servers": ["gone", "crm"],
+                                                                     "allow": ["search_customers"]}},
+            {"path": "/plain", "upstream": "openai"},
+        ],
+    }
+    return ProxySetup(config, env={"KEY": KEY, "MCP_TOKEN": MCP_TOKEN})
+
+
+@pytest.fixture(scope="module")
+def tools_proxy(proxy: ProxyProcess) -> ProxyProcess:
+    eventually(lambda: readyz(proxy)["mcp_servers"],
+               lambda servers: servers["crm"]["state"] == servers["files"]["state"] == "connected",
+               "crm and files connected", 20)
+    return proxy
+
+
+# -- the upstream's answers (Chat Completions) ----------------------------------------------------
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> dict[str, Any]:
+    choices = [{"index": 0, "delta": delta, "finish_reason": finish}] if delta or finish else []
+    out: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL, "choices": choices}
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+def calls(*named: tuple[str, str, dict[str, Any]], tokens: tuple[int, int] = (10, 5)) -> list[dict[str, Any]]:
+    """A step that calls tools: (id, name, arguments) each, then its usage."""
+    out = [chunk({"role": "assistant", "content": None})]
+    for index, (call_id, name, arguments) in enumerate(named):
+        out.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                          "function": {"name": name, "arguments": ""}}]}))
+        out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": json.dumps(arguments)}}]}))
+    out.append(chunk({}, "tool_calls"))
+    out.append(chunk({}, usage={"prompt_tokens": tokens[0], "completion_tokens": tokens[1],
+                                "total_tokens": sum(tokens)}))
+    return out
+
+
+def text(words: str, tokens: tuple[int, int] = (20, 3)) -> list[dict[str, Any]]:
+    return [chunk({"role": "assistant", "content": words}), chunk({}, "stop"),
+            chunk({}, usage={"prompt_tokens": tokens[0], "completion_tokens": tokens[1], "total_tokens": sum(tokens)})]
+
+
+def agui(messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    wired = [{"id": f"m{i}", **m} for i, m in enumerate(messages)]
+    return {"threadId": "t1", "runId": "r1", "messages": wired, "tools": [], **extra}
+
+
+def run(proxy: ProxyProcess, path: str, body: dict[str, Any], *, done: bool = False) -> list[dict[str, Any]]:
+    return sse_events(post(f"{proxy.url}{path}", body), KEY, MCP_TOKEN, done=done)
+
+
+def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind]
+
+
+def tool_messages(request_body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(m["tool_call_id"], m["content"]) for m in request_body["messages"] if m["role"] == "tool"]
+
+
+# -- the loop on each body kind -------------------------------------------------------------------
+
+
+def test_agui_body_sees_every_step_and_the_result(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}))))
+    up.script(sse_response(text("Ada Lovelace is customer 7.")))
+    events = run(tools_proxy, "/agent", agui(USER))
+    kinds = [e["type"] for e in events]
+    assert kinds == ["RUN_STARTED", "STEP_STARTED", "TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END",
+                     "STEP_FINISHED", "TOOL_CALL_RESULT", "STEP_STARTED", "TEXT_MESSAGE_START",
+                     "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "STEP_FINISHED", "RUN_FINISHED"]
+    (result,) = of(events, "TOOL_CALL_RESULT")
+    assert result["toolCallId"] == "call_1" and result["role"] == "tool"
+    assert result["content"] == "2 customers match 'Ada': Ada Lovelace (id 7), Alan Turing (id 9)"
+    first, second = (r.json() for r in up.requests)
+    # The allowed tools, in the order the server lists them.
+    assert [t["function"]["name"] for t in first["tools"]] == ["search_customers", "whoami", "fail_always", "hang",
+                                                               "big"]
+    assert second["messages"][1] == {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "search_customers",
+                                                          "arguments": "{\"query\": \"Ada\"}"}}]}
+    assert tool_messages(second) == [("call_1", result["content"])]
+    # Every step's usage, listed; the run's identity is charged their sum (test_quotas_... below).
+    assert [u["totalTokens"] for u in of(events, "RUN_FINISHED")[0]["usage"]] == [15, 23]
+
+
+def test_branderux_body_sees_only_the_answer(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}))))
+    up.script(sse_response(text("Ada is customer 7.")))
+    events = run(tools_proxy, "/agent", {"params": {"messages": USER}}, done=True)
+    assert [e["type"] for e in events] == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT",
+                                           "TEXT_MESSAGE_END", "RUN_FINISHED"]
+    assert tool_messages(up.requests[1].json())[0][0] == "call_1"
+
+
+def test_client_tools_beside_server_tools_end_the_run_open(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """A step calling both kinds: the server call runs and its result streams, then the run ends
+    with the client's call open for the client; no second upstream call."""
+    up.script(sse_response(calls(("call_s", "search_customers", {"query": "Ada"}),
+                                 ("call_c", "show_card", {"id": 7}))))
+    body = agui(USER, tools=[{"name": "show_card", "description": "Show a card",
+                              "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}}}])
+    events = run(tools_proxy, "/agent", body)
+    assert [e["toolCallId"] for e in of(events, "TOOL_CALL_START")] == ["call_s", "call_c"]
+    assert [e["toolCallId"] for e in of(events, "TOOL_CALL_RESULT")] == ["call_s"]
+    assert events[-1]["type"] == "RUN_FINISHED"
+    offered = [t["function"]["name"] for t in up.requests[0].json()["tools"]]
+    assert offered[0] == "show_card" and "search_customers" in offered
+
+
+def test_a_client_tool_named_like_a_server_tool_is_refused(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    reply = post(f"{tools_proxy.url}/agent", agui(USER, tools=[{"name": "search_customers", "description": "x"}]))
+    assert reply.status == 422
+    assert reply.json()["error"]["type"] == "tool_name_clash"
+    assert "tools[0].name: 'search_customers'" in reply.json()["error"]["message"]
+
+
+# -- failures never cut the run ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "name", "arguments", "says"), [
+    ("/agent", "fail_always", {}, "Error: Error executing tool fail_always"),
+    ("/agent", "hang", {"seconds": 30}, "Error: hang did not answer within 1.5 s"),
+    ("/agent", "big", {"size": 10_000_000}, "Error: the result of big is larger than 262144 bytes and was not sent"),
+    ("/agent", "no_such_tool", {}, None),
+    ("/files", "crash", {}, "Error: the tool server files went away during the call"),
+], ids=["fails", "hangs", "10MB", "unknown", "server-goes-away"])
+def test_a_failing_call_gives_the_model_an_error_result(tools_proxy: ProxyProcess, up: ScriptedUpstream, path: str,
+                                                        name: str, arguments: dict[str, Any], says: str | None) -> None:
+    up.script(sse_response(calls(("call_x", name, arguments))))
+    if says is None:  # a tool no server has: the model's own mistake, left open as a client call
+        events = run(tools_proxy, path, agui(USER))
+        assert not of(events, "TOOL_CALL_RESULT") and events[-1]["type"] == "RUN_FINISHED"
+        return
+    up.script(sse_response(text("Sorry, that failed.")))
+    events = run(tools_proxy, path, agui(USER))
+    (result,) = of(events, "TOOL_CALL_RESULT")
+    assert result["content"] == says
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert tool_messages(up.requests[1].json()) == [("call_x", says)]
+    if name == "crash":  # the stdio server the proxy owns is started again
+        eventually(lambda: readyz(tools_proxy)["mcp_servers"]["files"]["state"], lambda s: s == "connected",
+                   "the files server connected again", 20)
+
+
+def test_a_server_that_is_down_is_reported_and_its_tools_are_not_offered(tools_proxy: ProxyProcess,
+                                                                         up: ScriptedUpstream) -> None:
+    gone = readyz(tools_proxy)["mcp_servers"]["gone"]
+    assert gone["state"] == "connecting" and gone["error"]
+    up.script(sse_response(text("Nothing to look up.")))
+    events = run(tools_proxy, "/gone", agui(USER))
+    assert events[-1]["type"] == "RUN_FINISHED"
+    assert [t["function"]["name"] for t in up.requests[0].json()["tools"]] == ["search_customers"]  # crm's
+    assert "MCP server gone:" in tools_proxy.output()
+
+
+def test_past_max_steps_the_run_ends_with_its_own_code(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    for n in range(3):
+        up.script(sse_response(calls((f"call_{n}", "search_customers", {"query": f"q{n}"}))))
+    reply = post(f"{tools_proxy.url}/agent", agui(USER))
+    events = sse_events(reply, KEY, MCP_TOKEN, done=False)
+    assert len(of(events, "TOOL_CALL_RESULT")) == 3  # every step's results went out first
+    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "max_steps"
+    assert "after 3 steps" in events[-1]["message"]
+
+
+def test_quotas_are_charged_for_every_step(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    up.script(sse_response(text("warm-up", tokens=(1, 1))))
+    before = post(f"{tools_proxy.url}/plain", agui(USER))
+    left = int(before.headers["ratelimit"].split("r=")[1].split(";")[0])
+    up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}), tokens=(100, 20))))
+    up.script(sse_response(text("Done.", tokens=(150, 30))))
+    run(tools_proxy, "/agent", agui(USER))
+    up.script(sse_response(text("after", tokens=(1, 1))))
+    after = post(f"{tools_proxy.url}/plain", agui(USER))
+    assert int(after.headers["ratelimit"].split("r=")[1].split(";")[0]) == left - 2 - 300
+
+
+# -- the render pass ----------------------------------------------------------------------------
+
+
+RENDER_TOOL = {"type": "function", "function": {"name": "render_screen", "description": "Render a screen",
+                                                "parameters": {"type": "object", "properties": {}}}}
+
+
+def test_render_required_offers_data_tools_then_forces_a_client_tool(tools_proxy: ProxyProcess,
+                                                                    up: ScriptedUpstream) -> None:
+    up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}))))
+    up.script(sse_response(text("Found Ada.")))
+    up.script(sse_response(calls(("call_r", "render_screen", {}))))
+    body = {"params": {"messages": USER, "tools": {"openai": [RENDER_TOOL]}}}
+    events = run(tools_proxy, "/render", body, done=True)
+    first, data, render = (r.json() for r in up.requests)
+    for step in (first, data):
+        assert [t["function"]["name"] for t in step["tools"]] == ["search_customers"]
+        assert "tool_choice" not in step
+    assert render["tools"] == [RENDER_TOOL] and render["tool_choice"] == "required"
+    # The render step sees the data (the call and its result), not the data step's own words.
+    assert tool_messages(render)[0][0] == "call_1" and render["messages"][-1]["role"] == "tool"
+    # The BranderUX client sees the data step's text and the screen, no server tool event.
+    assert [e["toolCallName"] for e in of(events, "TOOL_CALL_START")] == ["render_screen"]
+    assert not of(events, "TOOL_CALL_RESULT")
+
+
+# -- approvals (confirm) -----------------------------------------------------------------------
+
+
+def deletions(crm: MCPHTTPServer, order: str) -> str:
+    async def ask() -> str:
+        async with Client(crm.url) as client:
+            result = await client.call_tool("deletion_count", {"order_id": order})
+            return str(result.content[0].text)  # type: ignore[union-attr]
+
+    return asyncio.run(ask())
+
+
+@pytest.mark.parametrize("approved", [True, False], ids=["approved", "cancelled"])
+def test_confirm_interrupts_then_the_resume_runs_it_once(tools_proxy: ProxyProcess, up: ScriptedUpstream,
+                                                         crm: MCPHTTPServer, approved: bool) -> None:
+    order = "17" if approved else "18"
+    up.script(sse_response(calls(("call_d", "delete_order", {"order_id": order}))))
+    events = run(tools_proxy, "/confirm", agui(USER))
+    finished = events[-1]
+    assert finished["type"] == "RUN_FINISHED"
+    assert finished["outcome"] == {"type": "interrupt", "interrupts": [
+        {"id": "approval:call_d", "reason": "tool_approval", "toolCallId": "call_d",
+         "message": f"Run delete_order with {json.dumps({'order_id': order})}?"}]}
+    assert not of(events, "TOOL_CALL_RESULT") and deletions(crm, order) == "0"
+    # The client's next run: its history with the call, and its answer to the interrupt.
+    history = [*USER, {"role": "assistant", "toolCalls": [
+        {"id": "call_d", "type": "function",
+         "function": {"name": "delete_order", "arguments": json.dumps({"order_id": order})}}]}]
+    up.script(sse_response(text("Done." if approved else "Kept it.")))
+    resume = [{"interruptId": "approval:call_d", "status": "resolved" if approved else "cancelled"}]
+    events = run(tools_proxy, "/confirm", agui(history, resume=resume, runId="r2"))
+    (result,) = of(events, "TOOL_CALL_RESULT")
+    if approved:
+        assert result["content"] == f"order {order} deleted (deletion number 1)"
+        assert deletions(crm, order) == "1"
+    else:
+        assert result["content"] == "The user declined to run delete_order; it was not run."
+        assert deletions(crm, order) == "0"
+    assert tool_messages(up.requests[-1].json()) == [("call_d", result["content"])]
+    assert events[-1]["type"] == "RUN_FINISHED" and "outcome" not in events[-1]
+
+
+def test_a_resume_entry_that_answers_nothing_is_refused(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    reply = post(f"{tools_proxy.url}/confirm", agui(USER, resume=[{"interruptId": "approval:nope",
+                                                                    "status": "resolved"}]))
+    assert reply.status == 422 and "resume[0].interruptId" in reply.json()["error"]["message"]
+
+
+# -- a client that leaves -------------------------------------------------------------------------
+
+
+def test_a_client_that_leaves_cancels_the_calls_in_flight(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    up.script(sse_response(calls(("call_h", "hang", {"seconds": 1.2}))))
+    with RawStream(tools_proxy.url, "/agent", agui(USER)) as stream:
+        stream.read_until(b'"TOOL_CALL_END"')
+        stream.close()
+    wait_for_output(tools_proxy, "the client left")
+    # No second step was asked for: the `up` fixture fails on an unscripted request.
+    assert len(up.requests) == 1
+
+
+def test_secrets_of_mcp_servers_never_leave(tools_proxy: ProxyProcess) -> None:
+    output = tools_proxy.output()
+    assert MCP_TOKEN not in output and KEY not in output
