@@ -11,16 +11,18 @@ client-driven loop is held to (loops.py), since the proxy must send back what a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..support.chat_steps import calls, text
 from ..support.mcp_server import MCPHTTPServer, wait_tools_ready
 from ..support.proxy import start_proxy
 from ..support.recordings import STREAMS
-from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split
+from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split, sse_response
 from .loops import LOOPS, Loop
 from .test_multi_turn import canonical
 from .test_official_client import CLIENTS, KEY, TOKEN, official_client, run_node
@@ -28,6 +30,20 @@ from .test_official_client import CLIENTS, KEY, TOKEN, official_client, run_node
 pytestmark = pytest.mark.integration
 
 CHUNK = 97
+DELETE = json.dumps({"order_id": "42"})
+
+# Runs beyond the provider loops, Chat Completions each: (id, route, upstream answers, messages, resume).
+EXTRA = [
+    ("confirm", "/confirm", [calls(("call_d", "delete_order", {"order_id": "42"}))],
+     [{"id": "u1", "role": "user", "content": "Delete order 42."}], None),
+    ("confirm-resumed", "/confirm", [text("Order 42 is deleted.")],
+     [{"id": "u1", "role": "user", "content": "Delete order 42."},
+      {"id": "a1", "role": "assistant", "toolCalls": [
+          {"id": "call_d", "type": "function", "function": {"name": "delete_order", "arguments": DELETE}}]}],
+     [{"interruptId": "approval:call_d", "status": "resolved"}]),
+    ("failing", "/failing", [calls(("call_f", "fail_always", {})), text("The CRM is down.")],
+     [{"id": "u1", "role": "user", "content": "Look it up."}], None),
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +58,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
             for i, loop in enumerate(LOOPS):
                 for answer in (loop.turn1(), loop.turn2()):
                     upstream.script_at(f"/loop/{i}/", Status(200, SSE_HEADERS), split(answer, CHUNK))
+            for name, _, answers, _, _ in EXTRA:
+                for steps in answers:
+                    upstream.script_at(f"/extra/{name}/", sse_response(steps))
         config = {
             "auth": {"bearer_tokens": [TOKEN]},
             "mcp_servers": {"loops": {"url": mcp.url, "timeout": 10}},
@@ -52,6 +71,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
                         "server_tools": {"servers": ["loops"], "allow": [loop.tool], "max_steps": 3}}
                        for i, loop in enumerate(LOOPS)],
         }
+        for name, path, _, _, _ in EXTRA:
+            config["upstreams"][name] = {"provider": "openai-chat", "base_url": f"{upstream.url}/extra/{name}",
+                                         "api_key": KEY, "model": "test-model", "retries": 0}
+            if name != "confirm-resumed":
+                config["routes"].append({"path": path, "upstream": name, "server_tools": {
+                    "servers": ["loops"], "allow": ["delete_order", "fail_always"], "confirm": ["delete_order"]}})
+        config["routes"].append({"path": "/confirm-resumed", "upstream": "confirm-resumed", "server_tools": {
+            "servers": ["loops"], "allow": ["delete_order"], "confirm": ["delete_order"]}})
         with start_proxy(tmp, config) as proxy:
             wait_tools_ready(proxy)
             out: dict[str, tuple[dict[str, Any], list[Request]]] = {}
@@ -61,8 +88,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
                           "runId": f"run-{i}-{version}",
                           "messages": [{"id": "u1", "role": "user", "content": loop.user}]}
                          for i, loop in enumerate(LOOPS)]
+                specs += [{"id": name, "url": f"{proxy.url}{'/confirm-resumed' if resume else path}",
+                           "headers": {"Authorization": f"Bearer {TOKEN}"}, "threadId": f"thread-{name}",
+                           "runId": f"run-{name}-{version}", "messages": messages,
+                           **({"resume": resume} if resume else {})}
+                          for name, path, _, messages, resume in EXTRA]
                 for result in run_node(node, "run_client.mjs", tmp, specs, version):
                     out[f"{version}/{result['id']}"] = (result, [])
+            for name, _, answers, _, _ in EXTRA:
+                seen = [r for r in upstream.requests if r.path.startswith(f"/extra/{name}/")]
+                for n, version in enumerate(CLIENTS):
+                    out[f"{version}/{name}"][1].extend(seen[len(answers) * n:len(answers) * (n + 1)])
             for i, loop in enumerate(LOOPS):
                 seen = [r for r in upstream.requests if r.path.startswith(f"/loop/{i}/")]
                 assert len(seen) == 2 * len(CLIENTS), f"{loop.id}: {len(seen)} upstream requests"
@@ -112,3 +148,38 @@ def test_one_run_two_steps_and_the_second_request_is_the_providers(
     assert sent[loop.field][:len(first.json()[loop.field])] == first.json()[loop.field]
     for name, value in loop.body.items():
         assert sent[name] == value, f"the upstream's {name} did not reach the second step"
+
+
+def _accepted(result: dict[str, Any]) -> list[dict[str, Any]]:
+    assert result["error"] is None, f"the official client failed: {result['error']}"
+    assert not [c["text"] for c in result["console"]], "the client wrote to the console"
+    events: list[dict[str, Any]] = result["events"]
+    assert events[-1]["type"] == "RUN_FINISHED"
+    return events
+
+
+@pytest.mark.parametrize("version", list(CLIENTS))
+def test_an_approval_interrupts_then_its_resume_runs_the_tool(
+        runs: dict[str, tuple[dict[str, Any], list[Request]]], version: str) -> None:
+    interrupted, _ = runs[f"{version}/confirm"]
+    events = _accepted(interrupted)
+    assert events[-1]["outcome"]["interrupts"][0]["toolCallId"] == "call_d"
+    assert not [e for e in events if e["type"] == "TOOL_CALL_RESULT"]
+    resumed, (request,) = runs[f"{version}/confirm-resumed"]
+    events = _accepted(resumed)
+    (result,) = [e for e in events if e["type"] == "TOOL_CALL_RESULT"]
+    assert result["toolCallId"] == "call_d" and result["content"].startswith("order 42 deleted")
+    assert [m["content"] for m in resumed["messages"] if m["role"] == "tool"] == [result["content"]]
+    tool_turns = [m for m in request.json()["messages"] if m["role"] == "tool"]
+    assert [(m["tool_call_id"], m["content"]) for m in tool_turns] == [("call_d", result["content"])]
+
+
+@pytest.mark.parametrize("version", list(CLIENTS))
+def test_a_failing_tool_is_a_result_the_client_keeps(
+        runs: dict[str, tuple[dict[str, Any], list[Request]]], version: str) -> None:
+    result, requests = runs[f"{version}/failing"]
+    events = _accepted(result)
+    (failed,) = [e for e in events if e["type"] == "TOOL_CALL_RESULT"]
+    assert failed["content"].startswith("Error: ")
+    assert [m["content"] for m in result["messages"] if m["role"] == "tool"] == [failed["content"]]
+    assert len(requests) == 2

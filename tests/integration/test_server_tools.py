@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from ..support.chat_steps import MODEL, calls, text
 from ..support.mcp_server import STDIO_COMMAND, MCPHTTPServer, readyz
 from ..support.proxy import (
     ProxyProcess,
@@ -34,7 +35,6 @@ pytestmark = pytest.mark.integration
 
 KEY = "sk-test-SECRET-server-tools-0123"
 MCP_TOKEN = "mcp-token-SECRET-77aa11bb22cc"
-MODEL = "gpt-test"
 USER = [{"role": "user", "content": "Find Ada, then answer."}]
 
 
@@ -78,35 +78,6 @@ def tools_proxy(proxy: ProxyProcess) -> ProxyProcess:
                lambda servers: servers["crm"]["state"] == servers["files"]["state"] == "connected",
                "crm and files connected", 20)
     return proxy
-
-
-# -- the upstream's answers (Chat Completions) ----------------------------------------------------
-
-
-def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> dict[str, Any]:
-    choices = [{"index": 0, "delta": delta, "finish_reason": finish}] if delta or finish else []
-    out: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL, "choices": choices}
-    if usage is not None:
-        out["usage"] = usage
-    return out
-
-
-def calls(*named: tuple[str, str, dict[str, Any]], tokens: tuple[int, int] = (10, 5)) -> list[dict[str, Any]]:
-    """A step that calls tools: (id, name, arguments) each, then its usage."""
-    out = [chunk({"role": "assistant", "content": None})]
-    for index, (call_id, name, arguments) in enumerate(named):
-        out.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                          "function": {"name": name, "arguments": ""}}]}))
-        out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": json.dumps(arguments)}}]}))
-    out.append(chunk({}, "tool_calls"))
-    out.append(chunk({}, usage={"prompt_tokens": tokens[0], "completion_tokens": tokens[1],
-                                "total_tokens": sum(tokens)}))
-    return out
-
-
-def text(words: str, tokens: tuple[int, int] = (20, 3)) -> list[dict[str, Any]]:
-    return [chunk({"role": "assistant", "content": words}), chunk({}, "stop"),
-            chunk({}, usage={"prompt_tokens": tokens[0], "completion_tokens": tokens[1], "total_tokens": sum(tokens)})]
 
 
 def agui(messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
