@@ -4,8 +4,10 @@ The config was loaded already (every problem of the file itself is in its
 :class:`~agui_proxy.errors.ConfigError`); this goes on to what is only found when the proxy is
 built from it: the app itself (providers, route plans, metrics), the replay recordings on disk,
 and tracing's SDK when tracing is asked for.  Every problem is printed, then the exit status:
-0 when there is none, 2 otherwise.  Nothing is sent anywhere: no upstream and no collector is
-contacted.
+0 when there is none, 2 otherwise.  No upstream and no collector is contacted.  The MCP servers
+of ``mcp_servers`` are: each is connected to once and its tools listed, and one that cannot be
+reached is reported as a warning (the proxy serves without it and connects when it can, so the
+config is still valid).
 """
 
 from __future__ import annotations
@@ -51,4 +53,23 @@ def check(config: Config, *, config_path: str | None, workers: int) -> int:
     print(f"agui-proxy: {source} is valid", flush=True)
     print(render(summary(config, version=__version__, config_path=config_path, workers=workers, env=os.environ)),
           flush=True)
+    if config.mcp_servers:
+        report_mcp_servers(config)
     return 0
+
+
+def report_mcp_servers(config: Config) -> None:
+    """Each MCP server reached or not: a line on stdout, or a warning on stderr."""
+    import asyncio
+
+    from .tools.servers import open_server_tools, probe
+
+    tools = open_server_tools(config.mcp_servers)
+    assert tools is not None
+    for name, problem in asyncio.run(probe(tools)).items():
+        if problem is None:
+            listed = tools.connections[name].tools
+            print(f"agui-proxy: mcp_servers.{name}: reached, {len(listed)} tools ({', '.join(listed)})", flush=True)
+        else:
+            print(f"agui-proxy: warning: mcp_servers.{name}: not reachable ({problem}); the proxy serves without "
+                  "its tools and keeps trying", file=sys.stderr, flush=True)

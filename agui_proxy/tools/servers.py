@@ -94,6 +94,24 @@ class RouteTools:
         return failed("unavailable", f"no tool server of this route has {call.name} now")
 
 
+async def probe(tools: ServerTools) -> dict[str, str | None]:
+    """Connect to every server once (``agui-proxy check``): its problem, or ``None`` when it
+    answered and listed its tools within its ``connect_timeout``."""
+    import anyio
+
+    found: dict[str, str | None] = {}
+    tools.start()
+    try:
+        for name, connection in tools.connections.items():
+            with anyio.move_on_after(connection.config.connect_timeout):
+                await connection.connected.wait()
+            found[name] = None if connection.state == "connected" else (
+                connection.last_error or f"no answer within {connection.config.connect_timeout:g} s")
+    finally:
+        await tools.aclose()
+    return found
+
+
 def open_server_tools(servers: Mapping[str, MCPServerConfig], *, redactor: Redactor = NO_SECRETS,
                       source: str = "<config>") -> ServerTools | None:
     """The connections of ``mcp_servers`` (not started), or ``None`` when there are none.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +27,10 @@ from ..support.proxy import (
     eventually,
     free_port,
     post,
+    run_cli,
     sse_events,
     wait_for_output,
+    write_config,
 )
 from ..support.upstream import ScriptedUpstream, sse_response
 
@@ -305,3 +308,15 @@ def test_a_client_that_leaves_cancels_the_calls_in_flight(tools_proxy: ProxyProc
 def test_secrets_of_mcp_servers_never_leave(tools_proxy: ProxyProcess) -> None:
     output = tools_proxy.output()
     assert MCP_TOKEN not in output and KEY not in output
+
+
+def test_check_reports_each_mcp_server(crm: MCPHTTPServer, tmp_path: Path) -> None:
+    port = free_port()
+    path = write_config(tmp_path, {
+        "upstreams": {"u": {"provider": "openai-chat", "base_url": "http://127.0.0.1:9/v1", "model": "m"}},
+        "mcp_servers": {"crm": {"url": crm.url}, "gone": {"url": f"http://127.0.0.1:{port}/mcp", "connect_timeout": 1}},
+        "routes": [{"path": "/a", "upstream": "u", "server_tools": {"servers": ["crm", "gone"]}}]})
+    done = run_cli(tmp_path, ["check", "--config", str(path)])
+    assert done.returncode == 0, done  # a server that is down does not make the config invalid
+    assert "agui-proxy: mcp_servers.crm: reached, " in done.stdout and "search_customers" in done.stdout
+    assert "agui-proxy: warning: mcp_servers.gone: not reachable (" in done.stderr
