@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.events import TokenUsage
 from ..core.pipeline import RunPipeline
+from ..tools.results import ToolCallRecord
 from .identity import Identity
 
 
@@ -77,8 +78,8 @@ class RequestContext:
     run: RunPipeline | None = None      # the run being streamed to the client, once one starts
     # A resumable run's driver (server/resumable.py): the run may go on after this response ends.
     outliving_run: asyncio.Future[None] | None = None
-    # The server tools a run with server_tools ran: (server, tool, outcome) each (server/tool_run.py).
-    tool_calls: list[tuple[str, str, str]] | None = None
+    # The server tools a run with server_tools ran (server/tool_run.py), for metrics, log and spans.
+    tool_calls: list[ToolCallRecord] | None = None
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None

@@ -16,6 +16,7 @@ run is driven by a task of its own, which goes on.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import anyio
@@ -37,7 +38,7 @@ from ..core.tool_loop import (
     with_results,
 )
 from ..errors import MaxStepsReached
-from ..tools import RouteTools, ToolOutcome
+from ..tools import RouteTools, ToolCallRecord, ToolOutcome
 from .coalesce import Write
 from .reliability import RunObserver, UpstreamRun
 from .routing import Target
@@ -71,7 +72,7 @@ class ToolLoopRun:
         self._current: UpstreamRun | None = None
         self.tries = 0
         self._lock = anyio.Lock()  # parallel tool calls stream their results one write at a time
-        self.tool_calls: list[tuple[str, str, str]] = []  # (server, tool, outcome status) of each call run
+        self.tool_calls: list[ToolCallRecord] = []  # each call run or declined (metrics, access log, spans)
 
     @property
     def pipeline(self) -> RunPipeline:
@@ -131,9 +132,11 @@ class ToolLoopRun:
         outcomes: dict[str, ToolOutcome] = {}
 
         async def one(call: ToolCall) -> None:
+            started = time.monotonic()
             outcome = await self._tools.call(call, identity=self._user)
             outcomes[call.id] = outcome
-            self.tool_calls.append((self._tools.server_of(call.name) or "", call.name, outcome.status))
+            self.tool_calls.append(ToolCallRecord(self._tools.server_of(call.name) or "-", call.name, call.id,
+                                                  outcome.status, started, time.monotonic()))
             if outcome.is_error:
                 log.info("%stool %s: %s (%s)", self._label, call.name, outcome.status, outcome.text[:200])
             self._run.tool_result(call.id, outcome.text)
@@ -154,7 +157,9 @@ class ToolLoopRun:
                 messages.append(results[call.id])
             else:
                 message = refusal(call)
-                self.tool_calls.append((self._tools.server_of(call.name) or "", call.name, "declined"))
+                now = time.monotonic()
+                self.tool_calls.append(ToolCallRecord(self._tools.server_of(call.name) or "-", call.name, call.id,
+                                                      "declined", now, now))
                 self._run.tool_result(call.id, message.text)
                 messages.append(message)
         await self._flush()

@@ -2,7 +2,7 @@
 model (docs/server-tools.md).  The SDK (the ``mcp`` extra) is imported only when the config has
 ``mcp_servers``."""
 
-from .results import ToolOutcome
+from .results import ToolCallRecord, ToolOutcome
 from .servers import RouteTools, ServerTools, open_server_tools
 
-__all__ = ["RouteTools", "ServerTools", "ToolOutcome", "open_server_tools"]
+__all__ = ["RouteTools", "ServerTools", "ToolCallRecord", "ToolOutcome", "open_server_tools"]

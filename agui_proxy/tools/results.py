@@ -27,6 +27,19 @@ class ToolOutcome:
         return self.status != "ok"
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One call the proxy ran (or declined), for the metrics, the access log and the spans.
+    ``started`` and ``ended`` are ``time.monotonic()`` readings."""
+
+    server: str
+    tool: str
+    call_id: str
+    outcome: Status
+    started: float
+    ended: float
+
+
 def failed(status: Status, text: str) -> ToolOutcome:
     return ToolOutcome(f"Error: {text}", status)
 

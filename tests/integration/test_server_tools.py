@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
 from ..support.chat_steps import MODEL, calls, text
 from ..support.mcp_server import STDIO_COMMAND, MCPHTTPServer, readyz
+from ..support.metrics_text import Samples
 from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
@@ -33,6 +35,7 @@ from ..support.proxy import (
     write_config,
 )
 from ..support.upstream import ScriptedUpstream, sse_response
+from .test_tracing_otlp import Collector, attributes
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +51,14 @@ def crm() -> Iterator[MCPHTTPServer]:
 
 
 @pytest.fixture(scope="module")
-def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer) -> ProxySetup:
+def collector() -> Iterator[Collector]:
+    running = Collector()
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer, collector: Collector) -> ProxySetup:
     def route(path: str, **tools: Any) -> dict[str, Any]:
         return {"path": path, "upstream": "openai", "server_tools": {"servers": ["crm"], **tools}}
 
@@ -56,14 +66,19 @@ def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer) -> ProxySetup:
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "${KEY}",
                                  "model": MODEL, "retries": 0}},
         "mcp_servers": {
-            "crm": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 1.5},
+            # A timeout that no call here comes near (10 MB results take a while on a busy machine)...
+            "crm": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 20},
+            # ...and the same server under another name, with one that a hanging call passes.
+            "crm_short": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 1.5},
             "files": {"command": STDIO_COMMAND, "timeout": 5},
             "gone": {"url": f"http://127.0.0.1:{free_port()}/mcp", "connect_timeout": 1},
         },
         "quotas": {"per_identity": {"tokens_per_day": 1_000_000}},
+        "tracing": {"enabled": True, "endpoint": collector.url},
         "routes": [
             route("/agent", allow=["search_customers", "fail_always", "hang", "big", "whoami"], max_steps=3),
             route("/render", allow=["search_customers"], render="required"),
+            {"path": "/short", "upstream": "openai", "server_tools": {"servers": ["crm_short"], "allow": ["hang"]}},
             route("/confirm", allow=["search_customers", "delete_order"], confirm=["delete_order"]),
             {"path": "/files", "upstream": "openai", "server_tools": {"servers": ["files"],
                                                                       "allow": ["search_customers", "crash"]}},
@@ -72,14 +87,15 @@ def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer) -> ProxySetup:
             {"path": "/plain", "upstream": "openai"},
         ],
     }
-    return ProxySetup(config, env={"KEY": KEY, "MCP_TOKEN": MCP_TOKEN})
+    # The batch processor's delay, shortened so that the export comes while a test waits.
+    return ProxySetup(config, env={"KEY": KEY, "MCP_TOKEN": MCP_TOKEN, "OTEL_BSP_SCHEDULE_DELAY": "50"})
 
 
 @pytest.fixture(scope="module")
 def tools_proxy(proxy: ProxyProcess) -> ProxyProcess:
     eventually(lambda: readyz(proxy)["mcp_servers"],
-               lambda servers: servers["crm"]["state"] == servers["files"]["state"] == "connected",
-               "crm and files connected", 20)
+               lambda servers: all(servers[name]["state"] == "connected" for name in ("crm", "crm_short", "files")),
+               "crm and files connected", 30)
     return proxy
 
 
@@ -126,6 +142,34 @@ def test_agui_body_sees_every_step_and_the_result(tools_proxy: ProxyProcess, up:
     assert [u["totalTokens"] for u in of(events, "RUN_FINISHED")[0]["usage"]] == [15, 23]
 
 
+def test_tool_calls_are_counted_logged_and_traced(tools_proxy: ProxyProcess, up: ScriptedUpstream,
+                                                  collector: Collector) -> None:
+    up.script(sse_response(calls(("call_m", "search_customers", {"query": "Ada"}), ("call_f", "fail_always", {}))))
+    up.script(sse_response(text("Found Ada.")))
+    sse_events(post(f"{tools_proxy.url}/agent", agui(USER), headers={"x-request-id": "tools-1"}), KEY, MCP_TOKEN,
+               done=False)
+    line = eventually(tools_proxy.output, lambda out: "request_id=tools-1" in out, "the access line")
+    (line,) = [row for row in line.splitlines() if "request_id=tools-1" in row]
+    logged = line.split("tool_calls=")[1].split()[0].strip('"')  # in the order the parallel calls ended
+    assert sorted(logged.split(",")) == ["crm/fail_always:error", "crm/search_customers:ok"]
+    samples = Samples(httpx.get(f"{tools_proxy.url}/metrics", timeout=5).content)
+    assert (samples.get("agui_proxy_tool_calls_total", server="crm", tool="fail_always", outcome="error") or 0) >= 1
+    assert (samples.get("agui_proxy_tool_calls_total", server="crm", tool="search_customers", outcome="ok")
+            or 0) >= 1
+    server = eventually(collector.spans, lambda spans: any(
+        attributes(s).get("agui_proxy.request_id") == "tools-1" for s in spans), "the request's span", 20)
+    (request_span,) = [s for s in server if attributes(s).get("agui_proxy.request_id") == "tools-1"]
+    tools = eventually(collector.spans, lambda spans: len(
+        [s for s in spans if s.parent_span_id == request_span.span_id and s.name.startswith("execute_tool")]) == 2,
+        "two execute_tool spans", 20)
+    spans = {s.name: attributes(s) for s in tools if s.parent_span_id == request_span.span_id
+             and s.name.startswith("execute_tool")}
+    assert spans["execute_tool search_customers"] == {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search_customers",
+        "gen_ai.tool.call.id": "call_m", "agui_proxy.mcp_server": "crm", "agui_proxy.tool_outcome": "ok"}
+    assert spans["execute_tool fail_always"]["error.type"] == "error"
+
+
 def test_branderux_body_sees_only_the_answer(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}))))
     up.script(sse_response(text("Ada is customer 7.")))
@@ -162,7 +206,7 @@ def test_a_client_tool_named_like_a_server_tool_is_refused(tools_proxy: ProxyPro
 
 @pytest.mark.parametrize(("path", "name", "arguments", "says"), [
     ("/agent", "fail_always", {}, "Error: Error executing tool fail_always"),
-    ("/agent", "hang", {"seconds": 30}, "Error: hang did not answer within 1.5 s"),
+    ("/short", "hang", {"seconds": 30}, "Error: hang did not answer within 1.5 s"),
     ("/agent", "big", {"size": 10_000_000}, "Error: the result of big is larger than 262144 bytes and was not sent"),
     ("/agent", "no_such_tool", {}, None),
     ("/files", "crash", {}, "Error: the tool server files went away during the call"),
