@@ -59,16 +59,13 @@ class RunBuilder:
         self._used_reasoning_ids: set[str] = set()
         self._signed: set[str] = set()  # reasoning messages that have their encrypted value
         self._tools_without_args: set[str] = set()
-        self.ended = False
+        self.ended = False  # no more events from this upstream answer
+        # The run ended (RUN_FINISHED or RUN_ERROR): for a run of one upstream call, with ``ended``;
+        # a run of several (``steps.py``) ends its steps' answers first.  An attribute, read per chunk.
+        self.over = False
         # What RUN_FINISHED reported, for the shell's metrics, access log and traces.
         self.usage: ev.TokenUsage | None = None
         self.finish_reason: str | None = None  # the provider's own stop reason, else the AG-UI one
-
-    @property
-    def over(self) -> bool:
-        """Whether the run ended (``RUN_FINISHED`` or ``RUN_ERROR``).  For a run of one upstream
-        call that is :attr:`ended`; a run of several (``steps.py``) ends its steps' streams first."""
-        return self.ended
 
     def take(self) -> list[ev.Event]:
         out, self._out = self._out, []
@@ -222,11 +219,11 @@ class RunBuilder:
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
         self.usage = usage
         self.finish_reason = provider_stop_reason or stop_reason
-        self.ended = True
+        self.ended = self.over = True
 
     def fail(self, message: str, code: str) -> None:
         if self.ended:
             return
         self._close_all()
         self._out.append(ev.RunError(message, code))
-        self.ended = True
+        self.ended = self.over = True

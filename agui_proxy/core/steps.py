@@ -130,11 +130,6 @@ class StepRun(RunBuilder):
         self.recorder = TurnRecorder()
         self.steps: list[StepEnd] = []  # the upstream calls that ended, in order
         self.step_name: str | None = None  # the open step
-        self._over = False  # the run ended (RUN_FINISHED or RUN_ERROR); ``ended`` is the step's stream
-
-    @property
-    def over(self) -> bool:
-        return self._over
 
     # -- what leaves: recorded, then filtered for the client -------------------------------------
 
@@ -214,7 +209,7 @@ class StepRun(RunBuilder):
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, usages or None, outcome))
         self.usage = summed_usage(usages)
         self.finish_reason = last.provider_stop_reason or last.stop_reason
-        self.ended = self._over = True
+        self.ended = self.over = True
 
     def fail(self, message: str, code: str) -> None:
         if self.over:
@@ -223,7 +218,6 @@ class StepRun(RunBuilder):
         self.ended = False  # let RunBuilder.fail write RUN_ERROR
         self.usage = summed_usage(tuple(step.usage for step in self.steps if step.usage is not None))
         super().fail(message, code)
-        self._over = True
 
 
 def summed_usage(usages: tuple[ev.TokenUsage, ...]) -> ev.TokenUsage | None:
