@@ -40,6 +40,8 @@
       this.calls = new Map();
       this.reasoning = new Map();
       this.turn = { id: null, role: "assistant", content: "", toolCalls: [] };
+      this.results = [];     // TOOL_CALL_RESULT: calls the proxy ran (server-side tools), in order
+      this.interrupts = [];  // RUN_FINISHED outcome "interrupt": calls waiting for an approval
       this.ended = null;  // "finished" | "error" once the run is over
       this.firstOutput = null;
     }
@@ -95,6 +97,41 @@
       return this.reasoning.get(id);
     }
 
+    // A call the proxy ran itself (a route's server tools): its result, under the call's card.
+    result(id, content) {
+      const call = this.card(id);
+      call.result = content;
+      const block = el("div", "tool-server-result");
+      block.append(el("span", "tool-label", "result from the proxy"), el("pre", "tool-result-text", content));
+      if (content.startsWith("Error: ")) block.classList.add("failed");
+      call.card.append(block);
+      call.card.classList.add("answered");
+      this.results.push({ toolCallId: id, name: call.name, content });
+    }
+
+    // The run waits for the person: one prompt per call, answered with Approve or Decline; the
+    // answers go with the next request as AG-UI resume entries (playground.js).
+    approval(interrupt, answer) {
+      const call = this.card(interrupt.toolCallId);
+      const box = el("div", "approval");
+      box.setAttribute("role", "group");
+      const approve = el("button", "approve", "Approve");
+      const decline = el("button", "decline", "Decline");
+      approve.type = decline.type = "button";
+      const choose = (status) => {
+        approve.disabled = decline.disabled = true;
+        box.dataset.answer = status;
+        box.append(el("span", "approval-answer", status === "resolved" ? "approved" : "declined"));
+        answer(interrupt, status);
+      };
+      approve.addEventListener("click", () => choose("resolved"));
+      decline.addEventListener("click", () => choose("cancelled"));
+      box.append(el("span", "approval-question", interrupt.message || `Run ${call.name}?`), approve, decline);
+      call.card.append(box);
+      call.approval = interrupt;
+      this.interrupts.push(interrupt);
+    }
+
     fail(title, message) {
       const box = el("div", "run-error");
       box.setAttribute("role", "alert");
@@ -133,6 +170,8 @@
         call.card.classList.add("invalid");
       }
     },
+    TOOL_CALL_RESULT(e) { this.result(e.toolCallId, e.content); },
+    STEP_STARTED(e) { this.bubble.dataset.steps = String(Number(this.bubble.dataset.steps || 0) + 1); },
     REASONING_START(e, t) { this.output(t); this.reasoningBlock(e.messageId); },
     REASONING_MESSAGE_CONTENT(e, t) { this.output(t); this.reasoningBlock(e.messageId).text.append(e.delta); },
     REASONING_END(e) {
@@ -146,6 +185,10 @@
       const stop = el("span", "stop-reason", `stop: ${result.stopReason || "not given"}`);
       if (result.providerStopReason) stop.textContent += ` (provider: ${result.providerStopReason})`;
       summary.append(stop);
+      if (e.outcome && e.outcome.type === "interrupt") {
+        summary.append(el("span", "interrupted", `waiting for your approval of ${e.outcome.interrupts.length} call(s)`));
+        for (const interrupt of e.outcome.interrupts) this.approval(interrupt, this.onApproval || (() => {}));
+      }
       for (const usage of e.usage || []) {
         const parts = [["inputTokens", "in"], ["outputTokens", "out"], ["totalTokens", "total"],
                        ["reasoningTokens", "reasoning"], ["cachedInputTokens", "cached"]]
