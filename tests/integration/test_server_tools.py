@@ -19,6 +19,7 @@ import httpx
 import pytest
 from mcp import Client
 
+from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.chat_steps import MODEL, calls, text
 from ..support.mcp_server import STDIO_COMMAND, MCPHTTPServer, readyz
 from ..support.metrics_text import Samples
@@ -26,6 +27,7 @@ from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
     RawStream,
+    Reply,
     eventually,
     free_port,
     post,
@@ -41,6 +43,7 @@ pytestmark = pytest.mark.integration
 
 KEY = "sk-test-SECRET-server-tools-0123"
 MCP_TOKEN = "mcp-token-SECRET-77aa11bb22cc"
+TOKEN = "backend-token-SECRET-0123456789"  # a named bearer token: the runs' identity is "backend"
 USER = [{"role": "user", "content": "Find Ada, then answer."}]
 
 
@@ -63,11 +66,13 @@ def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer, collector: Colle
         return {"path": path, "upstream": "openai", "server_tools": {"servers": ["crm"], **tools}}
 
     config = {
+        "auth": {"bearer_tokens": [{"token": "${TOKEN}", "name": "backend"}]},
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "${KEY}",
                                  "model": MODEL, "retries": 0}},
         "mcp_servers": {
             # A timeout that no call here comes near (10 MB results take a while on a busy machine)...
-            "crm": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 20},
+            "crm": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 20,
+                    "forward_identity": {"header": "x-user-id", "meta": "user"}},
             # ...and the same server under another name, with one that a hanging call passes.
             "crm_short": {"url": crm.url, "headers": {"Authorization": "Bearer ${MCP_TOKEN}"}, "timeout": 1.5},
             "files": {"command": STDIO_COMMAND, "timeout": 5},
@@ -85,10 +90,12 @@ def proxy_setup(upstream: ScriptedUpstream, crm: MCPHTTPServer, collector: Colle
             {"path": "/gone", "upstream": "openai", "server_tools": {"servers": ["gone", "crm"],
                                                                      "allow": ["search_customers"]}},
             {"path": "/plain", "upstream": "openai"},
+            {"path": "/resumable", "upstream": "openai", "resumable": {"linger": 5},
+             "server_tools": {"servers": ["crm"], "allow": ["whoami"]}},
         ],
     }
     # The batch processor's delay, shortened so that the export comes while a test waits.
-    return ProxySetup(config, env={"KEY": KEY, "MCP_TOKEN": MCP_TOKEN, "OTEL_BSP_SCHEDULE_DELAY": "50"})
+    return ProxySetup(config, env={"KEY": KEY, "MCP_TOKEN": MCP_TOKEN, "TOKEN": TOKEN, "OTEL_BSP_SCHEDULE_DELAY": "50"})
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +111,12 @@ def agui(messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"threadId": "t1", "runId": "r1", "messages": wired, "tools": [], **extra}
 
 
+def ask(proxy: ProxyProcess, path: str, body: dict[str, Any], **headers: str) -> Reply:
+    return post(f"{proxy.url}{path}", body, headers={"authorization": f"Bearer {TOKEN}", **headers})
+
+
 def run(proxy: ProxyProcess, path: str, body: dict[str, Any], *, done: bool = False) -> list[dict[str, Any]]:
-    return sse_events(post(f"{proxy.url}{path}", body), KEY, MCP_TOKEN, done=done)
+    return sse_events(ask(proxy, path, body), KEY, MCP_TOKEN, TOKEN, done=done)
 
 
 def of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -146,7 +157,7 @@ def test_tool_calls_are_counted_logged_and_traced(tools_proxy: ProxyProcess, up:
                                                   collector: Collector) -> None:
     up.script(sse_response(calls(("call_m", "search_customers", {"query": "Ada"}), ("call_f", "fail_always", {}))))
     up.script(sse_response(text("Found Ada.")))
-    sse_events(post(f"{tools_proxy.url}/agent", agui(USER), headers={"x-request-id": "tools-1"}), KEY, MCP_TOKEN,
+    sse_events(ask(tools_proxy, "/agent", agui(USER), **{"x-request-id": "tools-1"}), KEY, MCP_TOKEN,
                done=False)
     line = eventually(tools_proxy.output, lambda out: "request_id=tools-1" in out, "the access line")
     (line,) = [row for row in line.splitlines() if "request_id=tools-1" in row]
@@ -168,6 +179,25 @@ def test_tool_calls_are_counted_logged_and_traced(tools_proxy: ProxyProcess, up:
         "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search_customers",
         "gen_ai.tool.call.id": "call_m", "agui_proxy.mcp_server": "crm", "agui_proxy.tool_outcome": "ok"}
     assert spans["execute_tool fail_always"]["error.type"] == "error"
+
+
+def test_the_identity_reaches_the_tool_server_on_a_resumable_route(tools_proxy: ProxyProcess,
+                                                                   up: ScriptedUpstream) -> None:
+    """The user the access log names reaches the MCP server (forward_identity), and a resumable
+    route runs the loop in its own driver: numbered frames, one run, the result among them."""
+    up.script(sse_response(calls(("call_w", "whoami", {}))))
+    up.script(sse_response(text("You are backend.")))
+    reply = ask(tools_proxy, "/resumable", agui(USER, runId="resumable-1"))
+    assert reply.headers["x-run-id"] == "resumable-1"
+    assert reply.status == 200
+    # Each frame carries its number (id: <seq>) before its data line.
+    numbered = [line for line in reply.body.split(b"\n") if line.startswith(b"id: ")]
+    events, _ = parse_frames(b"\n".join(line for line in reply.body.split(b"\n") if not line.startswith(b"id: ")))
+    assert_valid_run(events)
+    assert [int(line[4:]) for line in numbered] == list(range(1, len(events) + 1))
+    (result,) = of(events, "TOOL_CALL_RESULT")
+    assert result["content"] == "header=backend meta=backend"
+    assert events[-1]["type"] == "RUN_FINISHED"
 
 
 def test_branderux_body_sees_only_the_answer(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
@@ -195,7 +225,7 @@ def test_client_tools_beside_server_tools_end_the_run_open(tools_proxy: ProxyPro
 
 
 def test_a_client_tool_named_like_a_server_tool_is_refused(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
-    reply = post(f"{tools_proxy.url}/agent", agui(USER, tools=[{"name": "search_customers", "description": "x"}]))
+    reply = ask(tools_proxy, "/agent", agui(USER, tools=[{"name": "search_customers", "description": "x"}]))
     assert reply.status == 422
     assert reply.json()["error"]["type"] == "tool_name_clash"
     assert "tools[0].name: 'search_customers'" in reply.json()["error"]["message"]
@@ -243,7 +273,7 @@ def test_a_server_that_is_down_is_reported_and_its_tools_are_not_offered(tools_p
 def test_past_max_steps_the_run_ends_with_its_own_code(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     for n in range(3):
         up.script(sse_response(calls((f"call_{n}", "search_customers", {"query": f"q{n}"}))))
-    reply = post(f"{tools_proxy.url}/agent", agui(USER))
+    reply = ask(tools_proxy, "/agent", agui(USER))
     events = sse_events(reply, KEY, MCP_TOKEN, done=False)
     assert len(of(events, "TOOL_CALL_RESULT")) == 3  # every step's results went out first
     assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "max_steps"
@@ -252,13 +282,13 @@ def test_past_max_steps_the_run_ends_with_its_own_code(tools_proxy: ProxyProcess
 
 def test_quotas_are_charged_for_every_step(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(text("warm-up", tokens=(1, 1))))
-    before = post(f"{tools_proxy.url}/plain", agui(USER))
+    before = ask(tools_proxy, "/plain", agui(USER))
     left = int(before.headers["ratelimit"].split("r=")[1].split(";")[0])
     up.script(sse_response(calls(("call_1", "search_customers", {"query": "Ada"}), tokens=(100, 20))))
     up.script(sse_response(text("Done.", tokens=(150, 30))))
     run(tools_proxy, "/agent", agui(USER))
     up.script(sse_response(text("after", tokens=(1, 1))))
-    after = post(f"{tools_proxy.url}/plain", agui(USER))
+    after = ask(tools_proxy, "/plain", agui(USER))
     assert int(after.headers["ratelimit"].split("r=")[1].split(";")[0]) == left - 2 - 300
 
 
@@ -292,12 +322,12 @@ def test_render_required_offers_data_tools_then_forces_a_client_tool(tools_proxy
 
 
 def deletions(crm: MCPHTTPServer, order: str) -> str:
-    async def ask() -> str:
+    async def count() -> str:
         async with Client(crm.url) as client:
             result = await client.call_tool("deletion_count", {"order_id": order})
             return str(result.content[0].text)  # type: ignore[union-attr]
 
-    return asyncio.run(ask())
+    return asyncio.run(count())
 
 
 @pytest.mark.parametrize("approved", [True, False], ids=["approved", "cancelled"])
@@ -331,7 +361,7 @@ def test_confirm_interrupts_then_the_resume_runs_it_once(tools_proxy: ProxyProce
 
 
 def test_a_resume_entry_that_answers_nothing_is_refused(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
-    reply = post(f"{tools_proxy.url}/confirm", agui(USER, resume=[{"interruptId": "approval:nope",
+    reply = ask(tools_proxy, "/confirm", agui(USER, resume=[{"interruptId": "approval:nope",
                                                                     "status": "resolved"}]))
     assert reply.status == 422 and "resume[0].interruptId" in reply.json()["error"]["message"]
 
@@ -341,7 +371,7 @@ def test_a_resume_entry_that_answers_nothing_is_refused(tools_proxy: ProxyProces
 
 def test_a_client_that_leaves_cancels_the_calls_in_flight(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     up.script(sse_response(calls(("call_h", "hang", {"seconds": 1.2}))))
-    with RawStream(tools_proxy.url, "/agent", agui(USER)) as stream:
+    with RawStream(tools_proxy.url, "/agent", agui(USER), headers={"authorization": f"Bearer {TOKEN}"}) as stream:
         stream.read_until(b'"TOOL_CALL_END"')
         stream.close()
     wait_for_output(tools_proxy, "the client left")
