@@ -11,7 +11,8 @@ The rules, in order, after each step:
 
 - in the render step every call is the client's, and the run ends;
 - calls to tools that wait for approval (``confirm``): the others run, then the run ends with
-  the AG-UI interrupt outcome naming the waiting calls;
+  the AG-UI interrupt outcome naming the waiting calls; a client that cannot answer an interrupt
+  (a BranderUX body) has them declined instead, and the loop goes on;
 - calls to the client's tools: the server calls run, then the run ends with the client's calls
   open (the provider needs every result before it goes on; the client's next request brings all);
 - server calls only: they run and the next step streams, unless that step would pass
@@ -51,12 +52,13 @@ class LoopRules:
 @dataclass(frozen=True, slots=True)
 class AfterStep:
     """What a step's turn calls for: the server calls to run now, those waiting for approval,
-    the client's calls left open, and what comes next."""
+    those declined (no one can approve them), the client's calls left open, and what comes next."""
 
     run: tuple[ToolCall, ...]
     approve: tuple[ToolCall, ...]
     client: tuple[ToolCall, ...]
     then: Then
+    decline: tuple[ToolCall, ...] = ()
 
 
 def check_names(conversation: Conversation, rules: LoopRules) -> None:
@@ -84,27 +86,33 @@ def offered(conversation: Conversation, rules: LoopRules, phase: Phase) -> Conve
 
 
 def after_step(calls: Sequence[ToolCall], rules: LoopRules, *, step: int, phase: Phase,
-               client_has_tools: bool) -> AfterStep:
-    """What comes after step number ``step`` (1 for the first) whose turn made ``calls``."""
+               client_has_tools: bool, can_interrupt: bool = True) -> AfterStep:
+    """What comes after step number ``step`` (1 for the first) whose turn made ``calls``.
+
+    ``can_interrupt``: whether the client can answer an approval (an AG-UI client); when it
+    cannot, calls waiting for one are declined and the loop goes on as if they had run."""
     if phase == "render":
         return AfterStep((), (), tuple(calls), "end")
     server = [c for c in calls if c.name in rules.server_tools]
     client = tuple(c for c in calls if c.name not in rules.server_tools)
     approve = tuple(c for c in server if c.name in rules.confirm)
     run = tuple(c for c in server if c.name not in rules.confirm)
+    decline: tuple[ToolCall, ...] = ()
+    if approve and not can_interrupt:
+        approve, decline = (), approve
     then: Then
     if approve:
         then = "interrupt"
     elif client:
         then = "end"
-    elif run:
+    elif run or decline:
         if rules.render and client_has_tools:
             then = "next" if step < rules.max_steps - 1 else "render"
         else:
             then = "next" if step < rules.max_steps else "max_steps"
     else:
         then = "render" if rules.render and client_has_tools else "end"
-    return AfterStep(run, approve, client, then)
+    return AfterStep(run, approve, client, then, decline)
 
 
 def next_conversation(conversation: Conversation, turn: Message, results: Sequence[Message]) -> Conversation:
@@ -120,6 +128,12 @@ def tool_message(call: ToolCall, text: str, *, error: bool = False) -> Message:
 def refusal(call: ToolCall) -> Message:
     """What the model reads for a call the user declined."""
     return tool_message(call, f"The user declined to run {call.name}; it was not run.", error=True)
+
+
+def unapprovable(call: ToolCall) -> Message:
+    """What the model reads for a call that needs an approval this client cannot give."""
+    return tool_message(call, f"{call.name} needs the user's approval, which this client cannot give; "
+                              "it was not run.", error=True)
 
 
 # -- approvals (confirm) -----------------------------------------------------------------------

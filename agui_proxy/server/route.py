@@ -169,7 +169,8 @@ class RouteHandler:
             user = self.identity_log.user(context.identity.id) if context.identity is not None else None
             run = ToolLoopRun(step_run, new_pipeline, targets, request.conversation, loop.tools, loop.rules,
                               resumed=loop.resumed, client_headers=client_headers, write=write, http=self.http,
-                              redactor=self.redactor, label=label, observer=observer, user=user)
+                              redactor=self.redactor, label=label, observer=observer, user=user,
+                              can_interrupt=request.kind == "agui")
             context.tool_calls = run.tool_calls
             return run
         return UpstreamRun(new_pipeline, targets, first_request, request.conversation, client_headers,

@@ -35,6 +35,7 @@ from ..core.tool_loop import (
     offered,
     refusal,
     tool_message,
+    unapprovable,
     with_results,
 )
 from ..errors import MaxStepsReached
@@ -53,7 +54,7 @@ class ToolLoopRun:
                  conversation: Conversation, tools: RouteTools, rules: LoopRules, *,
                  resumed: Sequence[tuple[ToolCall, bool]], client_headers: Iterable[tuple[bytes, bytes]],
                  write: Write, http: Callable[[], httpx.AsyncClient], redactor: Redactor, label: str,
-                 observer: RunObserver, user: str | None) -> None:
+                 observer: RunObserver, user: str | None, can_interrupt: bool = True) -> None:
         self._run = step_run
         self._new_pipeline = new_pipeline
         self._targets = targets
@@ -68,6 +69,7 @@ class ToolLoopRun:
         self._label = label
         self._observer = observer
         self._user = user
+        self._can_interrupt = can_interrupt  # an AG-UI client answers approvals; a BranderUX one cannot
         self._first = new_pipeline(targets[0])  # RUN_STARTED, and the run's end before any step
         self._current: UpstreamRun | None = None
         self.tries = 0
@@ -92,11 +94,12 @@ class ToolLoopRun:
                 return  # the step failed (its RUN_ERROR is out) or was stopped
             turn = self._run.recorder.turn()
             decision = after_step(turn.tool_calls, self._rules, step=step, phase=phase,
-                                  client_has_tools=client_has_tools)
+                                  client_has_tools=client_has_tools, can_interrupt=self._can_interrupt)
             self._run.end_step()
             results = await self._run_calls(decision.run)
+            results += [self._decline(call, unapprovable(call)) for call in decision.decline]
             if decision.then in ("next", "render"):
-                if decision.run or decision.then == "next":
+                if results or decision.then == "next":
                     conversation = next_conversation(conversation, turn, results)
                 phase = "render" if decision.then == "render" else phase
                 step += 1
@@ -151,19 +154,17 @@ class ToolLoopRun:
         """The calls the user approved run now; the declined ones get a refusal, and nothing runs."""
         approved = [call for call, ok in self._resumed if ok]
         results = {m.tool_call_id: m for m in await self._run_calls(approved)}
-        messages = []
-        for call, ok in self._resumed:
-            if ok:
-                messages.append(results[call.id])
-            else:
-                message = refusal(call)
-                now = time.monotonic()
-                self.tool_calls.append(ToolCallRecord(self._tools.server_of(call.name) or "-", call.name, call.id,
-                                                      "declined", now, now))
-                self._run.tool_result(call.id, message.text)
-                messages.append(message)
+        messages = [results[call.id] if ok else self._decline(call, refusal(call)) for call, ok in self._resumed]
         await self._flush()
         return messages
+
+    def _decline(self, call: ToolCall, message: Message) -> Message:
+        """A call that is not run: the model reads why (``message``), the client gets it as its result."""
+        now = time.monotonic()
+        self.tool_calls.append(ToolCallRecord(self._tools.server_of(call.name) or "-", call.name, call.id,
+                                              "declined", now, now))
+        self._run.tool_result(call.id, message.text)
+        return message
 
     async def _flush(self) -> None:
         async with self._lock:

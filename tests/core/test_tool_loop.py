@@ -147,6 +147,15 @@ def test_after_a_step(calls: list[ToolCall], step: int, then: str, run: list[str
     assert [c.id for c in decision.client] == client
 
 
+def test_a_client_that_cannot_approve_has_the_calls_declined_and_goes_on() -> None:
+    decision = after_step([call("a", "search"), call("d", "delete")], RULES, step=1, phase="data",
+                          client_has_tools=False, can_interrupt=False)
+    assert decision.then == "next" and decision.approve == ()
+    assert [c.id for c in decision.run] == ["a"] and [c.id for c in decision.decline] == ["d"]
+    only = after_step([call("d", "delete")], RULES, step=3, phase="data", client_has_tools=False, can_interrupt=False)
+    assert only.then == "max_steps" and [c.id for c in only.decline] == ["d"]
+
+
 def test_with_render_the_data_steps_leave_the_last_step_to_the_render() -> None:
     rules = LoopRules({"search": SEARCH}, max_steps=3, render=True)
     calling = [call("a", "search")]

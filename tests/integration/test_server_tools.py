@@ -360,6 +360,18 @@ def test_confirm_interrupts_then_the_resume_runs_it_once(tools_proxy: ProxyProce
     assert events[-1]["type"] == "RUN_FINISHED" and "outcome" not in events[-1]
 
 
+def test_a_branderux_client_cannot_approve_so_the_call_is_declined(tools_proxy: ProxyProcess, up: ScriptedUpstream,
+                                                                   crm: MCPHTTPServer) -> None:
+    up.script(sse_response(calls(("call_b", "delete_order", {"order_id": "19"}))))
+    up.script(sse_response(text("I cannot delete it from here.")))
+    events = run(tools_proxy, "/confirm", {"params": {"messages": USER}}, done=True)
+    assert [e["type"] for e in events][-1] == "RUN_FINISHED" and "outcome" not in events[-1]
+    assert deletions(crm, "19") == "0"
+    (declined,) = tool_messages(up.requests[1].json())
+    assert declined == ("call_b",
+                        "delete_order needs the user's approval, which this client cannot give; it was not run.")
+
+
 def test_a_resume_entry_that_answers_nothing_is_refused(tools_proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     reply = ask(tools_proxy, "/confirm", agui(USER, resume=[{"interruptId": "approval:nope",
                                                                     "status": "resolved"}]))
