@@ -34,7 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from pydantic import ValidationError
 
-from ..config_tools import MCPServerConfig
+from ..config import MCPServerConfig
 from ..core.conversation import Tool
 from ..core.redact import NO_SECRETS, Redactor
 from .results import ToolOutcome, failed, result_text

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..config_tools import MCPServerConfig, ServerToolsConfig
+from ..config import MCPServerConfig, ServerToolsConfig
 from ..core.conversation import Tool, ToolCall
 from ..core.redact import NO_SECRETS, Redactor
 from ..core.tool_loop import LoopRules

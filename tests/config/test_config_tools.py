@@ -1,4 +1,4 @@
-"""``mcp_servers`` and a route's ``server_tools`` (config_tools.py): what is refused, with the
+"""``mcp_servers`` and a route's ``server_tools`` (config/tools.py): what is refused, with the
 field named, and the MCP servers' secrets in the config's one redactor."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from agui_proxy.app.secrets import config_redactor
 from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
-from agui_proxy.server.secrets import config_redactor
 
 
 def config(servers: dict[str, Any], tools: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events, sse_run_error
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_event, sse_response
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

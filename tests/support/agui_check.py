@@ -139,7 +139,7 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
                 assert not still, f"{where}: still open: {still}"
 
 
-PING = ": ping"  # the keep-alive comment frame (README "Reliability")
+PING = ": ping"  # the keep-alive comment frame (docs/reliability.md)
 
 
 def parse_frames(body: bytes) -> tuple[list[dict[str, Any]], bool]:

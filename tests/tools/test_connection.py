@@ -10,8 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
-from agui_proxy.config import config_from_dict
-from agui_proxy.config_tools import MCPServerConfig
+from agui_proxy.config import MCPServerConfig, config_from_dict
 from agui_proxy.errors import ConfigError
 from agui_proxy.tools import open_server_tools
 from agui_proxy.tools.connection import MCPConnection
