@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Config, load_config
+from ..core.enrichers import Enricher
 from ..core.redact import Redactor
 from ..middleware.access_log import AccessLog, ensure_log_output
 from ..middleware.auth import Authenticate, BearerTokens, ConfigAuth
@@ -30,6 +32,7 @@ from ..runs.resumable import resumable_runs
 from ..store import open_store
 from ..tools import open_server_tools
 from ..tracing import tracing_for
+from ..upstream.clouds import cloud_authorizers, describe_credentials
 from ..users.log_identity import IdentityLog
 from .hosting import hosting_line, middleware_config
 from .lifespan import Lifespan, SharedClient
@@ -54,10 +57,13 @@ class AGUIProxyMiddleware:
     ``authenticate``: an async ``(scope) -> Identity | None`` that says who sent a request (an
     app's own sessions or cookies); ``None`` or raising :class:`~agui_proxy.errors.AuthError`
     refuses it with 401.  Without it, the config's ``auth`` does.
+
+    ``enrichers``: callables that see each AG-UI event of every run and may add events or
+    metadata (:mod:`agui_proxy.core.enrichers`), after the citation enricher.
     """
 
     def __init__(self, app: ASGIApp | None, config: Config | str | os.PathLike[str], *,
-                 authenticate: Authenticate | None = None) -> None:
+                 authenticate: Authenticate | None = None, enrichers: Sequence[Enricher] = ()) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config)
         if app is not None:  # in front of an app: no probes or /metrics on its paths unless asked for
@@ -68,6 +74,10 @@ class AGUIProxyMiddleware:
         client, metrics = SharedClient(self.config), Metrics()
         # An app's own authenticate (its sessions, its cookies) replaces the config's auth.
         authenticate = authenticate or (ConfigAuth(auth, client.get) if auth.enabled else None)
+        # The cloud upstreams' credentials, found now: none found is an error naming the upstream.
+        clouds = cloud_authorizers(self.config)
+        for name, info in describe_credentials(self.config, clouds).items():
+            startup.info("upstream %s: %s", name, info)
         self.store = open_store(self.config.store) if self.config.quotas.enabled else None
         gate = AdmissionGate(streams.max_concurrent, streams.retry_after, shutdown)
         self.parts = ShellParts(
@@ -79,6 +89,7 @@ class AGUIProxyMiddleware:
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
             tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate),
+            enrichers=tuple(enrichers), clouds=clouds,
             server_tools=open_server_tools(self.config.mcp_servers, redactor=redactor))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
@@ -140,6 +151,8 @@ class AGUIProxyMiddleware:
             self.parts.tracing.close()  # exports what is still buffered
         self.parts.keepalive.close()
         await self.parts.client.aclose()
+        for authorizer in self.parts.clouds.values():
+            authorizer.close()
         if self.parts.server_tools is not None:
             await self.parts.server_tools.aclose()  # stops the stdio servers the proxy started
         if self.parts.runs is not None:
@@ -162,6 +175,6 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-def create_app(config: Config | str | os.PathLike[str]) -> AGUIProxyMiddleware:
+def create_app(config: Config | str | os.PathLike[str], *, enrichers: Sequence[Enricher] = ()) -> AGUIProxyMiddleware:
     """The standalone proxy as an ASGI app (what ``agui-proxy --config`` serves)."""
-    return AGUIProxyMiddleware(None, config)
+    return AGUIProxyMiddleware(None, config, enrichers=enrichers)

@@ -8,7 +8,7 @@ then hands the run to ``runs/stream.py``; a request refused on the way gets its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..config import Config
 from ..core.conversation import ToolCall
+from ..core.enrichers import DEFAULT_ENRICHERS, Enricher
 from ..core.inbound import InboundRequest, read_request
 from ..core.pipeline import RunPipeline
 from ..core.redact import Redactor
@@ -47,7 +48,7 @@ class RouteHandler:
     def __init__(self, plan: RoutePlan, config: Config, *, gate: AdmissionGate, keepalive: KeepAlive,
                  redactor: Redactor, metrics: Metrics, http: Callable[[], httpx.AsyncClient],
                  identity_log: IdentityLog, runs: ResumableRuns | None = None,
-                 server_tools: ServerTools | None = None) -> None:
+                 enrichers: Sequence[Enricher] = (), server_tools: ServerTools | None = None) -> None:
         self.plan = plan
         # The route's server tools (docs/server-tools.md); None: a plain run, with nothing of the loop.
         tools_config = plan.route.server_tools
@@ -63,6 +64,7 @@ class RouteHandler:
         self.metrics = metrics
         self.http = http
         self.identity_log = identity_log
+        self.enrichers = tuple(enrichers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = request_context(scope)
@@ -148,19 +150,25 @@ class RouteHandler:
         route = self.plan.route
         # A resumable run's terminator is the end entry of its log, written once for every reader.
         done = self._done(request) and route.resumable is None
+        # The provider's citations (docs/provider-tools-and-citations.md): auto is AG-UI clients only.
+        cite = route.citations_for(request.kind)
+        provider_tools = request.kind == "agui"  # a BranderUX client shows every call
+        enrichers = (DEFAULT_ENRICHERS if cite else ()) + self.enrichers
         step_run: StepRun | None = None
         if loop is not None:  # one run over every upstream call (core/steps.py)
             step_run = StepRun(request.thread_id, request.run_id, server_tools=loop.rules.server_tools,
                                show_reasoning=route.reasoning_for(request.kind),
                                hide_server_tools=request.kind == "branderux", step_events=request.kind == "agui",
-                               parent_run_id=request.parent_run_id)
+                               parent_run_id=request.parent_run_id, provider_tools=provider_tools, citations=cite)
 
         def new_pipeline(target: Target) -> RunPipeline:
             # One per try (same ids), read by the translator of the upstream tried.
             run = step_run or RunBuilder(request.thread_id, request.run_id, reasoning=route.reasoning_for(request.kind),
-                                         parent_run_id=request.parent_run_id)
+                                         parent_run_id=request.parent_run_id, citations=cite,
+                                         provider_tools=provider_tools)
             return RunPipeline(run, target.provider.translator, self.plan.encoder, done_frame=done,
-                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True)
+                             max_event_size=self.max_event_bytes, redactor=self.redactor, hold_early_failure=True,
+                             enrichers=enrichers, client=request.kind, make_decoder=target.provider.decoder)
 
         observer: RunObserver = ContextObserver(context, self.metrics, route.path)
         if context.span is not None:  # tracing on: a client span per try (tracing/spans.py)

@@ -26,12 +26,14 @@ share, built once per app (``proxy.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
 from ..config import PLAYGROUND_PATH, Config
+from ..core.enrichers import Enricher
 from ..core.redact import Redactor
 from ..middleware.access_log import AccessLog
 from ..middleware.accounting import RequestAccounting
@@ -49,6 +51,7 @@ from ..runs.reattach import RUNS_SEGMENT, RunReattach
 from ..runs.resumable import ResumableRuns
 from ..tools import ServerTools
 from ..upstream.chain import RoutePlan
+from ..upstream.clouds import Authorizer
 from ..users.log_identity import IdentityLog
 from .endpoints import Healthz, MetricsEndpoint, NotFound, Readyz
 from .lifespan import SharedClient
@@ -78,6 +81,9 @@ class ShellParts:
     client: SharedClient
     tracing: Tracing | None = None  # None: tracing off
     runs: ResumableRuns | None = None  # the resumable routes' runs (None: no route is resumable)
+    enrichers: tuple[Enricher, ...] = ()  # the app's own, after the citation enricher (core/enrichers.py)
+    # The cloud upstreams' credentials by upstream name (clouds/), used where requests go out.
+    clouds: Mapping[str, Authorizer] = field(default_factory=dict)
     server_tools: ServerTools | None = None  # the MCP servers (None: no mcp_servers configured)
 
 
@@ -100,7 +106,7 @@ class Dispatch:
 
 
 def compose(config: Config, parts: ShellParts) -> Dispatch:
-    routes = {route.path: _route(RoutePlan(config, route), config, parts) for route in config.routes}
+    routes = {route.path: _route(RoutePlan(config, route, parts.clouds), config, parts) for route in config.routes}
     endpoints: dict[str, ASGIApp] = {}
     if config.probes.enabled:
         endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)
@@ -137,7 +143,7 @@ def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
                                 metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
-                                runs=parts.runs, server_tools=parts.server_tools)
+                                runs=parts.runs, enrichers=parts.enrichers, server_tools=parts.server_tools)
     if parts.quotas is not None:
         app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:

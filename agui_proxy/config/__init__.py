@@ -34,6 +34,7 @@ from .transport import UpstreamTLSConfig, UpstreamTransport
 from .upstreams import (
     BUILTIN_RECORDING,
     AnthropicUpstream,
+    BedrockUpstream,
     GeminiUpstream,
     OpenAIChatUpstream,
     OpenAIResponsesUpstream,
@@ -41,14 +42,15 @@ from .upstreams import (
     RetriesConfig,
     TimeoutsConfig,
     UpstreamConfig,
+    VertexUpstream,
 )
 
 __all__ = [
-    "BUILTIN_RECORDING", "PLAYGROUND_PATH", "AnthropicUpstream", "AuthConfig", "CORSConfig", "Config",
-    "ForwardIdentityConfig", "GeminiUpstream", "JWTConfig", "LimitsConfig", "ListenConfig", "LoggingConfig",
+    "BUILTIN_RECORDING", "PLAYGROUND_PATH", "AnthropicUpstream", "AuthConfig", "BedrockUpstream", "CORSConfig",
+    "Config", "ForwardIdentityConfig", "GeminiUpstream", "JWTConfig", "LimitsConfig", "ListenConfig", "LoggingConfig",
     "MCPServerConfig", "MetricsConfig", "NamedToken", "OpenAIChatUpstream", "OpenAIResponsesUpstream",
     "PlansConfig", "ProbesConfig", "QuotaLimits", "QuotasConfig", "ReplayUpstream", "ResumableConfig",
     "RetriesConfig", "RouteConfig", "RunsConfig", "ServerToolsConfig", "StoreConfig", "StreamsConfig",
-    "TimeoutsConfig", "TracingConfig", "UpstreamConfig", "UpstreamTLSConfig", "UpstreamTransport",
+    "TimeoutsConfig", "TracingConfig", "UpstreamConfig", "UpstreamTLSConfig", "UpstreamTransport", "VertexUpstream",
     "config_from_dict", "default_config", "load_config",
 ]

@@ -21,6 +21,8 @@ class RouteConfig(Strict):
     # table lists none and whose docs do not say unknown events are ignored (README, "What a
     # BranderUX client sees").  A tool call's own signature is sent either way (core/run.py).
     reasoning: bool | Literal["auto"] = "auto"
+    # The provider's sources as metadata.citations: "auto" (AG-UI clients), true (BranderUX too), false.
+    citations: bool | Literal["auto"] = "auto"
     # reliability and security
     fallbacks: list[str] = Field(default_factory=list)  # upstreams tried in order when the first fails early
     allow_models: list[str] = Field(default_factory=list)  # models the client may pick with params.model
@@ -33,6 +35,10 @@ class RouteConfig(Strict):
     def reasoning_for(self, client: str) -> bool:
         """Whether a run for this kind of client (``"agui"`` or ``"branderux"``) shows reasoning."""
         return self.reasoning if isinstance(self.reasoning, bool) else client == "agui"
+
+    def citations_for(self, client: str) -> bool:
+        """Whether a run for this kind of client carries citations (``metadata.citations``)."""
+        return self.citations if isinstance(self.citations, bool) else client == "agui"
 
     @field_validator("forward_headers")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
@@ -165,6 +166,53 @@ def kind_of(model: type[_Upstream]) -> str:
 RECORDING_FORMATS = tuple(kind_of(model) for model in HTTP_UPSTREAMS)
 
 
+class _CloudUpstream(HTTPUpstream):
+    """An upstream in a cloud account: its endpoint follows from where it runs (the registry,
+    ``agui_proxy/providers/registry.py``, computes it), its credentials come from the cloud's own
+    chain (``agui_proxy/upstream/clouds``).  ``base_url``, where given, is scheme, host and port only
+    (a private endpoint): the proxy adds the API's path."""
+
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url:
+            return url
+        http_url(url, "base_url")
+        if urlsplit(url).path.strip("/") or urlsplit(url).query:
+            raise ValueError(f"base_url is scheme, host and port only (the proxy adds the API's path), not {url!r}")
+        return url.rstrip("/")
+
+
+class BedrockUpstream(_CloudUpstream):
+    """AWS Bedrock's Converse API: IAM credentials (SigV4) from the AWS chain, or a Bedrock API key."""
+
+    provider: Literal["bedrock"]
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    profile: str | None = None  # a named profile of the shared AWS files (else AWS_PROFILE, else the default)
+
+
+class VertexUpstream(_CloudUpstream):
+    """Gemini and Claude on Google Vertex AI, with Application Default Credentials."""
+
+    provider: Literal["vertex"]
+    project: str = Field(min_length=1)
+    location: str = Field(pattern=r"^[a-z0-9-]+$")  # a region (europe-west4) or global
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_key(cls, key: str | None) -> str | None:
+        if key is not None:
+            raise ValueError("Vertex AI is reached with Application Default Credentials, not a key; leave api_key out")
+        return key
+
+
+# The clouds' upstreams: Bedrock answers in AWS's event stream, Vertex AI in Gemini's or
+# Anthropic's format by model; neither is a format a recording is in.
+CLOUD_UPSTREAMS: tuple[type[_CloudUpstream], ...] = (BedrockUpstream, VertexUpstream)
+
+
 class ReplayUpstream(_Upstream):
     """A recorded stream played back (the embedded default's ``demo``); ``file`` is relative to the config."""
 
@@ -193,12 +241,13 @@ class ReplayUpstream(_Upstream):
 
 
 UpstreamConfig = Annotated[
-    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | ReplayUpstream,
+    OpenAIChatUpstream | OpenAIResponsesUpstream | AnthropicUpstream | GeminiUpstream | BedrockUpstream
+    | VertexUpstream | ReplayUpstream,
     Field(discriminator="provider"),
 ]
 
 # Every ``provider:`` a config may name.
-UPSTREAM_KINDS = (*RECORDING_FORMATS, kind_of(ReplayUpstream))
+UPSTREAM_KINDS = (*RECORDING_FORMATS, *(kind_of(model) for model in CLOUD_UPSTREAMS), kind_of(ReplayUpstream))
 
 
 def upstream_error(error: ErrorDetails) -> tuple[tuple[Any, ...], str] | None:

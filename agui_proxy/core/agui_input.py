@@ -15,6 +15,9 @@ What each part of the input becomes:
 - ``assistant`` messages: their text and ``toolCalls``; ``tool`` messages: the result for
   ``toolCallId``, with ``error`` kept as text the model can read and the result marked failed.
 - ``activity`` messages: dropped (UI-only, PROTOCOL.md section 1).
+- Tool calls the provider ran itself (web search, code execution; marked by the value the proxy
+  put on them, :mod:`.provider_tools`): the turn's ``provider_calls``, not its tool calls, and
+  the ``tool`` message answering one is dropped (the call carries what goes back).
 - ``encryptedValue``: the provider's opaque values that the proxy itself emitted as
   ``REASONING_ENCRYPTED_VALUE`` and ``@ag-ui/client`` stored on what they belong to.  On a tool
   call (subtype ``tool-call``: Gemini's ``thoughtSignature``) it becomes the call's
@@ -68,6 +71,7 @@ from ..errors import InboundError
 from .conversation import Conversation, MediaKind, MediaPart, Message, Part, ReasoningPart, Tool, ToolCall
 from .conversation import ImagePart as NeutralImage
 from .conversation import TextPart as NeutralText
+from .provider_tools import ProviderCall, read_provider_tool_value
 from .tool_loop import Resume
 
 _MEDIA_KINDS: dict[type, MediaKind] = {AudioPart: "audio", VideoPart: "video", DocumentPart: "document"}
@@ -98,12 +102,13 @@ def read_run_agent_input(data: dict[str, Any]) -> AGUIRun:
     conversation = Conversation()
     systems: list[str] = []
     pending: list[ReasoningPart] = []  # signed reasoning waiting for the assistant turn after it
+    provider_calls: set[str] = set()  # ids of the calls the provider ran (core/provider_tools.py)
     for i, message in enumerate(run_input.messages):
         if isinstance(message, ReasoningMessage):
             if message.encrypted_value:
                 pending.append(_reasoning_part(message.content, message.encrypted_value, message.id))
             continue
-        _read_message(message, f"messages[{i}]", conversation.messages, systems, pending)
+        _read_message(message, f"messages[{i}]", conversation.messages, systems, pending, provider_calls)
         if not isinstance(message, (SystemMessage, DeveloperMessage)):
             pending = []  # taken by an assistant turn, or orphaned by a user or tool turn
     if run_input.context:
@@ -128,7 +133,7 @@ def _reasoning_part(text: str, value: str, message_id: str | None) -> ReasoningP
 
 
 def _read_message(message: Any, path: str, out: list[Message], systems: list[str],
-                  reasoning: list[ReasoningPart]) -> None:
+                  reasoning: list[ReasoningPart], provider_calls: set[str]) -> None:
     if isinstance(message, (SystemMessage, DeveloperMessage)):
         systems.append(message.content)
     elif isinstance(message, UserMessage):
@@ -141,11 +146,19 @@ def _read_message(message: Any, path: str, out: list[Message], systems: list[str
         if message.encrypted_value:
             turn.reasoning.append(ReasoningPart(redacted_data=message.encrypted_value))
         for call in message.tool_calls or ():
+            provider_run = read_provider_tool_value(call.encrypted_value)
+            if provider_run is not None:
+                turn.provider_calls.append(ProviderCall(call.id, call.function.name, call.function.arguments or "{}",
+                                                        *provider_run))
+                provider_calls.add(call.id)
+                continue
             turn.tool_calls.append(ToolCall(call.id, call.function.name, call.function.arguments or "{}",
                                             call.encrypted_value or None))
-        if turn.content or turn.tool_calls:
+        if turn.content or turn.tool_calls or turn.provider_calls:
             out.append(turn)
     elif isinstance(message, ToolMessage):
+        if message.tool_call_id in provider_calls:
+            return  # what a provider-run tool returned, as the client keeps it: the call carries it
         parts = _read_parts(message.content, f"{path}.content")
         if message.error:
             # AG-UI keeps a partial result beside the error; every provider reads text, and

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .provider_tools import ProviderCall
+
 Role = Literal["user", "assistant", "tool"]
 
 
@@ -95,6 +97,9 @@ class Message:
     name: str | None = None
     is_error: bool = False
     reasoning: list[ReasoningPart] = field(default_factory=list)  # assistant turns only
+    # Tools the provider ran on this turn (web search, ...), sent back only where the provider
+    # needs them (core/provider_tools.py); never in ``tool_calls``.
+    provider_calls: list[ProviderCall] = field(default_factory=list)
 
     @property
     def text(self) -> str:

@@ -12,6 +12,13 @@ from typing import Any, ClassVar
 
 from ag_ui.core import PROTOCOL_VERSION
 
+# ``metadata``: the AG-UI 1.0 open object the official client folds into the message it builds
+# (``mergeMetadata``: key by key, the last write winning).  The proxy puts citations there
+# (``metadata.citations`` on a text message's END); enrichers may add their own keys.  The
+# per-token deltas (TEXT_MESSAGE_CONTENT, TOOL_CALL_ARGS, REASONING_MESSAGE_CONTENT) carry none,
+# which keeps the encoder's fast path for them as it is.
+Metadata = dict[str, Any]
+
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
@@ -53,6 +60,7 @@ class RunFinished:
     # AG-UI 1.0 ``RunFinishedOutcome``: ``{"type": "interrupt", "interrupts": [...]}`` when the run
     # waits for a person (a server tool to approve, docs/server-tools.md); absent means success.
     outcome: Any = None
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class TextMessageStart:
     type: ClassVar[str] = "TEXT_MESSAGE_START"
     message_id: str
     role: str = "assistant"
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,7 @@ class TextMessageContent:
 class TextMessageEnd:
     type: ClassVar[str] = "TEXT_MESSAGE_END"
     message_id: str
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,7 @@ class ToolCallStart:
     tool_call_id: str
     tool_call_name: str
     parent_message_id: str | None = None
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +112,32 @@ class ToolCallArgs:
 class ToolCallEnd:
     type: ClassVar[str] = "TOOL_CALL_END"
     tool_call_id: str
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCallResult:
-    """What a tool the proxy ran returned (PROTOCOL.md section 6); the client keeps it as a
-    ``tool`` message, so the next request carries it back like a result it produced itself."""
+    """What a tool that ran outside the client returned, after its call: one the provider ran (web
+    search, code execution; ``content`` is its JSON text) or one the proxy ran (a server tool,
+    PROTOCOL.md section 6).  The official client makes it a ``tool`` message answering the call, so
+    the next request carries it back like a result the client produced itself."""
 
     type: ClassVar[str] = "TOOL_CALL_RESULT"
     message_id: str
     tool_call_id: str
     content: str
     role: str = "tool"
+    metadata: Metadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Custom:
+    """AG-UI's ``CUSTOM`` event: a named value of the application's own (what an enricher may add)."""
+
+    type: ClassVar[str] = "CUSTOM"
+    name: str
+    value: Any = None
+    metadata: Metadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +196,40 @@ class ReasoningEncryptedValue:
     encrypted_value: str
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One source the provider cited, in the shape every provider's citations are mapped to
+    (``metadata.citations``, docs/provider-tools-and-citations.md).
+
+    ``start`` / ``end`` are offsets into the text message's text in UTF-16 code units (as
+    JavaScript counts a string), when the provider says which text the source supports.  A file
+    citation has ``file_id`` (and its file name as ``title``) instead of a ``url``.
+    """
+
+    url: str | None
+    title: str
+    cited_text: str | None = None
+    start: int | None = None
+    end: int | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CitationFound:
+    """A citation of the text message ``message_id``, on its way to the citation enricher.
+
+    Not an AG-UI event: the run emits it only when the run carries citations, the enricher
+    (:mod:`agui_proxy.core.enrichers`) folds it into the message's metadata, and the pipeline
+    drops whatever no enricher consumed before encoding.
+    """
+
+    type: ClassVar[str] = "CITATION_FOUND"
+    message_id: str
+    citation: Citation
+
+
 Event = (
     RunStarted
     | RunFinished
@@ -182,6 +241,7 @@ Event = (
     | ToolCallArgs
     | ToolCallEnd
     | ToolCallResult
+    | Custom
     | StepStarted
     | StepFinished
     | ReasoningStart
@@ -190,4 +250,5 @@ Event = (
     | ReasoningMessageEnd
     | ReasoningEnd
     | ReasoningEncryptedValue
+    | CitationFound  # internal: consumed by the citation enricher, never encoded
 )

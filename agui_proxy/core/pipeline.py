@@ -1,6 +1,13 @@
 """The whole sans-I/O pipeline of one run: upstream bytes in, AG-UI frames out.
 
-    bytes ──SSEDecoder──▶ SSE events ──Translator──▶ RunBuilder ──EventEncoder──▶ frames
+    bytes ──SSEDecoder──▶ SSE events ──Translator──▶ RunBuilder ──enrichers──▶ EventEncoder ──▶ frames
+
+The enrichers (:mod:`.enrichers`; by default the citation enricher alone) see the events only
+when there is work for them: a run without citations and without enrichers of the operator's own
+goes from the run to the encoder directly.
+
+The decoder is the provider's (``make_decoder``): the SSE decoder for every provider but Bedrock,
+whose answer is AWS's binary event stream (``eventstream.py``), read into the same events.
 
 The shell calls :meth:`RunPipeline.start` once, :meth:`feed` with each chunk of the upstream body,
 and :meth:`close` at its end, or :meth:`fail` when the upstream fails.  Each returns the bytes to
@@ -15,14 +22,15 @@ and the client never sees that attempt.  Once output has started, errors end the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import RunError, UpstreamProtocolError, UpstreamTruncated
 from .encoder import DONE_FRAME, EventEncoder
+from .enrichers import DEFAULT_ENRICHERS, Enricher, EnricherChain
 from .redact import NO_SECRETS, Redactor
 from .run import RunBuilder
 from .sse import DEFAULT_MAX_EVENT_SIZE, SSEDecoder, SSEEvent
-from .translator import Translator
+from .translator import EventDecoder, Translator
 
 
 class RunPipeline:
@@ -36,11 +44,15 @@ class RunPipeline:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         redactor: Redactor = NO_SECRETS,
         hold_early_failure: bool = False,
+        enrichers: Sequence[Enricher] = DEFAULT_ENRICHERS,
+        client: str = "agui",
+        make_decoder: Callable[[int], EventDecoder] = SSEDecoder,
     ) -> None:
         self.run = run
+        self._enrichers = EnricherChain(enrichers, thread_id=run.thread_id, run_id=run.run_id, client=client)
         self._translator = make_translator(run)
         self._encoder = encoder
-        self._decoder = SSEDecoder(max_event_size)
+        self._decoder = make_decoder(max_event_size)
         self._done_frame = done_frame
         self._redact = redactor
         self.error: RunError | None = None
@@ -147,6 +159,8 @@ class RunPipeline:
 
     def _flush(self) -> bytes:
         events = self.run.take()
+        if self._enrichers.eager or self.run.cited:
+            events = self._enrichers.apply(events)
         if not events:
             return b""
         data = self._encoder.encode_many(events)

@@ -9,6 +9,13 @@ closes AG-UI messages around those happenings so the rules the official client e
 - CONTENT/ARGS/END only for an id that is open; never a second START for an open id;
 - everything open is closed before ``RUN_FINISHED`` and before ``RUN_ERROR``.
 
+Tools the provider runs itself (web search, code execution) are tool calls with a
+``TOOL_CALL_RESULT`` (:meth:`RunBuilder.provider_tool_start`, :meth:`RunBuilder.tool_result`), for
+runs that show them (AG-UI bodies); the results of tools the proxy runs (``steps.py``) take the
+same way out.  Citations of the open text message
+(:meth:`RunBuilder.citation`) go out as :class:`~.events.CitationFound`, which the citation
+enricher folds into the message's metadata (:mod:`.enrichers`), for runs that carry them.
+
 Text, reasoning and tool calls do not overlap: starting one closes an open message of another
 kind (text, then a tool call, then text again gives two text messages with two ids).  Several
 tool calls may be open at once (OpenAI streams parallel calls by index).
@@ -21,6 +28,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from . import events as ev
+from .offsets import utf16_len
 
 
 def new_id(prefix: str) -> str:
@@ -44,6 +52,8 @@ class RunBuilder:
         reasoning: bool = True,
         id_factory: Callable[[str], str] = new_id,
         parent_run_id: str | None = None,
+        provider_tools: bool = True,
+        citations: bool = True,
     ) -> None:
         self.thread_id = thread_id
         self.run_id = run_id
@@ -59,6 +69,11 @@ class RunBuilder:
         self._used_reasoning_ids: set[str] = set()
         self._signed: set[str] = set()  # reasoning messages that have their encrypted value
         self._tools_without_args: set[str] = set()
+        self._provider_tools = provider_tools
+        self._citations = citations
+        self._text_parts: list[str] = []  # the open text message's text, kept only for citations
+        self._early_citations: list[ev.Citation] = []  # cited before their text message opened
+        self.cited = False  # a citation went out: the citation enricher has work in this run
         self.ended = False  # no more events from this upstream answer
         # The run ended (RUN_FINISHED or RUN_ERROR): for a run of one upstream call, with ``ended``;
         # a run of several (``steps.py``) ends its steps' answers first.  An attribute, read per chunk.
@@ -82,10 +97,43 @@ class RunBuilder:
         if not delta or self.ended:
             return
         if self._text_id is None:
-            self._close_reasoning()
-            self._text_id = self._parent_id = self._new_id("msg")
-            self._out.append(ev.TextMessageStart(self._text_id))
-        self._out.append(ev.TextMessageContent(self._text_id, delta))
+            self._open_text()
+        self._out.append(ev.TextMessageContent(self._text_id, delta))  # type: ignore[arg-type]
+        if self._citations:
+            self._text_parts.append(delta)
+
+    def _open_text(self) -> None:
+        self._close_reasoning()
+        self._text_id = self._parent_id = self._new_id("msg")
+        self._out.append(ev.TextMessageStart(self._text_id))
+        self._text_parts = []
+        early, self._early_citations = self._early_citations, []
+        for citation in early:
+            self._cite(self._text_id, citation)
+
+    # -- citations --------------------------------------------------------------------------
+
+    def text_offset(self) -> int:
+        """Where the open text message's text ends, in UTF-16 units (0 before it opens)."""
+        return utf16_len("".join(self._text_parts)) if self._text_id is not None else 0
+
+    def message_text(self) -> str:
+        """The open text message's text so far ("" before it opens; kept only when citing)."""
+        return "".join(self._text_parts) if self._text_id is not None else ""
+
+    def citation(self, citation: ev.Citation) -> None:
+        """A source the provider cited for the open text message (or, before any is open, for the
+        next one: Anthropic names the sources of a text block before its text)."""
+        if not self._citations or self.ended:
+            return
+        if self._text_id is None:
+            self._early_citations.append(citation)
+        else:
+            self._cite(self._text_id, citation)
+
+    def _cite(self, message_id: str, citation: ev.Citation) -> None:
+        self.cited = True
+        self._out.append(ev.CitationFound(message_id, citation))
 
     def _close_text(self) -> None:
         if self._text_id is not None:
@@ -167,6 +215,35 @@ class RunBuilder:
         self._out.append(ev.ToolCallStart(call_id, name, self._parent_id))
         return call_id
 
+    def provider_tool_start(self, key: Hashable, tool_call_id: str | None, name: str) -> str | None:
+        """A call of a tool the provider runs itself: a tool call for runs that show them, else
+        nothing at all (``None``; its arguments, end and result are then ignored too)."""
+        if not self._provider_tools:
+            return None
+        return self.tool_start(key, tool_call_id, name)
+
+    def tool_result(self, tool_call_id: str | None, content: str, value: str | None = None, *,
+                    server: bool = False) -> None:
+        """``TOOL_CALL_RESULT``: what a tool that ran outside the client returned, after its call.
+
+        One way out for both kinds.  A call the provider ran (web search, code execution) gets its
+        result while the upstream answer streams, in runs that show provider tools: ``content`` is
+        JSON text, ``value`` the opaque value the client keeps on the call and sends back with it
+        (provider_tools.py).  With ``server``, a call the proxy ran (a server tool, ``steps.py``)
+        gets its result after the step that made it, or refused it; a later step may follow.
+        """
+        if self.over or not tool_call_id:
+            return
+        if not server and (not self._provider_tools or self.ended):
+            return
+        for key, call_id in list(self._tools.items()):
+            if call_id == tool_call_id:
+                self.tool_end(key)
+        self._close_text()  # text after the result is a message after it
+        if value:
+            self._out.append(ev.ReasoningEncryptedValue("tool-call", tool_call_id, value))
+        self._out.append(ev.ToolCallResult(self._new_id("result"), tool_call_id, content))
+
     def tool_args(self, key: Hashable, delta: str) -> None:
         call_id = self._tools.get(key)
         if delta and call_id is not None:
@@ -197,6 +274,10 @@ class RunBuilder:
 
     def tool_is_open(self, key: Hashable) -> bool:
         return key in self._tools
+
+    def tool_id(self, key: Hashable) -> str | None:
+        """The toolCallId of the open tool call ``key``."""
+        return self._tools.get(key)
 
     # -- the end ----------------------------------------------------------------------------
 

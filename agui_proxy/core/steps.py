@@ -15,7 +15,8 @@ on with the next step's translator.  On its way out, every event passes two read
 
 The driver (the shell) calls :meth:`StepRun.begin_step` before each upstream call and
 :meth:`StepRun.end_step` after it, reports each server tool's outcome with
-:meth:`StepRun.tool_result`, and ends the run with :meth:`StepRun.finish_run` or ``fail``.
+``tool_result(..., server=True)`` (the builder's one way out for every tool result, a provider's
+tools' too), and ends the run with :meth:`StepRun.finish_run` or ``fail``.
 Nothing here does I/O; what to do after a step is :mod:`agui_proxy.core.tool_loop`'s call.
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from . import events as ev
 from .conversation import Message, ReasoningPart, TextPart, ToolCall
+from .provider_tools import ProviderCall, read_provider_tool_value
 from .run import RunBuilder, new_id
 
 _REASONING_EVENTS = (ev.ReasoningStart, ev.ReasoningMessageStart, ev.ReasoningMessageContent,
@@ -84,7 +86,17 @@ class TurnRecorder:
 
     @property
     def tool_calls(self) -> list[ToolCall]:
-        return list(self._calls.values())
+        """The step's calls of the client's and the proxy's tools (not those the provider ran)."""
+        return [call for call in self._calls.values() if read_provider_tool_value(call.signature) is None]
+
+    def provider_calls(self) -> list[ProviderCall]:
+        """The step's calls the provider ran itself, marked by their value (``provider_tools.py``)."""
+        calls = []
+        for call in self._calls.values():
+            provider_run = read_provider_tool_value(call.signature)
+            if provider_run is not None:
+                calls.append(ProviderCall(call.id, call.name, call.arguments or "{}", *provider_run))
+        return calls
 
     def turn(self) -> Message:
         """The assistant turn, for the next step's request."""
@@ -97,7 +109,7 @@ class TurnRecorder:
                              else ReasoningPart(redacted_data=part.value, id=part.id))
         text = "".join(self._text)
         return Message("assistant", [TextPart(text)] if text else [], tool_calls=self.tool_calls,
-                       reasoning=reasoning)
+                       reasoning=reasoning, provider_calls=self.provider_calls())
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +127,16 @@ class StepRun(RunBuilder):
     ``server_tools``: the names of the tools the proxy runs (their events are hidden from the
     client when ``hide_server_tools``); ``show_reasoning``: whether the client sees reasoning
     (it is always recorded: the next step needs its signatures); ``step_events``: whether each
-    upstream call is framed by ``STEP_STARTED`` / ``STEP_FINISHED`` (AG-UI bodies).
+    upstream call is framed by ``STEP_STARTED`` / ``STEP_FINISHED`` (AG-UI bodies);
+    ``provider_tools`` and ``citations`` as for any run (:class:`RunBuilder`).
     """
 
     def __init__(self, thread_id: str, run_id: str, *, server_tools: Collection[str], show_reasoning: bool,
                  hide_server_tools: bool, step_events: bool, parent_run_id: str | None = None,
-                 id_factory: Callable[[str], str] = new_id) -> None:
-        super().__init__(thread_id, run_id, reasoning=True, id_factory=id_factory, parent_run_id=parent_run_id)
+                 id_factory: Callable[[str], str] = new_id, provider_tools: bool = True,
+                 citations: bool = True) -> None:
+        super().__init__(thread_id, run_id, reasoning=True, id_factory=id_factory, parent_run_id=parent_run_id,
+                         provider_tools=provider_tools, citations=citations)
         self._server_tools = frozenset(server_tools)
         self._show_reasoning = show_reasoning
         self._hide_server = hide_server_tools
@@ -186,11 +201,6 @@ class StepRun(RunBuilder):
         if self.step_name is not None and self._step_events and not self.over:
             self._out.append(ev.StepFinished(self.step_name))
         self.step_name = None
-
-    def tool_result(self, tool_call_id: str, content: str) -> None:
-        """``TOOL_CALL_RESULT`` for a call the proxy ran (or refused to run)."""
-        if not self.over:
-            self._out.append(ev.ToolCallResult(self._new_id("msg"), tool_call_id, content))
 
     # -- the run's end -----------------------------------------------------------------------
 

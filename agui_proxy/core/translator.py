@@ -7,6 +7,18 @@ from typing import Protocol
 from .sse import SSEEvent
 
 
+class EventDecoder(Protocol):
+    """Bytes of an upstream body in, the events a translator reads out: the SSE decoder
+    (``sse.py``), or AWS's event stream read as events (``eventstream.py``)."""
+
+    @property
+    def truncated(self) -> bool: ...
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]: ...
+
+    def close(self) -> list[SSEEvent]: ...
+
+
 class Translator(Protocol):
     """Feeds one provider's decoded SSE events into a :class:`~agui_proxy.core.run.RunBuilder`.
 

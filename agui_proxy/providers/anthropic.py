@@ -3,7 +3,8 @@
 Request: ``POST {base_url}/messages`` with ``x-api-key`` and ``anthropic-version: 2023-06-01``
 (config ``headers`` add ``anthropic-beta`` or override the version).  The system prompt is the
 top-level ``system``; tool calls are ``tool_use`` blocks in an assistant turn and their results
-``tool_result`` blocks in the next user turn; turns must alternate, so same-role neighbours are
+``tool_result`` blocks in the next user turn; a tool Anthropic ran itself goes back as its
+``server_tool_use`` block and result block, in the assistant turn; turns must alternate, so same-role neighbours are
 merged.  The stream (``event: <type>`` + ``data: {"type": <type>, ...}``) is translated by
 :class:`~agui_proxy.providers.anthropic_stream.AnthropicTranslator`.
 """
@@ -112,6 +113,14 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
             blocks.append(_document(part))
         elif isinstance(part, TextPart) and part.text:
             blocks.append({"type": "text", "text": part.text})
+    for run in message.provider_calls:
+        # A tool Anthropic ran (web search, ...) goes back as it came: the call, then its result
+        # block with the encrypted content the next turn needs (core/provider_tools.py).  One
+        # without its result (cut off) cannot go back alone.
+        if run.family == "anthropic" and run.blocks:
+            blocks.append({"type": "server_tool_use", "id": run.id, "name": run.name,
+                           "input": arguments_object(run.arguments)})
+            blocks.extend(run.blocks)
     for call in message.tool_calls:
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments_object(call.arguments)})
     return blocks

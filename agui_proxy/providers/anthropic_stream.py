@@ -5,16 +5,21 @@
 with ``ping`` anywhere and ``error`` at any point instead.  Content blocks are numbered by
 ``index`` and follow one another:
 
-- ``text``: ``text_delta`` is answer text; ``citations_delta`` only annotates it (the cited
-  text is already in the text deltas), so it adds nothing to the stream;
+- ``text``: ``text_delta`` is answer text; ``citations_delta`` names a source of the block's text
+  (it comes before that text): at the block's stop each becomes a citation of the run's text
+  message, spanning the block's text;
 - ``tool_use``: a tool call; ``input_json_delta`` fragments concatenate to its arguments (a
   tool with no input sends only ``""``: the run gives it ``{}``);
 - ``thinking``: ``thinking_delta`` is reasoning, then one ``signature_delta`` carries the
   signature the client must send back, as ``REASONING_ENCRYPTED_VALUE``;
 - ``redacted_thinking``: no text, only opaque ``data``, sent as an encrypted value;
-- anything else (``server_tool_use``, ``web_search_tool_result``, ``mcp_tool_use``, block types
-  to come): run by Anthropic itself, not by the client, so not shown; the text the model writes
-  around them passes through as usual.
+- ``server_tool_use`` (and ``mcp_tool_use``): a tool Anthropic runs itself (web search, web
+  fetch, code execution), shown as a tool call where the run shows provider tools; its result
+  block (``web_search_tool_result``, ``web_fetch_tool_result``, ``code_execution_tool_result``,
+  any ``*_tool_result``) arrives whole and becomes the call's ``TOOL_CALL_RESULT`` (the block's
+  content without its encrypted parts), the whole block riding on the call as its opaque value,
+  which the client sends back and the next request puts back in the assistant turn;
+- block types to come: not shown; the text around them passes through as usual.
 
 A block cut off by ``max_tokens`` never gets its ``content_block_stop``
 (text-then-tool-use-max-tokens-mid-json.sse): whatever is open is closed at ``message_delta``.
@@ -25,7 +30,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.events import TokenUsage
+from ..core.events import Citation, TokenUsage
+from ..core.provider_tools import provider_tool_value
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..errors import ContentFiltered
@@ -44,6 +50,7 @@ _FILTERED = "refusal"
 
 # What an open content block is, for the deltas and the stop that follow its start.
 _TEXT, _TOOL, _THINKING, _OTHER = "text", "tool", "thinking", "other"
+_SERVER_CALLS = frozenset({"server_tool_use", "mcp_tool_use"})
 
 
 class AnthropicTranslator(TranslatorBase):
@@ -53,6 +60,9 @@ class AnthropicTranslator(TranslatorBase):
         super().__init__(run, model=model)
         self._blocks: dict[int, str] = {}  # open content blocks: index -> kind
         self._unsent_input: dict[int, dict[str, Any]] = {}  # a tool_use start that carried its input
+        # A text block with citations: index -> (where its text starts in the message, its sources).
+        self._cited: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+        self._server_calls: set[int] = set()  # open blocks that are calls Anthropic runs itself
         self._usage: dict[str, Any] = {}
         self._stop_reason: str | None = None
 
@@ -107,10 +117,20 @@ class AnthropicTranslator(TranslatorBase):
         kind = block.get("type")
         if kind == "text":
             self._blocks[index] = _TEXT
+            if "citations" in block:  # a block whose text has sources: its span starts here
+                given = block["citations"] if isinstance(block["citations"], list) else []
+                self._cited[index] = (run.text_offset(), [c for c in given if isinstance(c, dict)])
             run.text(_str(block.get("text")))
-        elif kind == "tool_use":
+        elif kind == "tool_use" or kind in _SERVER_CALLS:
+            call_id, name = _str(block.get("id")) or None, _str(block.get("name"))
+            if kind == "tool_use":
+                run.tool_start(index, call_id, name)
+            elif run.provider_tool_start(index, call_id, name) is None:
+                self._blocks[index] = _OTHER
+                return
+            else:
+                self._server_calls.add(index)
             self._blocks[index] = _TOOL
-            run.tool_start(index, _str(block.get("id")) or None, _str(block.get("name")))
             if isinstance(block.get("input"), dict) and block["input"]:
                 self._unsent_input[index] = block["input"]
         elif kind == "thinking":
@@ -122,6 +142,13 @@ class AnthropicTranslator(TranslatorBase):
             run.reasoning_signature(_str(block.get("data")))
         else:
             self._blocks[index] = _OTHER
+            if isinstance(kind, str) and kind.endswith("_tool_result"):
+                self._tool_result(block)
+
+    def _tool_result(self, block: dict[str, Any]) -> None:
+        """A provider-run tool's result block, whole: readable for the client, whole for the provider."""
+        readable = json.dumps(without_encrypted(block.get("content")), ensure_ascii=False)
+        self._run.tool_result(_str(block.get("tool_use_id")), readable, provider_tool_value("anthropic", [block]))
 
     @handles("content_block_delta")
     def _block_delta(self, payload: dict[str, Any]) -> None:
@@ -139,7 +166,11 @@ class AnthropicTranslator(TranslatorBase):
             self._run.reasoning(_str(delta.get("thinking")))
         elif kind == "signature_delta":
             self._run.reasoning_signature(_str(delta.get("signature")))
-        # citations_delta and delta types to come: nothing to show
+        elif kind == "citations_delta":
+            citation = delta.get("citation")
+            if isinstance(citation, dict):
+                self._cited.setdefault(index, (self._run.text_offset(), []))[1].append(citation)
+        # delta types to come: nothing to show
 
     @handles("content_block_stop")
     def _block_stop(self, payload: dict[str, Any]) -> None:
@@ -153,13 +184,39 @@ class AnthropicTranslator(TranslatorBase):
             unsent = self._unsent_input.pop(index, None)
             if unsent is not None:
                 self._run.tool_args(index, json.dumps(unsent, ensure_ascii=False))
+            if index in self._server_calls:  # marked as Anthropic's own until its result replaces the mark
+                self._server_calls.discard(index)
+                self._run.tool_signature(index, provider_tool_value("anthropic"))
             self._run.tool_end(index)
         elif kind == _THINKING:
             self._run.end_reasoning()
+        cited = self._cited.pop(index, None)
+        if cited is not None:
+            start, end = cited[0], self._run.text_offset()
+            for citation in cited[1]:
+                self._run.citation(anthropic_citation(citation, start, end))
 
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def anthropic_citation(citation: dict[str, Any], start: int, end: int) -> Citation:
+    """A ``citations_delta`` citation: web results have ``url``, search results ``source``,
+    document locations (``char_location``, ``page_location``, ...) only their ``document_title``."""
+    url = _str(citation.get("url")) or _str(citation.get("source")) or None
+    title = _str(citation.get("title")) or _str(citation.get("document_title")) or url or ""
+    return Citation(url=url, title=title, cited_text=_str(citation.get("cited_text")) or None,
+                    start=start, end=end)
+
+
+def without_encrypted(value: Any) -> Any:
+    """``value`` without its ``encrypted_*`` keys: opaque to a person, sent back only to the provider."""
+    if isinstance(value, dict):
+        return {k: without_encrypted(v) for k, v in value.items() if not k.startswith("encrypted_")}
+    if isinstance(value, list):
+        return [without_encrypted(v) for v in value]
+    return value
 
 
 def anthropic_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 from ..core import fastjson
 from ..core.conversation import Conversation
 from ..core.run import RunBuilder
-from ..core.sse import SSEEvent
+from ..core.sse import SSEDecoder, SSEEvent
+from ..core.translator import EventDecoder
 from ..core.translator import Translator as Translator
 from ..errors import UpstreamProtocolError
 
@@ -70,6 +71,18 @@ class Provider(ABC):
 
     name: ClassVar[str]
     family: ClassVar[str]
+    # The content type of the streamed answer, the one (besides a whole JSON answer) the shell takes.
+    stream_content_type: ClassVar[str] = "text/event-stream"
+
+    @property
+    def wire_format(self) -> str:
+        """The API the provider speaks (a whole JSON answer is read by it): its name, but for
+        a provider that speaks another's API under its own name (Vertex's Gemini and Claude)."""
+        return self.name
+
+    def decoder(self, max_event_size: int) -> EventDecoder:
+        """A fresh decoder of the answer's body into the events :meth:`translator` reads."""
+        return SSEDecoder(max_event_size)
 
     @abstractmethod
     def build_request(self, conversation: Conversation) -> ProviderRequest:

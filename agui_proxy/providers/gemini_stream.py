@@ -11,7 +11,15 @@ marker, the body just ends.  Parts of candidate 0, in order:
   when the part has none); several of them are parallel calls;
 - Gemini 3's streamed arguments: ``{"functionCall": {"name", "willContinue": true}}``, then
   ``partialArgs`` fragments, then ``{"functionCall": {}}`` (see :mod:`.gemini_args`);
-- ``executableCode``, ``codeExecutionResult``, ``inlineData``, ``fileData``: not shown.
+- ``executableCode``: code Gemini runs itself (the code execution tool), a tool call
+  ``code_execution`` (arguments: language and code) where the run shows provider tools; the
+  ``codeExecutionResult`` after it (outcome and output) is its ``TOOL_CALL_RESULT``;
+- ``inlineData``, ``fileData``: not shown.
+
+A candidate's ``groundingMetadata`` (Google Search grounding) names the sources
+(``groundingChunks``: ``web`` or ``retrievedContext``, each a uri and a title) and which text each
+supports (``groundingSupports``: a segment, its offsets in bytes of the UTF-8 text): citations of
+the text message, each chunk once per segment it supports, offsets converted to UTF-16 units.
 
 ``finishReason`` says why it stopped (``STOP`` even after tool calls); safety reasons and a
 ``promptFeedback.blockReason`` end the run with ``content_filtered``.  ``usageMetadata`` rides on
@@ -23,7 +31,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.events import TokenUsage
+from ..core.events import Citation, TokenUsage
+from ..core.offsets import utf8_to_utf16
+from ..core.provider_tools import provider_tool_value
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..errors import ContentFiltered
@@ -49,6 +59,9 @@ class GeminiTranslator(TranslatorBase):
         self._calls = 0  # tool calls so far; call n is the run's key n
         self._streamed: int | None = None  # the call whose arguments arrive as partialArgs
         self._args = PartialArgsWriter()
+        self._code_calls = 0
+        self._code_call: str | None = None  # the code execution call a result answers
+        self._grounded: set[tuple[Any, ...]] = set()  # citations made (grounding repeats on later events)
 
     def feed(self, event: SSEEvent) -> None:
         payload = parse_json_event(event)
@@ -85,6 +98,9 @@ class GeminiTranslator(TranslatorBase):
         for part in parts if isinstance(parts, list) else ():
             if isinstance(part, dict):
                 self._part(part)
+        grounding = candidate.get("groundingMetadata")
+        if isinstance(grounding, dict) and grounding.get("groundingChunks"):
+            self._grounding(grounding)
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             if reason in _FILTERED:
@@ -97,6 +113,14 @@ class GeminiTranslator(TranslatorBase):
         call = part.get("functionCall", part.get("function_call"))
         if isinstance(call, dict):
             self._function_call(call, signature)
+            return
+        if isinstance(part.get("executableCode"), dict):
+            self._code(part["executableCode"])
+            return
+        if isinstance(part.get("codeExecutionResult"), dict):
+            result = {k: v for k, v in part["codeExecutionResult"].items() if k in ("outcome", "output")}
+            self._run.tool_result(self._code_call, json.dumps(result, ensure_ascii=False))
+            self._code_call = None
             return
         text = part.get("text")
         if not isinstance(text, str):
@@ -134,11 +158,60 @@ class GeminiTranslator(TranslatorBase):
         if call.get("willContinue") is not True:  # {"functionCall": {}} ends the call
             self._end_streamed_call()
 
+    def _code(self, code: dict[str, Any]) -> None:
+        self._end_streamed_call()
+        self._code_calls += 1
+        key = ("code", self._code_calls)
+        self._code_call = self._run.provider_tool_start(key, None, "code_execution")
+        arguments = {k: v for k, v in code.items() if k in ("language", "code")}
+        self._run.tool_args(key, json.dumps(arguments, ensure_ascii=False))
+        self._run.tool_signature(key, provider_tool_value("gemini"))  # not a function call to send back
+        self._run.tool_end(key)
+
+    def _grounding(self, grounding: dict[str, Any]) -> None:
+        chunks = [_source(c) for c in grounding["groundingChunks"]] if isinstance(grounding["groundingChunks"],
+                                                                                   list) else []
+        supported: set[int] = set()
+        for support in grounding.get("groundingSupports") or ():
+            segment = support.get("segment") if isinstance(support, dict) else None
+            if not isinstance(segment, dict):
+                continue
+            start, end = segment.get("startIndex", 0), segment.get("endIndex")  # 0 is left out (proto3 JSON)
+            text = segment.get("text") if isinstance(segment.get("text"), str) else None
+            for index in support.get("groundingChunkIndices") or ():
+                if isinstance(index, int) and 0 <= index < len(chunks) and chunks[index] is not None:
+                    supported.add(index)
+                    span = (start, end) if isinstance(start, int) and isinstance(end, int) else None
+                    self._cite(chunks[index], text, span)  # type: ignore[arg-type]
+        for index, chunk in enumerate(chunks):
+            if index not in supported and chunk is not None:
+                self._cite(chunk, None, None)
+
+    def _cite(self, source: tuple[str, str], text: str | None, span: tuple[int, int] | None) -> None:
+        if (source, text, span) in self._grounded:
+            return
+        self._grounded.add((source, text, span))
+        message = self._run.message_text()
+        start, end = (utf8_to_utf16(message, span[0]), utf8_to_utf16(message, span[1])) if span else (None, None)
+        self._run.citation(Citation(url=source[0], title=source[1], cited_text=text, start=start, end=end))
+
     def _end_streamed_call(self) -> None:
         if self._streamed is not None:
             key, self._streamed = self._streamed, None
             self._run.tool_args(key, self._args.close())
             self._run.tool_end(key)
+
+
+def _source(chunk: Any) -> tuple[str, str] | None:
+    """A grounding chunk's (uri, title): a web page, or a retrieved document (Vertex AI Search)."""
+    if not isinstance(chunk, dict):
+        return None
+    for kind in ("web", "retrievedContext", "maps"):
+        source = chunk.get(kind)
+        if isinstance(source, dict) and isinstance(source.get("uri"), str) and source["uri"]:
+            title = source.get("title")
+            return source["uri"], title if isinstance(title, str) and title else source["uri"]
+    return None
 
 
 def gemini_usage(usage: dict[str, Any], model: str) -> TokenUsage | None:

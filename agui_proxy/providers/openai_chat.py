@@ -6,7 +6,9 @@ liberal in what it takes, because the compatible servers differ: reasoning arriv
 ``reasoning_content`` (DeepSeek, vLLM, xAI, Z.ai) or ``reasoning`` (OpenRouter, Groq); tool-call
 fragments are keyed by ``index`` but some servers repeat or omit it (then the ``id`` decides);
 ``finish_reason`` may never come; usage rides on its own chunk or on the finish chunk; errors
-come as ``{"error": ...}`` chunks or a named ``event: error``.
+come as ``{"error": ...}`` chunks or a named ``event: error``.  Sources become citations of the
+text message: ``delta.annotations`` (``url_citation``, OpenAI's search models and OpenRouter) and
+a top-level ``citations`` list of bare URLs (Perplexity and other compatible servers).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..core.conversation import Conversation, ImagePart, Message, Part, ReasoningPart, TextPart, Tool, ToolChoice
-from ..core.events import TokenUsage
+from ..core.events import Citation, TokenUsage
+from ..core.offsets import utf16_len
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..core.translator import Translator
@@ -86,6 +89,8 @@ def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
     if conversation.system:
         out.append({"role": "system", "content": conversation.system})
     for message in conversation.messages:
+        if message.role == "assistant" and not (message.content or message.tool_calls or message.reasoning):
+            continue  # a turn of tools the provider ran (provider_calls) alone: nothing to send back
         out.append(_chat_message(message))
     return out
 
@@ -170,6 +175,7 @@ class ChatTranslator(TranslatorBase):
         self._finish_reason: str | None = None
         self._open_ids: dict[Hashable, str | None] = {}  # tool-call key -> provider id
         self._last_key: Hashable | None = None
+        self._cited_urls: set[str] = set()  # a top-level citations list repeats on every chunk
 
     def feed(self, event: SSEEvent) -> None:
         if event.data == "[DONE]":
@@ -186,6 +192,31 @@ class ChatTranslator(TranslatorBase):
         for choice in chunk.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self._choice(choice)
+        urls = chunk.get("citations")
+        if isinstance(urls, list):
+            self._url_list(urls)
+
+    def _url_list(self, urls: list[Any]) -> None:
+        """The OpenAI-compatible top-level ``citations`` (Perplexity's): bare URLs, the URL its title."""
+        for url in urls:
+            if isinstance(url, str) and url and url not in self._cited_urls:
+                self._cited_urls.add(url)
+                self._run.citation(Citation(url=url, title=url))
+
+    def _annotations(self, annotations: list[Any]) -> None:
+        """``delta.annotations``: ``url_citation`` entries, their indexes in the message's characters."""
+        for annotation in annotations:
+            cited = annotation.get("url_citation") if isinstance(annotation, dict) else None
+            if not isinstance(cited, dict) or not isinstance(cited.get("url"), str) or not cited["url"]:
+                continue
+            start, end = cited.get("start_index"), cited.get("end_index")
+            span = None
+            if isinstance(start, int) and isinstance(end, int):
+                text = self._run.message_text()
+                span = utf16_len(text[:start]), utf16_len(text[:end])
+            title = cited.get("title") if isinstance(cited.get("title"), str) else None
+            self._run.citation(Citation(url=cited["url"], title=title or cited["url"],
+                                        start=span[0] if span else None, end=span[1] if span else None))
 
     def _choice(self, choice: dict[str, Any]) -> None:
         run = self._run
@@ -213,6 +244,9 @@ class ChatTranslator(TranslatorBase):
                 for call in calls:
                     if isinstance(call, dict):
                         self._tool_fragment(call)
+            annotations = delta.get("annotations")
+            if isinstance(annotations, list):
+                self._annotations(annotations)
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             if reason == "content_filter":

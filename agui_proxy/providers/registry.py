@@ -3,22 +3,27 @@ place a provider is built from an upstream's typed settings (``agui_proxy/config
 
 Adding a provider is its module, a row here and its small settings model in the config (the
 fields its upstream model adds to ``HTTPUpstream`` are its own options, handed on by name to its
-``settings_class``).  ``PROVIDERS`` are the wire formats, each spoken over HTTP (and each a format
-a recording can be in); ``SOURCES`` is every ``provider:`` a config may name: those, and ``replay``.
+``settings_class``).  ``PROVIDERS`` are the server-sent-event formats, each spoken over HTTP (and
+each a format a recording can be in); ``SOURCES`` is every ``provider:`` a config may name: those,
+the clouds' (``bedrock``, AWS's event stream; ``vertex``, Gemini's and Anthropic's formats under
+Google Cloud, the class picked by the model: ``vertex.py``) and ``replay``.  A cloud upstream's
+endpoint follows from its region or location unless its ``base_url`` names another.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..config.upstreams import HTTPUpstream, ReplayUpstream, UpstreamConfig
+from ..config.upstreams import BedrockUpstream, HTTPUpstream, ReplayUpstream, UpstreamConfig, VertexUpstream
 from .anthropic import Anthropic
 from .base import Provider
+from .bedrock import Bedrock, BedrockSettings, bedrock_endpoint
 from .gemini import Gemini
 from .http import HTTPProvider
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
 from .replay import Replay, ReplaySettings
+from .vertex import VertexGemini, VertexSettings, vertex_endpoint, vertex_provider
 
 PROVIDERS: dict[str, type[HTTPProvider]] = {
     OpenAIChat.name: OpenAIChat,
@@ -27,7 +32,8 @@ PROVIDERS: dict[str, type[HTTPProvider]] = {
     Gemini.name: Gemini,
 }
 
-SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Replay.name: Replay}
+SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Bedrock.name: Bedrock, VertexGemini.name: VertexGemini,
+                                      Replay.name: Replay}
 
 
 def build_provider(upstream: UpstreamConfig, model: str | None = None) -> Provider:
@@ -35,6 +41,14 @@ def build_provider(upstream: UpstreamConfig, model: str | None = None) -> Provid
     if isinstance(upstream, ReplayUpstream):
         return Replay(ReplaySettings(upstream.file, PROVIDERS[upstream.format], upstream.model or "replay",
                                      upstream.chunk_size, upstream.interval))
+    if isinstance(upstream, BedrockUpstream):
+        base_url = upstream.base_url or bedrock_endpoint(upstream.region)
+        settings = {**http_settings(upstream, model), "base_url": base_url}
+        del settings["profile"]  # which AWS credentials sign is the shell's (upstream/clouds), not the request's
+        return Bedrock(BedrockSettings(**settings))
+    if isinstance(upstream, VertexUpstream):
+        base_url = upstream.base_url or vertex_endpoint(upstream.location)
+        return vertex_provider(VertexSettings(**{**http_settings(upstream, model), "base_url": base_url}))
     cls = PROVIDERS[upstream.provider]
     return cls(cls.settings_class(**http_settings(upstream, model)))
 

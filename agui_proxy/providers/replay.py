@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..core.conversation import Conversation
 from ..core.run import RunBuilder
-from ..core.translator import Translator
+from ..core.translator import EventDecoder, Translator
 from .base import Provider, Recording
-from .http import HTTPProvider, UpstreamSettings
+from .http import HTTPProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,8 @@ class Replay(Provider):
 
     def __init__(self, settings: ReplaySettings) -> None:
         self.settings = settings
-        self._recorded = settings.format(UpstreamSettings(base_url="http://replay.invalid", model=settings.model))
+        self._recorded = settings.format(settings.format.settings_class(base_url="http://replay.invalid",
+                                                                          model=settings.model))
 
     def build_request(self, conversation: Conversation) -> Recording:
         s = self.settings
@@ -41,3 +42,6 @@ class Replay(Provider):
 
     def translator(self, run: RunBuilder) -> Translator:
         return self._recorded.translator(run)
+
+    def decoder(self, max_event_size: int) -> EventDecoder:
+        return self._recorded.decoder(max_event_size)  # a Bedrock recording is an event stream

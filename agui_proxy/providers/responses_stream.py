@@ -23,15 +23,28 @@ the protocol does not have).  What is mapped:
   and ``error`` events: RUN_ERROR.  The recorded ``error`` event nests ``{code, message}`` under
   ``error``; the published schema puts them at the top level: both are read.
 
-Every other event family (web search, file search, annotations, ...) is ignored.  A ``.done``
+- Tools OpenAI runs itself: a ``web_search_call``, ``file_search_call`` or
+  ``code_interpreter_call`` item is a tool call (``web_search``, ...) from its ``output_item.added``
+  to its ``output_item.done``, where the run shows provider tools.  Its arguments are what it
+  did (the search's ``action`` without its sources, the queries, the code) and, the stream having
+  no separate result, its ``TOOL_CALL_RESULT`` is what the done item reports: status, action with
+  sources, results or outputs where given.
+- ``response.output_text.annotation.added``: ``url_citation`` (and ``container_file_citation``)
+  with ``start_index`` / ``end_index`` in the content part's characters, and ``file_citation``
+  (a file, by id and name): citations of the text message.
+
+Every other event family is ignored.  A ``.done``
 event whose part streamed no deltas supplies the part's whole text, for servers that skip deltas.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ..core.events import TokenUsage
+from ..core.events import Citation, TokenUsage
+from ..core.offsets import utf16_len
+from ..core.provider_tools import provider_tool_value
 from ..core.run import END_TURN, MAX_TOKENS, TOOL_USE, RunBuilder
 from ..core.sse import SSEEvent
 from ..errors import ContentFiltered, UpstreamTruncated
@@ -43,6 +56,14 @@ REFUSAL = "refusal"
 PART_SEPARATOR = "\n\n"
 
 Part = tuple[str, str, int]  # (item key, "text" | "refusal" | "summary" | "reasoning", part index)
+
+# The items of the tools OpenAI runs itself -> (the tool's name, what its arguments are, what its
+# result is: the item's fields).
+PROVIDER_CALLS = {
+    "web_search_call": ("web_search", ("action",), ("status", "action")),
+    "file_search_call": ("file_search", ("queries",), ("status", "queries", "results")),
+    "code_interpreter_call": ("code_interpreter", ("code",), ("status", "outputs")),
+}
 
 
 class ResponsesTranslator(TranslatorBase):
@@ -58,6 +79,7 @@ class ResponsesTranslator(TranslatorBase):
         self._reasoning_at: Part | None = None
         self._called_tools = False
         self._refused = False
+        self._part_at: dict[Part, int] = {}  # text parts: where each starts in the message (characters)
 
     def feed(self, event: SSEEvent) -> None:
         if event.data == "[DONE]":
@@ -103,6 +125,9 @@ class ResponsesTranslator(TranslatorBase):
         elif item.get("type") == "reasoning":
             self._run.end_reasoning()  # a new reasoning item is a new reasoning message
             self._reasoning_at = None
+        elif item.get("type") in PROVIDER_CALLS:
+            self._run.provider_tool_start(("provider", key), _provider_id(key), PROVIDER_CALLS[item["type"]][0])
+            self._reasoning_at = None
 
     @handles("response.output_item.done")
     def _item_done(self, event: dict[str, Any]) -> None:
@@ -120,6 +145,25 @@ class ResponsesTranslator(TranslatorBase):
                 self._run.reasoning_signature(encrypted, item_id=_provider_id(key))
             self._run.end_reasoning()
             self._reasoning_at = None
+        elif item.get("type") in PROVIDER_CALLS:
+            self._provider_call_done(key, item)
+
+    def _provider_call_done(self, key: str, item: dict[str, Any]) -> None:
+        name, argument_fields, result_fields = PROVIDER_CALLS[item["type"]]
+        run, tool = self._run, ("provider", key)
+        if not run.tool_is_open(tool):
+            call_id = run.provider_tool_start(tool, _provider_id(key), name)
+            if call_id is None:
+                return  # not shown in this run
+        arguments = {f: item[f] for f in argument_fields if item.get(f) is not None}
+        action = arguments.get("action")
+        if isinstance(action, dict):  # the search's sources are what it found: the result
+            arguments["action"] = {k: v for k, v in action.items() if k != "sources"}
+        call_id = run.tool_id(tool)
+        run.tool_args(tool, json.dumps(arguments, ensure_ascii=False))
+        run.tool_end(tool)
+        result = {f: item[f] for f in result_fields if item.get(f) is not None}
+        run.tool_result(call_id, json.dumps(result, ensure_ascii=False), provider_tool_value("openai"))
 
     # -- function calls -------------------------------------------------------------------------
 
@@ -192,11 +236,40 @@ class ResponsesTranslator(TranslatorBase):
         part = (self._key(event), kind, _index(event, "content_index"))
         if not isinstance(text, str) or not text or (done and part in self._streamed):
             return
+        if part not in self._streamed and kind != REFUSAL:
+            self._part_at[part] = len(self._run.message_text())
         self._streamed.add(part)
         if kind == REFUSAL:
             self._refused = True
         self._reasoning_at = None
         self._run.text(text)
+
+    @handles("response.output_text.annotation.added")
+    def _annotation(self, event: dict[str, Any]) -> None:
+        annotation = event.get("annotation")
+        if not isinstance(annotation, dict):
+            return
+        kind = annotation.get("type")
+        url, file_id = _str(annotation.get("url")) or None, _str(annotation.get("file_id")) or None
+        if kind == "url_citation" and url:
+            title = _str(annotation.get("title")) or url
+        elif kind in ("file_citation", "container_file_citation") and file_id:
+            title = _str(annotation.get("filename")) or file_id
+        else:
+            return  # file_path (a file the model made) and kinds to come: not a source
+        span = self._span(event, annotation)
+        self._run.citation(Citation(url=url, title=title, file_id=None if url else file_id,
+                                    start=span[0] if span else None, end=span[1] if span else None))
+
+    def _span(self, event: dict[str, Any], annotation: dict[str, Any]) -> tuple[int, int] | None:
+        """The annotation's ``start_index`` / ``end_index`` (characters of its content part) as
+        UTF-16 offsets into the run's text message."""
+        start, end = annotation.get("start_index"), annotation.get("end_index")
+        part = (self._key(event), "text", _index(event, "content_index"))
+        if not isinstance(start, int) or not isinstance(end, int) or part not in self._part_at:
+            return None
+        text, at = self._run.message_text(), self._part_at[part]
+        return utf16_len(text[:at + start]), utf16_len(text[:at + end])
 
     def _reasoning(self, event: dict[str, Any], kind: str, index_field: str, text: Any, *,
                    done: bool = False) -> None:
@@ -257,6 +330,10 @@ def _provider_id(key: str) -> str | None:
     key made up from an ``output_index``.  The client sends the message back under that id, and
     a ``reasoning`` input item needs it beside its ``encrypted_content``."""
     return None if key.startswith("#") else key
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _index(event: dict[str, Any], field: str) -> int:

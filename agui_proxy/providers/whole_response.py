@@ -8,13 +8,14 @@ translator: the client gets the same events, in the same order, that the stream 
 (only the text arrives in one delta per part instead of many).  No I/O.
 
 - Chat Completions ``chat.completion``: one chunk whose ``delta`` is each choice's ``message``
-  (reasoning, content, refusal, ``tool_calls`` numbered by ``index``), a chunk with the
+  (reasoning, content, refusal, annotations, ``tool_calls`` numbered by ``index``), a chunk with the
   ``finish_reason`` and ``usage``, then ``[DONE]``.
 - Responses ``response``: per output item ``response.output_item.added``, its text, refusal,
-  summary or reasoning-text deltas, ``response.output_item.done``; then ``response.completed``,
+  summary or reasoning-text deltas (a text's annotations after it), ``response.output_item.done``;
+  then ``response.completed``,
   ``.incomplete`` or ``.failed`` after the response's ``status``.
 - Anthropic ``message``: ``message_start``, a ``content_block_start`` / ``_delta`` / ``_stop``
-  per block (text, tool input as one ``input_json_delta``, thinking and its signature, redacted
+  per block (text, its citations first, tool input as one ``input_json_delta``, thinking and its signature, redacted
   thinking, server blocks as they are), ``message_delta`` with the stop reason and usage,
   ``message_stop``.
 - Gemini ``GenerateContentResponse``: already the shape of one stream event (a JSON array of
@@ -76,14 +77,15 @@ def _object(payload: Any) -> dict[str, Any]:
 
 # -- Chat Completions ---------------------------------------------------------------------------
 
-_DELTA_FIELDS = ("role", "reasoning_content", "reasoning", "reasoning_details", "content", "refusal")
+_DELTA_FIELDS = ("role", "reasoning_content", "reasoning", "reasoning_details", "content", "refusal", "annotations")
 
 
 def chat_events(payload: Any) -> list[SSEEvent]:
     body = _object(payload)
     if body.get("error") is not None:
         return [_event(body)]
-    head: dict[str, Any] = {k: body[k] for k in ("id", "object", "created", "model") if k in body}
+    # ``citations``: a compatible server's URL list (Perplexity), top-level as in its stream.
+    head: dict[str, Any] = {k: body[k] for k in ("id", "object", "created", "model", "citations") if k in body}
     deltas, finishes = [], []
     for choice in _list(body.get("choices")):
         choice = _dict(choice)
@@ -128,6 +130,9 @@ def _output_item(index: int, item: dict[str, Any]) -> list[SSEEvent]:
             part = _dict(part)
             if part.get("type") == "output_text" and part.get("text"):
                 events.append(_typed("response.output_text.delta", **at, content_index=j, delta=part["text"]))
+                events.extend(_typed("response.output_text.annotation.added", **at, content_index=j,
+                                     annotation_index=k, annotation=a)
+                              for k, a in enumerate(_list(part.get("annotations"))))
             elif part.get("type") == "refusal" and part.get("refusal"):
                 events.append(_typed("response.refusal.delta", **at, content_index=j, delta=part["refusal"]))
     elif kind == "reasoning":
@@ -166,6 +171,9 @@ def _content_block(index: int, block: dict[str, Any]) -> list[SSEEvent]:
     start = block
     if kind == "text":
         start, deltas = {"type": "text", "text": ""}, [{"type": "text_delta", "text": block.get("text", "")}]
+        if isinstance(block.get("citations"), list):  # a cited block: its sources before its text, as streamed
+            start = {**start, "citations": []}
+            deltas[:0] = [{"type": "citations_delta", "citation": c} for c in block["citations"]]
     elif kind == "tool_use":
         start = {**block, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block.get("input") or {},

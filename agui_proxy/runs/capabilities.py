@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..config import Config, RouteConfig
 from ..middleware.json_answers import send_json
+from ..providers.vertex import is_claude
 
 # The media parts each provider's request builder converts (the others are refused with a 422).
 _INPUT_MODALITIES: dict[str, dict[str, bool]] = {
@@ -24,6 +25,7 @@ _INPUT_MODALITIES: dict[str, dict[str, bool]] = {
     "openai-responses": {"image": True},
     "anthropic": {"image": True, "pdf": True},
     "gemini": {"image": True, "audio": True, "video": True, "pdf": True},
+    "bedrock": {"image": True, "pdf": True},  # inline only (Converse takes no URLs)
 }
 
 
@@ -35,7 +37,8 @@ def _version() -> str:
 
 
 def route_capabilities(config: Config, route: RouteConfig) -> dict[str, Any]:
-    provider = config.upstreams[route.upstream].provider
+    upstream = config.upstreams[route.upstream]
+    provider = upstream.provider
     capabilities: dict[str, Any] = {
         "identity": {"name": route.path, "type": "agui-proxy", "version": _version(),
                      "description": f"AG-UI proxy in front of a {provider} upstream"},
@@ -44,7 +47,9 @@ def route_capabilities(config: Config, route: RouteConfig) -> dict[str, Any]:
         # What an AG-UI client gets (reasoning: auto shows it to them, not to BranderUX bodies).
         "reasoning": {"supported": route.reasoning_for("agui"), "streaming": route.reasoning_for("agui")},
     }
-    modalities = _INPUT_MODALITIES.get(provider)
+    # Vertex AI serves Claude with Anthropic's request, every other model with Gemini's.
+    wire = ("anthropic" if is_claude(upstream.model) else "gemini") if provider == "vertex" else provider
+    modalities = _INPUT_MODALITIES.get(wire)
     if modalities:
         capabilities["multimodal"] = {"input": dict(modalities)}
     return capabilities

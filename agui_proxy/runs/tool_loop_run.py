@@ -142,7 +142,7 @@ class ToolLoopRun:
                                                   outcome.status, started, time.monotonic()))
             if outcome.is_error:
                 log.info("%stool %s: %s (%s)", self._label, call.name, outcome.status, outcome.text[:200])
-            self._run.tool_result(call.id, outcome.text)
+            self._run.tool_result(call.id, outcome.text, server=True)
             await self._flush()
 
         async with anyio.create_task_group() as group:
@@ -163,7 +163,7 @@ class ToolLoopRun:
         now = time.monotonic()
         self.tool_calls.append(ToolCallRecord(self._tools.server_of(call.name) or "-", call.name, call.id,
                                               "declined", now, now))
-        self._run.tool_result(call.id, message.text)
+        self._run.tool_result(call.id, message.text, server=True)
         return message
 
     async def _flush(self) -> None:

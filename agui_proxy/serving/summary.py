@@ -80,7 +80,7 @@ def tracing_state(config: Config, env: Mapping[str, str]) -> str:
 
 
 def summary(config: Config, *, version: str, config_path: str | None, workers: int,
-            env: Mapping[str, str] | None = None, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+            env: Mapping[str, str] | None = None, extra: Mapping[str, str | list[str]] | None = None) -> dict[str, Any]:
     """The start-up summary's fields, in the order they are printed."""
     env = os.environ if env is None else env
     cors = ", ".join(config.cors.allow_origins) or "none (same origin only)"

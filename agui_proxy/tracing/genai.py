@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..config import ReplayUpstream, UpstreamConfig
+from ..config import BedrockUpstream, ReplayUpstream, UpstreamConfig, VertexUpstream
+from ..providers.bedrock import bedrock_endpoint
+from ..providers.vertex import is_claude, vertex_endpoint
 
 REPLAY_PROVIDER = "agui_proxy.replay"  # not a GenAI system: a recording played back
+CLOUD_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
 
 
 def _base_url(upstream: UpstreamConfig) -> str:
-    return "" if isinstance(upstream, ReplayUpstream) else upstream.base_url
+    """Where the upstream's requests go: a cloud upstream without ``base_url`` goes to its region's
+    or location's endpoint."""
+    if isinstance(upstream, ReplayUpstream):
+        return ""
+    if isinstance(upstream, BedrockUpstream):
+        return upstream.base_url or bedrock_endpoint(upstream.region)
+    if isinstance(upstream, VertexUpstream):
+        return upstream.base_url or vertex_endpoint(upstream.location)
+    return upstream.base_url
 
 
 def provider_name(upstream: UpstreamConfig) -> str:
-    """``openai``, ``azure.ai.openai``, ``anthropic``, ``gcp.gemini`` or ``gcp.vertex_ai``."""
+    """``openai``, ``azure.ai.openai``, ``anthropic``, ``gcp.gemini``, ``gcp.vertex_ai`` or ``aws.bedrock``."""
     host = (urlsplit(_base_url(upstream)).hostname or "").lower()
     if isinstance(upstream, ReplayUpstream):
         return REPLAY_PROVIDER
@@ -27,12 +38,16 @@ def provider_name(upstream: UpstreamConfig) -> str:
         return "azure.ai.openai" if host.endswith(".openai.azure.com") else "openai"
     if upstream.provider == "gemini":
         return "gcp.vertex_ai" if host.endswith("aiplatform.googleapis.com") else "gcp.gemini"
+    if upstream.provider in CLOUD_PROVIDER_NAMES:
+        return CLOUD_PROVIDER_NAMES[upstream.provider]
     return upstream.provider  # anthropic
 
 
 def operation_name(upstream: UpstreamConfig) -> str:
     """Gemini's API is ``generateContent``; the others are chat APIs."""
     provider = upstream.format if isinstance(upstream, ReplayUpstream) else upstream.provider
+    if provider == "vertex":  # Gemini's generateContent, or Claude's Messages under Vertex's paths
+        return "chat" if is_claude(upstream.model) else "generate_content"
     return "generate_content" if provider == "gemini" else "chat"
 
 

@@ -12,6 +12,10 @@ Whatever the transport and whatever the answer, a try sees one :class:`UpstreamB
 frames joined when ready together (``coalesce.py``); a whole JSON answer, received once
 (:class:`WholeBody`, ``whole`` set: the run feeds it as a whole).
 
+A cloud upstream's request passes its :class:`~agui_proxy.upstream.clouds.Authorizer` just
+before it is sent (SigV4 for Bedrock, an access token for Vertex), every try anew; a 401 to a request so
+authorized is tried once more with fresh credentials, if the authorizer says that may help.
+
 The upstream's ``timeouts`` are enforced here: ``connect`` by httpx; ``first_byte`` (until the
 status line), ``idle`` (between two body chunks) and ``total`` (all tries of one upstream) by a
 :class:`~.deadline.Deadline`, so each ends with an :class:`UpstreamTimeout` that names the one that ran out.
@@ -40,6 +44,7 @@ from ..errors import (
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
+from .clouds import Authorizer
 from .coalesce import CoalescedBody, Write
 from .deadline import Deadline, seconds
 from .inflate import Inflater, content_coding
@@ -152,12 +157,15 @@ class UpstreamCall:
     generator frame alive for the whole stream.
     """
 
-    __slots__ = ("_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response", "_write")
+    __slots__ = ("_authorizer", "_chunks", "_client", "_deadline", "_lean", "_provider", "_request", "_response",
+                 "_sent", "_write")
 
     def __init__(self, client: httpx.AsyncClient, request: UpstreamRequest, provider: Provider,
-                 deadline: Deadline, write: Write) -> None:
+                 deadline: Deadline, write: Write, authorizer: Authorizer | None = None) -> None:
         self._client = client
         self._write = write
+        self._authorizer = authorizer
+        self._sent = request  # as it went out (signed, with its token)
         self._request = request
         self._provider = provider
         self._deadline = deadline
@@ -166,6 +174,24 @@ class UpstreamCall:
         self._lean: ResponseBody | None = None  # the lean transport's body, read directly
 
     async def __aenter__(self) -> UpstreamBody:
+        response = await self._send()
+        if response.status_code == 401 and self._authorizer is not None:
+            try:
+                again = await self._authorizer.rejected(self._sent)
+            except BaseException:
+                await response.aclose()
+                raise
+            if again:  # the token was refused before it expired (revoked, rotated): once more, fresh
+                await response.aclose()
+                response = await self._send()
+        self._response = response
+        try:
+            return await self._open_body(response)
+        except BaseException:
+            await response.aclose()
+            raise
+
+    async def _send(self) -> httpx.Response:
         request, deadline, t = self._request, self._deadline, self._deadline.timeouts
         client = self._client
         # httpx keeps the connect timeout; the waits for the status line and for each chunk have
@@ -173,6 +199,9 @@ class UpstreamCall:
         http_timeout = httpx.Timeout(connect=t.connect, read=None, write=t.first_byte, pool=t.connect)
         deadline.waiting("first_byte", t.first_byte)
         try:
+            if self._authorizer is not None:  # signed or given its token now, at the time it is sent
+                request = await self._authorizer.authorize(request, client)
+            self._sent = request
             response = await client.send(
                 client.build_request(request.method, request.url, headers=request.headers,
                                      content=request.body, params=request.params or None, timeout=http_timeout),
@@ -188,24 +217,23 @@ class UpstreamCall:
             raise UpstreamUnavailable(f"could not reach the upstream ({_reason(exc)})") from None
         finally:
             deadline.done_waiting()
-        self._response = response
-        try:
-            whole = await self._check(response, t.idle)
-            lean = body_of(response)
-            if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
-                # One item per socket read, straight from the transport: none of httpx's iterator
-                # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
-                self._lean = lean
-                self._chunks = lean
-            else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
-                self._chunks = body_chunks(response)
-            if whole:
-                # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
-                # (providers/whole_response.py turns it into the events its stream would have been).
-                return WholeBody(await self._read_whole(), self._write)
-        except BaseException:
-            await response.aclose()
-            raise
+        return response
+
+    async def _open_body(self, response: httpx.Response) -> UpstreamBody:
+        deadline = self._deadline
+        whole = await self._check(response, deadline.timeouts.idle)
+        lean = body_of(response)
+        if lean is not None and content_coding(response.headers.get("content-encoding", "")) is None:
+            # One item per socket read, straight from the transport: none of httpx's iterator
+            # layers (aiter_bytes, aiter_raw, the client's bound stream, the chunker).
+            self._lean = lean
+            self._chunks = lean
+        else:  # the stock transport, or a body that came compressed anyway (inflated within bounds)
+            self._chunks = body_chunks(response)
+        if whole:
+            # A 2xx ``application/json`` answer: the whole, non-streamed response, read here
+            # (providers/whole_response.py turns it into the events its stream would have been).
+            return WholeBody(await self._read_whole(), self._write)
         if self._lean is not None:
             return DirectBody(self.receive, self._write)
         # The frames of chunks received together leave in one write (coalesce.py), made with the
@@ -223,7 +251,7 @@ class UpstreamCall:
         if content_type.lower().startswith("application/json"):
             # Some gateways and mocks answer a streaming request with the whole completion.
             return True
-        if content_type and not content_type.lower().startswith("text/event-stream"):
+        if content_type and not content_type.lower().startswith(self._provider.stream_content_type):
             # A wrong base_url (an HTML page) or a server that ignored "stream": true.
             detail = describe_error_body(await _read_capped(response, idle), content_type)
             raise UpstreamProtocolError(
@@ -351,12 +379,13 @@ def _reason(exc: httpx.TransportError) -> str:
 
 
 def open_source(request: ProviderRequest, client: Callable[[], httpx.AsyncClient], provider: Provider,
-                deadline: Deadline, write: Write) -> AbstractAsyncContextManager[UpstreamBody]:
+                deadline: Deadline, write: Write, authorizer: Authorizer | None = None,
+                ) -> AbstractAsyncContextManager[UpstreamBody]:
     """What a provider built, opened: an HTTP call (on ``client()``), or a recording played back;
     either way its body, whose frames go to ``write``."""
     if isinstance(request, Recording):
         return open_replay(request, functools.partial(deadline.write_to_client, write))
-    return UpstreamCall(client(), request, provider, deadline, write)
+    return UpstreamCall(client(), request, provider, deadline, write, authorizer)
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ unless the route or the upstream lists it in ``forward_headers``; the upstream's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..config import Config, ForwardIdentityConfig, RouteConfig, UpstreamConfig
@@ -20,6 +20,7 @@ from ..core.encoder import EventEncoder
 from ..errors import InboundError
 from ..providers import Provider, ProviderRequest, build_provider
 from ..users.forward import with_identity
+from .clouds import Authorizer
 
 
 def provider_for(upstream: UpstreamConfig, model: str | None = None) -> Provider:
@@ -37,6 +38,8 @@ class Target:
     forward_headers: frozenset[str]  # lowercased client header names that go along
     forward_identity: ForwardIdentityConfig | None = None  # how the upstream learns who the user is
     user: str | None = None  # who the user is, for forward_identity (as the access log shows it)
+    # Signs or adds a token to each request on its way out: a cloud upstream's credentials (upstream/clouds/).
+    authorizer: Authorizer | None = None
 
     def for_user(self, user: str) -> Target:
         """This target, telling its upstream about ``user`` if it asks to be told."""
@@ -67,7 +70,8 @@ def forwarded(client_headers: Iterable[tuple[bytes, bytes]], allowed: frozenset[
 class RoutePlan:
     """A route's upstream chain: the primary (one per allowed model), then its fallbacks in order."""
 
-    def __init__(self, config: Config, route: RouteConfig) -> None:
+    def __init__(self, config: Config, route: RouteConfig, authorizers: Mapping[str, Authorizer] | None = None) -> None:
+        self._authorizers = authorizers or {}
         self.route = route
         self.label = f"route {route.path}: "  # what its log lines start with
         self.encoder = EventEncoder(event_lines=route.event_lines)  # holds no state of a run: shared
@@ -79,11 +83,11 @@ class RoutePlan:
                          for model in {primary.model, *route.allow_models}}
         self._fallbacks = [self._target(config, route, name, None) for name in route.fallbacks]
 
-    @staticmethod
-    def _target(config: Config, route: RouteConfig, name: str, model: str | None) -> Target:
+    def _target(self, config: Config, route: RouteConfig, name: str, model: str | None) -> Target:
         upstream = config.upstreams[name]
         allowed = frozenset(route.forward_headers) | frozenset(upstream.forward_headers)
-        return Target(name, upstream, provider_for(upstream, model), allowed, upstream.forward_identity)
+        return Target(name, upstream, provider_for(upstream, model), allowed, upstream.forward_identity,
+                      authorizer=self._authorizers.get(name))
 
     def targets(self, requested_model: str | None) -> list[Target]:
         """The chain for a request; a model the route does not allow is a 422 naming the choices."""

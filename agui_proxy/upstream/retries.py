@@ -237,9 +237,10 @@ class UpstreamRun:
         """One request to one upstream, its answer written to the client as it comes: the one
         feed loop (feed, observe, write, end), whatever the transport or the answer's kind."""
         source = open_source(self._observer.outbound(target.name, request), self._http, target.provider,
-                             deadline, self._write)
+                             deadline, self._write, target.authorizer)
         async with source as body:
-            feed = _whole_feed(pipeline, target.provider.name) if body.whole else pipeline.feed
+            # A whole JSON answer is read in the API the provider speaks (Vertex's: Gemini's or Anthropic's).
+            feed = _whole_feed(pipeline, target.provider.wire_format) if body.whole else pipeline.feed
             write, observer = body.write, self._observer
             try:
                 while chunk := await body.receive():

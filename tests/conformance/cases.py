@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.providers import PROVIDERS
+from agui_proxy.providers import PROVIDERS, Provider
 
 from ..support.agui_check import assert_valid_run, parse_frames, reasoning_of, tool_calls_of
 from ..support.harness import provider, run_bytes
@@ -82,11 +82,25 @@ class Outcome:
     tool_calls: list[tuple[str, str]]  # (name, arguments JSON text)
     reasoning: list[str]
     error_code: str | None
+    # Per assistant text message, in order: its metadata.citations (None: none).
+    citations: list[Any] | None = None
+    # What provider-run tools returned (content), in order (their ids: the live run may draw its own).
+    results: list[str] | None = None
 
 
 def expected_outcome(recording: Recording) -> Outcome:
     """What the proxy's core makes of the recording (ids aside: the live run draws its own)."""
-    body = run_bytes(provider(recording.provider), [recording.path.read_bytes()])
+    return outcome_of(provider(recording.provider), recording.path.read_bytes())
+
+
+def expected_outcome_of(provider_name: str, data: bytes) -> Outcome:
+    """What the proxy's core makes of a provider's stream, as an AG-UI client gets it."""
+    return outcome_of(provider(provider_name), data)
+
+
+def outcome_of(prov: Provider, data: bytes) -> Outcome:
+    """What the proxy's core makes of an upstream body ``data`` read by ``prov``."""
+    body = run_bytes(prov, [data])
     events, _ = parse_frames(body)
     assert_valid_run(events)
     texts: dict[str, str] = {}
@@ -109,6 +123,8 @@ def expected_outcome(recording: Recording) -> Outcome:
         tool_calls=[(name, args) for _, name, args in tool_calls_of(events)],
         reasoning=list(reasoning.values()),
         error_code=last["code"] if last["type"] == "RUN_ERROR" else None,
+        citations=[(e.get("metadata") or {}).get("citations") for e in events if e["type"] == "TEXT_MESSAGE_END"],
+        results=[e["content"] for e in events if e["type"] == "TOOL_CALL_RESULT"],
     )
 
 
@@ -123,4 +139,7 @@ def client_outcome(result: dict[str, Any]) -> Outcome:
                     for m in messages if m["role"] == "assistant" for c in m.get("toolCalls") or ()],
         reasoning=[m["content"] for m in messages if m["role"] == "reasoning"],
         error_code=last.get("code") if last.get("type") == "RUN_ERROR" else None,
+        citations=[(m.get("metadata") or {}).get("citations") for m in messages
+                   if m["role"] == "assistant" and m.get("content")],
+        results=[m["content"] for m in messages if m["role"] == "tool"],
     )

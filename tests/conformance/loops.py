@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agui_proxy.core.eventstream import EventStreamDecoder
 from agui_proxy.core.sse import SSEDecoder
 
+from ..support import eventstream as es
 from ..support.recordings import STREAMS
 
 Expect = Callable[["Loop", list[str]], dict[str, Any]]
@@ -40,6 +42,9 @@ class Loop:
     reasoning: bool = True  # the route's ``reasoning``
     recorded: str | None = None  # the recorded request the expectation comes from, if any
     signed: bool = False  # whether turn 1 carries signatures or encrypted reasoning
+    # Turn 1 ends in an answer after the provider's own tools (a web search): the user asks again
+    # with this, instead of the frontend answering tool calls.
+    follow_up: str | None = None
 
 
 def recording(relative: str) -> Callable[[], bytes]:
@@ -247,6 +252,128 @@ def gemini_signed(loop: Loop, ids: list[str]) -> dict[str, Any]:
     return {"contents": with_call_ids(recorded, ids)}
 
 
+# -- After the provider's own tools (web search, code execution): the user asks again ---------------
+
+FOLLOW_UP = "And tomorrow?"
+
+
+def answer_text(data: bytes, provider: str) -> list[str]:
+    """The text messages turn 1 made, read plainly from its stream (text split by the tool calls)."""
+    texts: list[str] = [""]
+    for event in payloads(data):
+        if provider == "anthropic":
+            if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+                texts[-1] += event["delta"]["text"]
+        elif provider == "gemini":
+            for part in event["candidates"][0]["content"]["parts"]:
+                if "text" in part:
+                    texts[-1] += part["text"]
+                elif "codeExecutionResult" in part:
+                    texts.append("")
+        elif provider == "openai-responses":
+            if event["type"] == "response.output_text.delta":
+                texts[-1] += event["delta"]
+        else:
+            texts[-1] += "".join(c["delta"].get("content") or "" for c in event["choices"])
+    return [t for t in texts if t]
+
+
+def anthropic_after_search(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    """The search goes back as it came, in the assistant turn: the server_tool_use block, then
+    the web_search_tool_result block whole (its encrypted_content is what the next turn needs)."""
+    blocks: dict[int, dict[str, Any]] = {}
+    for event in payloads(loop.turn1()):
+        if event["type"] == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+        elif event["type"] == "content_block_delta" and event["delta"]["type"] == "input_json_delta":
+            block = blocks[event["index"]]
+            block["json"] = block.get("json", "") + event["delta"]["partial_json"]
+    (call,) = [b for b in blocks.values() if b["type"] == "server_tool_use"]
+    (result,) = [b for b in blocks.values() if b["type"] == "web_search_tool_result"]
+    (text,) = answer_text(loop.turn1(), "anthropic")
+    return {"messages": [
+        {"role": "user", "content": [{"type": "text", "text": loop.user}]},
+        {"role": "assistant", "content": [
+            {"type": "server_tool_use", "id": call["id"], "name": call["name"], "input": json.loads(call["json"])},
+            result, {"type": "text", "text": text}]},
+        {"role": "user", "content": [{"type": "text", "text": FOLLOW_UP}]},
+    ]}
+
+
+def gemini_after_tools(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    """Grounding and code execution need nothing back: the model's text, then the question."""
+    return {"contents": [{"role": "user", "parts": [{"text": loop.user}]},
+                         {"role": "model", "parts": [{"text": t} for t in answer_text(loop.turn1(), "gemini")]},
+                         {"role": "user", "parts": [{"text": FOLLOW_UP}]}]}
+
+
+def responses_after_search(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    """The search items are not sent back (nothing of theirs is needed): the answer, then the question."""
+    (text,) = answer_text(loop.turn1(), "openai-responses")
+    return {"input": [{"role": "user", "content": loop.user}, {"role": "assistant", "content": text},
+                      {"role": "user", "content": FOLLOW_UP}]}
+
+
+def chat_after_search(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    (text,) = answer_text(loop.turn1(), "openai-chat")
+    return {"messages": [{"role": "user", "content": loop.user}, {"role": "assistant", "content": text},
+                         {"role": "user", "content": FOLLOW_UP}]}
+
+
+def provider_tool_loops() -> list[Loop]:
+    from ..providers import provider_tool_streams as transcripts  # test data, beside the translator tests
+
+    def loop(id: str, provider: str, turn1: Callable[[], bytes], turn2: str, user: str, field: str,
+             expect: Expect, tools: list[dict[str, Any]]) -> Loop:
+        return Loop(id, provider, turn1, recording(turn2), user, "unused_tool", "", field, expect,
+                    body={"tools": tools}, follow_up=FOLLOW_UP)
+
+    return [
+        loop("anthropic-web-search", "anthropic", recording("anthropic/server-tool-web-search-citations.sse"),
+             "anthropic/text-basic.sse", "What is the current weather in San Francisco?", "messages",
+             anthropic_after_search, [{"type": "web_search_20250305", "name": "web_search"}]),
+        loop("gemini-grounding", "gemini", recording("gemini/grounding-web-search.sse"), "gemini/text-basic.sse",
+             "What is the weather in San Francisco today?", "contents", gemini_after_tools, [{"googleSearch": {}}]),
+        loop("gemini-code-execution", "gemini", transcripts.gemini_code_execution, "gemini/text-basic.sse",
+             "What is the sum of 1 to 100?", "contents", gemini_after_tools, [{"codeExecution": {}}]),
+        loop("openai-responses-web-search", "openai-responses", transcripts.responses_web_search,
+             "openai-responses/text-basic.sse", "Weather in Paris?", "input", responses_after_search,
+             [{"type": "web_search"}]),
+        loop("openai-chat-search-annotations", "openai-chat", transcripts.chat_annotations,
+             "openai-chat/text-basic-gpt4o.sse", "Weather in Lyon?", "messages", chat_after_search, []),
+    ]
+
+
+# -- Bedrock (no recordings: written in the event stream's own encoding, tests/support/eventstream.py) --
+
+def bedrock_turn1() -> bytes:
+    return es.converse(es.start(), *es.reasoning_block(0, "The user wants ", "the UK's capital.",
+                                                       signature="EqQBCkgIARAB-bedrock-signature=="),
+                       *es.tool_block(1, "tooluse_Q1", "get_capital", '{"country":', ' "UK"}'), *es.stop("tool_use"))
+
+
+def bedrock_turn2() -> bytes:
+    return es.converse(es.start(), *es.text_block(0, "London."), *es.stop())
+
+
+def bedrock_signed(loop: Loop, ids: list[str]) -> dict[str, Any]:
+    """The Converse API reference: the reasoning block goes back unchanged, text and signature, before
+    the toolUse in the assistant turn; the result is a toolResult in the next user turn."""
+    decoder = EventStreamDecoder()
+    events = [json.loads(m.payload) for m in decoder.feed(loop.turn1())]
+    reasoning = [e["delta"]["reasoningContent"] for e in events if "reasoningContent" in e.get("delta", {})]
+    text = "".join(r.get("text", "") for r in reasoning)
+    [signature] = [r["signature"] for r in reasoning if "signature" in r]
+    [start] = [e["start"]["toolUse"] for e in events if "start" in e]
+    return {"messages": [
+        {"role": "user", "content": [{"text": loop.user}]},
+        {"role": "assistant", "content": [
+            {"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}},
+            {"toolUse": {"toolUseId": start["toolUseId"], "name": start["name"], "input": {"country": "UK"}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": ids[0], "content": [{"text": loop.result}]}}]},
+    ]}
+
+
 LOOPS = [
     Loop("openai-chat", "openai-chat", recording("openai-chat/tool-call-single-include-usage.sse"),
          recording("openai-chat/text-after-tool-result-include-usage.sse"),
@@ -294,4 +421,8 @@ LOOPS = [
          "What is the capital of the user country? Call the tool", "get_country", '{"return_value": "Mexico"}',
          "contents", gemini_signed, reasoning=False,
          recorded="gemini/text-after-function-response-gemini3.request.json", signed=True),
+    Loop("bedrock-reasoning", "bedrock", bedrock_turn1, bedrock_turn2, "What is the capital of the UK?",
+         "get_capital", "London", "messages", bedrock_signed,
+         body={"additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}, signed=True),
 ]
+LOOPS += provider_tool_loops()

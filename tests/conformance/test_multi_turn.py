@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from agui_proxy.core.provider_tools import MARK
+
 from ..support.proxy import start_proxy
 from ..support.recordings import STREAMS
 from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split
@@ -53,7 +55,25 @@ def _spec(i: int, loop: Loop, url: str) -> dict[str, Any]:
             "messages": [{"id": "u1", "role": "user", "content": loop.user}],
             "tools": [{"name": loop.tool, "description": "A tool of the loop",
                        "parameters": {"type": "object", "properties": {}}}],
-            "toolResult": loop.result}
+            "toolResult": loop.result, **({"followUp": loop.follow_up} if loop.follow_up else {})}
+
+
+# Bedrock's endpoint is scheme, host and port (the proxy adds /model/<model>/converse-stream): its
+# loop is told apart by its model, and answered in AWS's event stream.
+def upstream_config(i: int, loop: Loop, url: str) -> dict[str, Any]:
+    if loop.provider == "bedrock":
+        return {"provider": "bedrock", "region": "us-east-1", "model": f"loop-{i}", "base_url": url, "api_key": KEY,
+                "retries": 0, "body": loop.body}
+    return {"provider": loop.provider, "base_url": f"{url}/loop/{i}", "api_key": KEY, "model": "test-model",
+            "retries": 0, "body": loop.body}
+
+
+def upstream_prefix(i: int, loop: Loop) -> str:
+    return f"/model/loop-{i}/" if loop.provider == "bedrock" else f"/loop/{i}/"
+
+
+def answer_headers(loop: Loop) -> dict[str, str]:
+    return {"content-type": "application/vnd.amazon.eventstream"} if loop.provider == "bedrock" else SSE_HEADERS
 
 
 @pytest.fixture(scope="module", params=list(CLIENTS), ids=[f"client-{v}" for v in CLIENTS])
@@ -66,12 +86,10 @@ def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with ScriptedUpstream() as upstream:
         for i, loop in enumerate(LOOPS):
             for answer in (loop.turn1(), loop.turn2()):
-                upstream.script_at(f"/loop/{i}/", Status(200, SSE_HEADERS), split(answer, CHUNK))
+                upstream.script_at(upstream_prefix(i, loop), Status(200, answer_headers(loop)), split(answer, CHUNK))
         config = {
             "auth": {"bearer_tokens": [TOKEN]},
-            "upstreams": {f"loop{i}": {"provider": loop.provider, "base_url": f"{upstream.url}/loop/{i}",
-                                       "api_key": KEY, "model": "test-model", "retries": 0, "body": loop.body}
-                          for i, loop in enumerate(LOOPS)},
+            "upstreams": {f"loop{i}": upstream_config(i, loop, upstream.url) for i, loop in enumerate(LOOPS)},
             "routes": [{"path": f"/loop/{i}", "upstream": f"loop{i}", "reasoning": loop.reasoning}
                        for i, loop in enumerate(LOOPS)],
         }
@@ -80,7 +98,7 @@ def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             results = {r["id"]: r for r in run_node(node, "run_loop.mjs", tmp, specs, version)}
         assert {r["clientVersion"] for r in results.values()} == {version}
         runs = {loop.id: LoopRun(loop, results[loop.id],
-                                 [r for r in upstream.requests if r.path.startswith(f"/loop/{i}/")])
+                                 [r for r in upstream.requests if r.path.startswith(upstream_prefix(i, loop))])
                 for i, loop in enumerate(LOOPS)}
         assert upstream.unscripted == [], [r.target for r in upstream.unscripted]
     yield runs
@@ -127,16 +145,34 @@ def test_every_signature_of_turn_one_is_in_turn_two(loops: dict[str, LoopRun]) -
     in the order it was emitted, and the client kept it where the proxy put it."""
     for loop_id, run in loops.items():
         events = run.result["turns"][0]["events"]
-        emitted = [e["encryptedValue"] for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"]
+        # The marks of the provider's own calls (core/provider_tools.py) go back as what they
+        # carry, where the provider needs it: their loops' own test holds turn 2 to that.
+        emitted = [e["encryptedValue"] for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"
+                   and not e["encryptedValue"].startswith(MARK)]
         sent = json.dumps(run.turn2[run.loop.field])
         positions = [sent.find(json.dumps(value)[1:-1]) for value in emitted]
         assert all(p >= 0 for p in positions), f"{loop_id}: a value the proxy emitted did not come back"
         assert positions == sorted(positions), f"{loop_id}: the values came back out of order"
         stored = [m.get("encryptedValue") for m in run.result["afterTurn1"] if m.get("encryptedValue")]
         stored += [c["encryptedValue"] for m in run.result["afterTurn1"] for c in m.get("toolCalls") or []
-                   if c.get("encryptedValue")]
+                   if c.get("encryptedValue") and not c["encryptedValue"].startswith(MARK)]
         assert sorted(stored) == sorted(emitted), f"{loop_id}: the client did not keep every value"
         assert bool(emitted) == run.loop.signed, f"{loop_id}: turn 1 emitted {len(emitted)} values"
+
+
+def test_after_the_providers_own_tools_the_client_keeps_their_results_and_marks(loops: dict[str, LoopRun]) -> None:
+    """Turn 1 of each follow-up loop: the client holds each provider-run call with its mark and
+    its result as a tool message, and the answer's citations in the message's metadata."""
+    for loop_id, run in loops.items():
+        if run.loop.follow_up is None:
+            continue
+        after = run.result["afterTurn1"]
+        calls = [c for m in after for c in m.get("toolCalls") or ()]
+        assert all(c.get("encryptedValue", "").startswith(MARK) for c in calls), loop_id
+        assert {m["toolCallId"] for m in after if m["role"] == "tool"} == {c["id"] for c in calls}, loop_id
+        cited = [m for m in after if m["role"] == "assistant" and (m.get("metadata") or {}).get("citations")]
+        assert bool(cited) == (loop_id != "gemini-code-execution"), loop_id
+        assert bool(calls) == (loop_id not in ("gemini-grounding", "openai-chat-search-annotations")), loop_id
 
 
 def test_reasoning_off_keeps_the_calls_signatures_and_hides_the_reasoning(loops: dict[str, LoopRun]) -> None:

@@ -30,16 +30,20 @@ from typing import Any
 import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
+from ..providers import provider_tool_streams as transcripts
 from ..support.proxy import ProxyProcess, start_proxy
 from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, body_response, split
 from .cases import (
     Recording,
     client_outcome,
     expected_outcome,
+    expected_outcome_of,
     in_stream_errors,
+    outcome_of,
     recording_params,
     registered_recordings,
 )
+from .clouds import CLOUD_CASES, google_env
 
 pytestmark = pytest.mark.integration
 
@@ -90,8 +94,19 @@ def recording_case(recording: Recording) -> Case:
     return Case(recording.id, recording.provider, [Status(200, SSE_HEADERS), split(data, CHUNK)])
 
 
+# Transcripts of provider-run tools and citations (tests/providers/provider_tool_streams.py):
+# case id -> (provider, its bytes).
+TRANSCRIPTS = {
+    "transcript/responses-web-search-citations": ("openai-responses", transcripts.responses_web_search),
+    "transcript/chat-annotations": ("openai-chat", transcripts.chat_annotations),
+    "transcript/chat-url-list": ("openai-chat", transcripts.chat_url_list),
+    "transcript/gemini-code-execution": ("gemini", transcripts.gemini_code_execution),
+}
+
 # Cases beyond the recordings (Chat Completions, the provider every checkout has).
 EXTRA_CASES = [
+    *(Case(case_id, name, [Status(200, SSE_HEADERS), split(data(), 61)])
+      for case_id, (name, data) in TRANSCRIPTS.items()),
     Case("upstream-500", "openai-chat", body_response(500, {"error": {"message": "The server had an error",
                                                                       "type": "server_error"}})),
     Case("history-tools-context", "openai-chat", [Status(200, SSE_HEADERS), split(sse_body(TEXT_ANSWER), 7)],
@@ -156,6 +171,12 @@ def run_cases(tmp: Path, proxy: ProxyProcess, cases: list[Case], node: str,
               "messages": case.messages or [{"id": "u1", "role": "user", "content": "Hello"}],
               "tools": case.tools or [], "context": case.context or []}
              for i, case in enumerate(cases)]
+    specs += [{"id": case.id, "url": f"{proxy.url}/cloud/{i}", "headers": {"Authorization": f"Bearer {TOKEN}"},
+               "threadId": f"thread-cloud-{i}", "runId": f"run-cloud-{i}",
+               "messages": [{"id": "u1", "role": "user", "content": "Weather in Paris and Rome?"}],
+               "tools": [{"name": "get_weather", "description": "Weather in a city", "parameters": WEATHER_SCHEMA}],
+               "context": []}
+              for i, case in enumerate(CLOUD_CASES)]
     return {result["id"]: result for result in run_node(node, "run_client.mjs", tmp, specs, version)}
 
 
@@ -168,7 +189,9 @@ def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     with ScriptedUpstream() as upstream:
         for i, case in enumerate(cases):
             upstream.script_at(f"/case/{i}/", case.answer)
-        config = {
+        for i, cloud in enumerate(CLOUD_CASES):
+            upstream.script_at(cloud.prefix(i), cloud.answer(CHUNK // 8))
+        config: dict[str, Any] = {
             "auth": {"bearer_tokens": [TOKEN]},
             "upstreams": {f"case{i}": {"provider": case.provider, "base_url": f"{upstream.url}/case/{i}",
                                        # Each case's answer is scripted once: no retry of its errors.
@@ -178,11 +201,17 @@ def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                         "event_lines": case.event_lines}
                        for i, case in enumerate(cases)],
         }
-        with start_proxy(tmp, config) as proxy:
+        config["upstreams"].update({f"cloud{i}": cloud.upstream(i, upstream.url, KEY)
+                                    for i, cloud in enumerate(CLOUD_CASES)})
+        config["routes"] += [{"path": f"/cloud/{i}", "upstream": f"cloud{i}", "reasoning": True}
+                             for i in range(len(CLOUD_CASES))]
+        with google_env(tmp) as env, start_proxy(tmp, config, env=env) as proxy:
             results = run_cases(tmp, proxy, cases, node, version)
             output = proxy.output()
         requests = {case.id: [r for r in upstream.requests if r.path.startswith(f"/case/{i}/")]
                     for i, case in enumerate(cases)}
+        requests.update({cloud.id: [r for r in upstream.requests if r.path.startswith(cloud.prefix(i))]
+                         for i, cloud in enumerate(CLOUD_CASES)})
         assert upstream.unscripted == [], [r.target for r in upstream.unscripted]
     yield Session(results, requests, output)
 
@@ -215,10 +244,50 @@ def test_the_official_client_accepts_every_recorded_stream(session: Session, rec
     assert got.tool_calls == expected.tool_calls
     assert got.reasoning == expected.reasoning
     assert got.error_code == expected.error_code
+    assert got.citations == expected.citations, "the client's messages do not hold the citations"
+    assert got.results == expected.results
     if recording.id in in_stream_errors():
         assert got.error_code is not None, "a recording with an in-band provider error must end in RUN_ERROR"
     assert_ids_echoed(result)
     assert len(session.requests[recording.id]) == 1
+
+
+@pytest.mark.parametrize("case_id", list(TRANSCRIPTS))
+def test_the_official_client_holds_provider_tools_and_citations(session: Session, case_id: str) -> None:
+    """Its assembled messages: the provider's calls with their results as tool messages after
+    them, and each text message's citations in its metadata, exactly as the core emits them."""
+    result = session.results[case_id]
+    clean(result)
+    name, data = TRANSCRIPTS[case_id]
+    expected = expected_outcome_of(name, data())
+    got = client_outcome(result)
+    assert got == expected
+    assert any(expected.citations or ()) or expected.results, "the transcript has neither"
+    messages = result["newMessages"]
+    answered = [m["toolCallId"] for m in messages if m["role"] == "tool"]
+    for call_id in answered:  # each result after the call it answers
+        at = next(i for i, m in enumerate(messages) if any(c["id"] == call_id for c in m.get("toolCalls") or ()))
+        assert any(m["role"] == "tool" and m["toolCallId"] == call_id for m in messages[at + 1:])
+    assert len(answered) == len(got.results or ())
+
+
+@pytest.mark.parametrize("case", CLOUD_CASES, ids=[c.id for c in CLOUD_CASES])
+def test_the_official_client_accepts_the_cloud_providers(session: Session, case: Any) -> None:
+    """Bedrock's event stream and Vertex's Gemini and Claude streams, cut in small writes: the
+    client receives exactly what the core makes of the same bytes, and the error codes."""
+    result = session.results[case.id]
+    clean(result)
+    expected = outcome_of(case.reader(), case.data)
+    got = client_outcome(result)
+    assert got == expected
+    assert_ids_echoed(result)
+    (request,) = session.requests[case.id]
+    if case.provider == "bedrock":
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+    else:
+        assert request.headers["authorization"].startswith("Bearer ya29.token-")
+    if case.id == "bedrock/throttled-mid-stream":
+        assert got.error_code == "upstream_rate_limited"
 
 
 def test_an_upstream_500_reaches_the_client_as_run_error(session: Session) -> None:

@@ -22,12 +22,16 @@ from ..support.chat_steps import calls, text
 from ..support.mcp_server import MCPHTTPServer, wait_tools_ready
 from ..support.proxy import start_proxy
 from ..support.recordings import STREAMS
-from ..support.upstream import SSE_HEADERS, Request, ScriptedUpstream, Status, split, sse_response
+from ..support.upstream import Request, ScriptedUpstream, Status, split, sse_response
 from .loops import LOOPS, Loop
-from .test_multi_turn import canonical
+from .test_multi_turn import answer_headers, canonical, upstream_config, upstream_prefix
 from .test_official_client import CLIENTS, KEY, TOKEN, official_client, run_node
 
 pytestmark = pytest.mark.integration
+
+# The loops whose turn 1 ends in a call of the loop's tool: the provider-tool loops end theirs in an
+# answer, after the provider's own tools, with nothing for the proxy to run.
+TOOL_LOOPS = [loop for loop in LOOPS if loop.follow_up is None]
 
 CHUNK = 97
 DELETE = json.dumps({"order_id": "42"})
@@ -55,21 +59,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
     tmp: Path = tmp_path_factory.mktemp("server-tools")
     with MCPHTTPServer() as mcp, ScriptedUpstream() as upstream:
         for _ in CLIENTS:
-            for i, loop in enumerate(LOOPS):
+            for i, loop in enumerate(TOOL_LOOPS):
                 for answer in (loop.turn1(), loop.turn2()):
-                    upstream.script_at(f"/loop/{i}/", Status(200, SSE_HEADERS), split(answer, CHUNK))
+                    upstream.script_at(upstream_prefix(i, loop), Status(200, answer_headers(loop)),
+                                       split(answer, CHUNK))
             for name, _, answers, _, _ in EXTRA:
                 for steps in answers:
                     upstream.script_at(f"/extra/{name}/", sse_response(steps))
         config = {
             "auth": {"bearer_tokens": [TOKEN]},
             "mcp_servers": {"loops": {"url": mcp.url, "timeout": 10}},
-            "upstreams": {f"loop{i}": {"provider": loop.provider, "base_url": f"{upstream.url}/loop/{i}",
-                                       "api_key": KEY, "model": "test-model", "retries": 0, "body": loop.body}
-                          for i, loop in enumerate(LOOPS)},
+            "upstreams": {f"loop{i}": upstream_config(i, loop, upstream.url) for i, loop in enumerate(TOOL_LOOPS)},
             "routes": [{"path": f"/loop/{i}", "upstream": f"loop{i}", "reasoning": loop.reasoning,
                         "server_tools": {"servers": ["loops"], "allow": [loop.tool], "max_steps": 3}}
-                       for i, loop in enumerate(LOOPS)],
+                       for i, loop in enumerate(TOOL_LOOPS)],
         }
         for name, path, _, _, _ in EXTRA:
             config["upstreams"][name] = {"provider": "openai-chat", "base_url": f"{upstream.url}/extra/{name}",
@@ -87,7 +90,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
                           "headers": {"Authorization": f"Bearer {TOKEN}"}, "threadId": f"thread-{i}",
                           "runId": f"run-{i}-{version}",
                           "messages": [{"id": "u1", "role": "user", "content": loop.user}]}
-                         for i, loop in enumerate(LOOPS)]
+                         for i, loop in enumerate(TOOL_LOOPS)]
                 specs += [{"id": name, "url": f"{proxy.url}{'/confirm-resumed' if resume else path}",
                            "headers": {"Authorization": f"Bearer {TOKEN}"}, "threadId": f"thread-{name}",
                            "runId": f"run-{name}-{version}", "messages": messages,
@@ -99,8 +102,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
                 seen = [r for r in upstream.requests if r.path.startswith(f"/extra/{name}/")]
                 for n, version in enumerate(CLIENTS):
                     out[f"{version}/{name}"][1].extend(seen[len(answers) * n:len(answers) * (n + 1)])
-            for i, loop in enumerate(LOOPS):
-                seen = [r for r in upstream.requests if r.path.startswith(f"/loop/{i}/")]
+            for i, loop in enumerate(TOOL_LOOPS):
+                seen = [r for r in upstream.requests if r.path.startswith(upstream_prefix(i, loop))]
                 assert len(seen) == 2 * len(CLIENTS), f"{loop.id}: {len(seen)} upstream requests"
                 for n, version in enumerate(CLIENTS):
                     out[f"{version}/{loop.id}"][1].extend(seen[2 * n:2 * n + 2])
@@ -109,7 +112,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[d
 
 
 CASES = [pytest.param(f"{version}/{loop.id}", loop, id=f"client-{version}-{loop.id}")
-         for version in CLIENTS for loop in LOOPS]
+         for version in CLIENTS for loop in TOOL_LOOPS]
 
 
 def _tool_names(body: dict[str, Any]) -> list[str]:
@@ -117,6 +120,8 @@ def _tool_names(body: dict[str, Any]) -> list[str]:
     for tool in body.get("tools", []):
         for declaration in tool.get("functionDeclarations", [tool]):
             names.append(declaration.get("name") or declaration.get("function", {}).get("name"))
+    for tool in body.get("toolConfig", {}).get("tools", []):  # Bedrock's Converse
+        names.append(tool.get("toolSpec", {}).get("name"))
     return names
 
 

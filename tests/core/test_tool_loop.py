@@ -101,7 +101,7 @@ def test_branderux_sees_no_server_tool_and_no_reasoning_when_hidden() -> None:
     run.tool_start(1, "call_c", "show")
     run.finish(stop_reason="tool_use")
     run.end_step()
-    run.tool_result("call_s", "found")
+    run.tool_result("call_s", "found", server=True)
     shown = run.take()
     assert [e.type for e in shown] == ["RUN_STARTED", "TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END"]
     assert {e.tool_call_id for e in shown[1:]} == {"call_c"}  # type: ignore[union-attr]
@@ -219,12 +219,15 @@ def _tools_and_choice(name: str, conversation: Conversation) -> tuple[list[str],
     if name == "gemini":
         names = [d["name"] for t in body.get("tools", []) for d in t["functionDeclarations"]]
         return names, body.get("toolConfig", {}).get("functionCallingConfig")
+    if name == "bedrock":
+        config = body.get("toolConfig", {})
+        return [t["toolSpec"]["name"] for t in config.get("tools", [])], config.get("toolChoice")
     names = [t.get("name") or t["function"]["name"] for t in body.get("tools", [])]
     return names, body.get("tool_choice")
 
 
 REQUIRED = {"openai-chat": "required", "openai-responses": "required", "anthropic": {"type": "any"},
-            "gemini": {"mode": "ANY"}}
+            "gemini": {"mode": "ANY"}, "bedrock": {"any": {}}}
 
 
 @pytest.mark.parametrize("name", list(REQUIRED))

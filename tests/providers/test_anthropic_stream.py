@@ -6,6 +6,8 @@ import json
 from functools import partial
 from typing import Any
 
+from agui_proxy.core.provider_tools import MARK
+
 from ..support.agui_check import text_of, tool_calls_of
 from ..support.harness import assert_split_invariant, provider, run_events
 from ..support.upstream import sse_bytes
@@ -62,6 +64,8 @@ def test_the_end_of_the_body_before_message_stop_is_truncation() -> None:
 
 
 def test_unknown_blocks_deltas_and_events_pass_without_a_trace() -> None:
+    """Anthropic's own MCP call is a provider tool call for an AG-UI client, marked as the
+    provider's (docs/provider-tools-and-citations.md); the unknown block and event leave nothing."""
     data = sse(start(), {"type": "ping"},
                {"type": "content_block_start", "index": 0, "content_block": {"type": "mcp_tool_use", "id": "m",
                                                                              "name": "x", "input": {}}},
@@ -75,8 +79,14 @@ def test_unknown_blocks_deltas_and_events_pass_without_a_trace() -> None:
                *text_block(2, "Still ", "here"), *end("end_turn"))
     events = run_events(provider("anthropic"), data)
     assert text_of(events) == "Still here"
-    assert tool_calls_of(events) == []  # a server-side tool is not the client's to run
-    assert events[-1]["type"] == "RUN_FINISHED"
+    assert tool_calls_of(events) == [("m", "x", '{"a":1}')]
+    marks = [e for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE" and e["entityId"] == "m"]
+    assert len(marks) == 1 and MARK in marks[0]["encryptedValue"]  # the provider's, not the client's to run
+    assert events[-1]["type"] == "RUN_FINISHED" and events[-1]["result"]["stopReason"] == "end_turn"
+    branderux = run_events(provider("anthropic"), data, reasoning=False, citations=False, provider_tools=False)
+    assert text_of(branderux) == "Still here"
+    assert tool_calls_of(branderux) == []  # a server-side tool is not the client's to run
+    assert [e["type"] for e in branderux if e["type"].startswith(("TOOL_CALL", "REASONING"))] == []
 
 
 def test_tool_use_whose_start_carries_the_input() -> None:

@@ -61,11 +61,13 @@ def args_done(index: int, item_id: str, arguments: str) -> dict[str, Any]:
             "arguments": arguments}
 
 
-def events_of(*payloads: dict[str, Any], reasoning: bool = True, event_lines: bool = True) -> list[dict[str, Any]]:
+def events_of(*payloads: dict[str, Any], reasoning: bool = True, event_lines: bool = True,
+              **client: bool) -> list[dict[str, Any]]:
     data = sse(*payloads, event_lines=event_lines)
-    events = run_events(provider("openai-responses"), data, reasoning=reasoning)
+    events = run_events(provider("openai-responses"), data, reasoning=reasoning, **client)
     assert run_bytes(provider("openai-responses"), [data[i:i + 1] for i in range(len(data))],
-                     reasoning=reasoning) == run_bytes(provider("openai-responses"), [data], reasoning=reasoning)
+                     reasoning=reasoning, **client) == run_bytes(provider("openai-responses"), [data],
+                                                                 reasoning=reasoning, **client)
     return events
 
 
@@ -188,7 +190,9 @@ def test_failed_response_without_an_error_event() -> None:
 
 
 def test_event_families_it_does_not_map_are_ignored() -> None:
-    events = events_of(
+    """The web search and its citation are mapped for an AG-UI client (docs/provider-tools-and-citations.md)
+    and nothing for a BranderUX one; the custom tool's input and the unknown event, for neither."""
+    stream = (
         created(),
         {"type": "response.output_item.added", "output_index": 0,
          "item": {"type": "web_search_call", "id": "ws_1", "status": "in_progress"}},
@@ -202,8 +206,14 @@ def test_event_families_it_does_not_map_are_ignored() -> None:
         {"type": "response.some_future_event", "payload": {"anything": True}},
         completed(),
     )
-    assert types(events) == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END",
-                             "RUN_FINISHED"]
+    branderux = events_of(*stream, citations=False, provider_tools=False)
+    assert types(branderux) == ["RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END",
+                                "RUN_FINISHED"]
+    agui = events_of(*stream)
+    assert types(agui) == ["RUN_STARTED", "TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END",
+                           "REASONING_ENCRYPTED_VALUE", "TOOL_CALL_RESULT", "TEXT_MESSAGE_START",
+                           "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "RUN_FINISHED"]
+    assert agui[-2]["metadata"] == {"citations": [{"url": "https://x", "title": "https://x"}]}
 
 
 def test_openrouter_data_only_with_comments_and_a_trailing_done() -> None:

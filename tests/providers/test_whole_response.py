@@ -25,6 +25,7 @@ from agui_proxy.providers.whole_response import whole_response_events
 from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.harness import counter_ids, provider, run_bytes
 from ..support.recordings import STREAMS, recorded_file
+from . import provider_tool_streams as transcripts
 
 
 def payloads(relative: str) -> list[dict[str, Any]]:
@@ -44,7 +45,7 @@ def chat_whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     body: dict[str, Any] = {"object": "chat.completion", "choices": []}
     finish = None
     for chunk in chunks:
-        body.update({k: chunk[k] for k in ("id", "model", "created") if chunk.get(k)})
+        body.update({k: chunk[k] for k in ("id", "model", "created", "citations") if chunk.get(k)})
         if chunk.get("usage"):
             body["usage"] = chunk["usage"]
         for choice in chunk.get("choices") or []:
@@ -55,6 +56,7 @@ def chat_whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
             for key in ("content", "reasoning_content", "reasoning", "refusal"):
                 if isinstance(delta.get(key), str):
                     message[key] = message.get(key, "") + delta[key]
+            message.setdefault("annotations", []).extend(delta.get("annotations") or [])
             for detail in delta.get("reasoning_details") or []:
                 entry = details.setdefault((detail["type"], detail.get("index", 0)), {})
                 for key, value in detail.items():
@@ -101,6 +103,8 @@ def anthropic_whole(events: list[dict[str, Any]]) -> dict[str, Any]:
                 block["thinking"] += delta["thinking"]
             elif delta["type"] == "signature_delta":
                 block["signature"] = delta["signature"]
+            elif delta["type"] == "citations_delta":
+                block["citations"].append(delta["citation"])
             elif delta["type"] == "input_json_delta":
                 partial[event["index"]] = partial.get(event["index"], "") + delta["partial_json"]
         elif kind == "message_delta":
@@ -189,6 +193,27 @@ def test_a_whole_answer_gives_the_events_of_its_stream(
     body = whole(payloads(relative))
     assert normalized(whole_run(name, body)) == normalized(streamed)
     assert streamed[-1]["type"] == "RUN_FINISHED"
+
+
+PROVIDER_TOOLS = [
+    ("anthropic", "anthropic/server-tool-web-search-citations.sse", anthropic_whole),
+    ("gemini", "gemini/grounding-web-search.sse", gemini_whole),
+    ("openai-responses", "responses_web_search", responses_whole),
+    ("openai-chat", "chat_annotations", chat_whole),
+    ("openai-chat", "chat_url_list", chat_whole),
+    ("gemini", "gemini_code_execution", gemini_whole),
+]
+
+
+@pytest.mark.parametrize(("name", "source", "whole"), PROVIDER_TOOLS, ids=[c[1] for c in PROVIDER_TOOLS])
+def test_a_whole_answer_keeps_the_providers_tools_and_citations(
+        name: str, source: str, whole: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> None:
+    data = recorded_file(source).read_bytes() if source.endswith(".sse") else getattr(transcripts, source)()
+    decoder = SSEDecoder()
+    chunks = [json.loads(e.data) for e in decoder.feed(data) + decoder.close() if e.data and e.data != "[DONE]"]
+    streamed, _ = parse_frames(run_bytes(provider(name), [data]))
+    assert any(e["type"] == "TOOL_CALL_RESULT" or e.get("metadata") for e in streamed)
+    assert normalized(whole_run(name, whole(chunks))) == normalized(streamed)
 
 
 def test_a_gemini_json_array_is_each_of_its_responses() -> None:

@@ -30,6 +30,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "TOOL_CALL_ARGS": agui.ToolCallArgsEvent,
     "TOOL_CALL_END": agui.ToolCallEndEvent,
     "TOOL_CALL_RESULT": agui.ToolCallResultEvent,
+    "CUSTOM": agui.CustomEvent,
     "STEP_STARTED": agui.StepStartedEvent,
     "STEP_FINISHED": agui.StepFinishedEvent,
     "REASONING_START": agui.ReasoningStartEvent,
@@ -77,14 +78,16 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
     assert events[-1]["type"] in ("RUN_FINISHED", "RUN_ERROR"), f"last event is {events[-1]['type']}"
     open_text: set[str] = set()
     open_tools: set[str] = set()
+    ended_tools: set[str] = set()
     open_reasoning_msgs: set[str] = set()
     open_reasoning: set[str] = set()
-    ended_tools: set[str] = set()
     answered_tools: set[str] = set()
     open_steps: set[str] = set()
+    streamed = False  # the run streamed something of its own (past RUN_STARTED and the approvals' results)
     for i, event in enumerate(events):
         kind = event["type"]
         where = f"event {i} ({kind})"
+        streamed = streamed or kind not in ("RUN_STARTED", "TOOL_CALL_RESULT")
         if kind in ("RUN_STARTED",):
             assert i == 0, f"{where}: RUN_STARTED after the start"
         elif kind == "TEXT_MESSAGE_START":
@@ -105,10 +108,14 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
                 open_tools.discard(event["toolCallId"])
                 ended_tools.add(event["toolCallId"])
         elif kind == "TOOL_CALL_RESULT":
-            # A result answers a call of this run that has ended (a tool the proxy ran), once; or,
-            # for an approved call, one made in an earlier run (the client's history has it).
+            # A result answers a call of this run that has ended (a tool the provider or the proxy
+            # ran), once; or, before the run streams anything else, an approved call made in an
+            # earlier run (the client's history has it).
             assert event["toolCallId"] not in open_tools, f"{where}: result of a call still open"
+            assert event["toolCallId"] in ended_tools or not streamed, (
+                f"{where}: a result for a call not started and ended")
             assert event["toolCallId"] not in answered_tools, f"{where}: a second result for the call"
+            assert event.get("role") == "tool" and isinstance(event["content"], str), f"{where}: {event}"
             answered_tools.add(event["toolCallId"])
         elif kind == "STEP_STARTED":
             assert event["stepName"] not in open_steps, f"{where}: step already open"

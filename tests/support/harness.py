@@ -16,7 +16,7 @@ from agui_proxy.core.encoder import EventEncoder
 from agui_proxy.core.inbound import read_request
 from agui_proxy.core.pipeline import RunPipeline
 from agui_proxy.core.run import RunBuilder
-from agui_proxy.providers import PROVIDERS, Provider, UpstreamRequest
+from agui_proxy.providers import SOURCES, HTTPProvider, Provider, UpstreamRequest
 
 from .agui_check import assert_valid_run, parse_frames
 from .recordings import split_offsets
@@ -25,7 +25,8 @@ from .recordings import split_offsets
 def provider(name: str, **settings: Any) -> Provider:
     settings.setdefault("base_url", "http://127.0.0.1:9/v1")
     settings.setdefault("model", "test-model")
-    cls = PROVIDERS[name]
+    cls = SOURCES[name]  # the SSE formats and Bedrock (Vertex is built from its config: tests/providers)
+    assert issubclass(cls, HTTPProvider), name
     return cls(cls.settings_class(**settings))
 
 
@@ -42,10 +43,14 @@ def counter_ids() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}_{next(numbers)}"
 
 
-def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True) -> bytes:
-    """The whole response body the proxy would send for an upstream body arriving as ``chunks``."""
-    run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids())
-    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True)
+def run_bytes(prov: Provider, chunks: Iterable[bytes], *, reasoning: bool = True, citations: bool = True,
+              provider_tools: bool = True) -> bytes:
+    """The whole response body the proxy would send for an upstream body arriving as ``chunks``
+    (by default as for an AG-UI client: provider tools shown, citations carried)."""
+    run = RunBuilder("thread_1", "run_1", reasoning=reasoning, id_factory=counter_ids(), citations=citations,
+                     provider_tools=provider_tools)
+    stream = RunPipeline(run, prov.translator, EventEncoder(clock=lambda: 1_700_000_000.0), done_frame=True,
+                         make_decoder=prov.decoder)
     out = [stream.start()]
     for chunk in chunks:
         out.append(stream.feed(chunk))

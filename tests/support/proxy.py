@@ -107,18 +107,36 @@ class ProxyProcess:
         return self.stdout + self.stderr
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        if self.workers > 1:
+            timeout *= 2  # several workers build their apps at once, on a machine that may be busy
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 raise AssertionError(f"the proxy exited with {self.process.returncode} before accepting "
                                      f"connections: {self.args}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
             with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), timeout=0.5):
-                return
+                if self.workers_started() >= self.workers:
+                    return
             if time.monotonic() > deadline:
                 self.stop()
-                raise AssertionError(f"the proxy did not accept connections on {HOST}:{self.port} within "
-                                     f"{timeout} s: {self.args}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+                raise AssertionError(f"the proxy did not accept connections on {HOST}:{self.port} with "
+                                     f"{self.workers} worker(s) started within {timeout} s: {self.args}\n"
+                                     f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
             time.sleep(0.02)
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes the command line asks for (``--workers N``; else one)."""
+        if "--workers" in self.args[:-1]:
+            return int(self.args[self.args.index("--workers") + 1])
+        return 1
+
+    def workers_started(self) -> int:
+        """Workers that have finished their start-up: with several, the parent listens before any
+        worker has built its app, so a connection being accepted says nothing about the workers."""
+        if self.workers == 1:
+            return 1
+        return self.output().count("Application startup complete")
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -14,6 +14,9 @@
 
   const ms = (t) => `${Math.round(t)} ms`;
 
+  // How the proxy marks a call the provider ran itself (core/provider_tools.py): the call's opaque value starts so.
+  const PROVIDER_RUN = "agui-proxy.provider-tool.v1:";
+
   // Scrolling reads scrollHeight, which forces a layout: done once per animation frame, never once per
   // event, so a burst of thousands of events (a fast model, a replay) costs one layout, not thousands.
   const toScroll = new Set();
@@ -40,7 +43,6 @@
       this.calls = new Map();
       this.reasoning = new Map();
       this.turn = { id: null, role: "assistant", content: "", toolCalls: [] };
-      this.results = [];     // TOOL_CALL_RESULT: calls the proxy ran (server-side tools), in order
       this.interrupts = [];  // RUN_FINISHED outcome "interrupt": calls waiting for an approval
       this.ended = null;  // "finished" | "error" once the run is over
       this.firstOutput = null;
@@ -97,16 +99,25 @@
       return this.reasoning.get(id);
     }
 
-    // A call the proxy ran itself (a route's server tools): its result, under the call's card.
+    // TOOL_CALL_RESULT: what a call the client did not run returned, under the call's card.  A tool
+    // the provider ran itself (web search, code execution) marked its call with the provider's value
+    // first; any other result is from a tool the proxy ran (a route's server tools).
     result(id, content) {
       const call = this.card(id);
       call.result = content;
+      if ((call.encryptedValue || "").startsWith(PROVIDER_RUN)) {
+        let shown = content;
+        try { shown = JSON.stringify(JSON.parse(content), null, 2); } catch { /* shown as it came */ }
+        call.card.append(el("div", "tool-output-label", "result (run by the provider)"), el("pre", "tool-output", shown));
+        call.badge.textContent = "run by the provider";
+        call.card.classList.add("provider-run");
+        return;
+      }
       const block = el("div", "tool-server-result");
       block.append(el("span", "tool-label", "result from the proxy"), el("pre", "tool-result-text", content));
       if (content.startsWith("Error: ")) block.classList.add("failed");
       call.card.append(block);
       call.card.classList.add("answered");
-      this.results.push({ toolCallId: id, name: call.name, content });
     }
 
     // The run waits for the person: one prompt per call, answered with Approve or Decline; the
@@ -132,6 +143,27 @@
       this.interrupts.push(interrupt);
     }
 
+    // The sources the provider cited, under the text: numbered links, in the order the provider gave them.
+    citations(id, citations) {
+      const list = el("ol", "citations");
+      list.dataset.messageId = id;
+      for (const citation of citations) {
+        const item = el("li", "citation");
+        if (citation.url) {
+          const link = el("a", "", citation.title || citation.url);
+          link.href = citation.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          item.append(link);
+        } else {
+          item.append(el("span", "file", citation.title || citation.fileId || "?"));
+        }
+        if (citation.citedText) item.title = citation.citedText;
+        list.append(item);
+      }
+      this.textNode(id).after(list);
+    }
+
     fail(title, message) {
       const box = el("div", "run-error");
       box.setAttribute("role", "alert");
@@ -150,7 +182,11 @@
       this.textNode(e.messageId).append(e.delta);  // a new text node per delta: no re-render of the whole text
       this.turn.content += e.delta;
     },
-    TEXT_MESSAGE_END(e) { this.textNode(e.messageId).classList.add("complete"); },
+    TEXT_MESSAGE_END(e) {
+      this.textNode(e.messageId).classList.add("complete");
+      const citations = e.metadata && e.metadata.citations;
+      if (Array.isArray(citations) && citations.length) this.citations(e.messageId, citations);
+    },
     TOOL_CALL_START(e, t) { this.output(t); this.card(e.toolCallId, e.toolCallName); },
     TOOL_CALL_ARGS(e) {
       const call = this.card(e.toolCallId);
@@ -172,6 +208,11 @@
     },
     TOOL_CALL_RESULT(e) { this.result(e.toolCallId, e.content); },
     STEP_STARTED(e) { this.bubble.dataset.steps = String(Number(this.bubble.dataset.steps || 0) + 1); },
+    // An opaque value the client keeps on a call and sends back with it (a signature, the mark of
+    // a provider-run call).
+    REASONING_ENCRYPTED_VALUE(e) {
+      if (e.subtype === "tool-call" && this.calls.has(e.entityId)) this.calls.get(e.entityId).encryptedValue = e.encryptedValue;
+    },
     REASONING_START(e, t) { this.output(t); this.reasoningBlock(e.messageId); },
     REASONING_MESSAGE_CONTENT(e, t) { this.output(t); this.reasoningBlock(e.messageId).text.append(e.delta); },
     REASONING_END(e) {

@@ -32,7 +32,7 @@
 
   // ---- the conversation: neutral turns, written out as either body on each send ----
 
-  // A turn is {id, role: "user" | "assistant" | "tool", content, toolCalls?: [{id, name, arguments}],
+  // A turn is {id, role: "user" | "assistant" | "tool", content, toolCalls?: [{id, name, arguments, encryptedValue?}],
   // toolCallId?, name?}.  Reasoning is shown, never sent back.
   const conversation = { threadId: newId("thread"), systemId: newId("msg"), turns: [] };
   let pendingCalls = [];  // the last run's tool calls, each waiting for a result typed by hand
@@ -71,8 +71,10 @@
     };
   }
 
-  const asToolCalls = (calls) =>
-    calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  // AG-UI calls carry their opaque value back (encryptedValue); BranderUX tool_calls have no such field.
+  const asToolCalls = (calls, agui = false) =>
+    calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments },
+                        ...(agui && c.encryptedValue ? { encryptedValue: c.encryptedValue } : {}) }));
 
   // BranderUX: {"params": {system?, messages, tools?: {openai, anthropic, gemini}, max_tokens}}, tool turns
   // in OpenAI's shape (tool_calls / tool_call_id), which the proxy converts for every provider.
@@ -106,7 +108,7 @@
       }
       const message = { id: turn.id, role: turn.role };
       if (turn.content || turn.role === "user") message.content = turn.content;
-      if (turn.toolCalls && turn.toolCalls.length) message.toolCalls = asToolCalls(turn.toolCalls);
+      if (turn.toolCalls && turn.toolCalls.length) message.toolCalls = asToolCalls(turn.toolCalls, true);
       messages.push(message);
     }
     const body = { threadId: conversation.threadId, runId: newId("run"), messages, tools: settings.tools,
@@ -239,7 +241,8 @@
   }
 
   function offerToolResults(view) {
-    // Calls the proxy ran (a result came with the run) or that wait for an approval need no typed result.
+    // Calls the provider or the proxy ran (a result came with the run) or that wait for an approval need no
+    // typed result.
     pendingCalls = view.turn.toolCalls.filter((call) => call.result === undefined && !call.approval);
     for (const call of pendingCalls) {
       const label = el("label", "tool-result-label", `result of ${call.name}`);
@@ -299,11 +302,12 @@
       // The reply joins the conversation; its tool calls wait for results typed by hand.
       const turn = view.turn;
       conversation.turns.push({ id: turn.id || newId("msg"), role: "assistant", content: turn.content,
-                                toolCalls: turn.toolCalls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })) });
-      // What the proxy's own tools returned is kept as tool messages, as an AG-UI client keeps it.
-      for (const result of view.results) {
-        conversation.turns.push({ id: newId("msg"), role: "tool", toolCallId: result.toolCallId, name: result.name,
-                                  content: result.content });
+                                toolCalls: turn.toolCalls.map(({ id, name, arguments: args, encryptedValue }) =>
+                                  ({ id, name, arguments: args, encryptedValue })) });
+      // What the provider's tools and the proxy's returned (TOOL_CALL_RESULT) is kept as tool messages, as the
+      // official client keeps it.
+      for (const call of turn.toolCalls.filter((c) => c.result !== undefined)) {
+        conversation.turns.push({ id: newId("msg"), role: "tool", toolCallId: call.id, name: call.name, content: call.result });
       }
       pendingApprovals = view.interrupts.map((interrupt) => ({ interrupt, status: null }));
       offerToolResults(view);
