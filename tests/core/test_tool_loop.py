@@ -11,6 +11,7 @@ import pytest
 
 from agui_proxy.core import events as ev
 from agui_proxy.core.conversation import Conversation, Message, TextPart, Tool, ToolCall, ToolChoice
+from agui_proxy.core.provider_tools import provider_tool_value
 from agui_proxy.core.steps import StepRun, summed_usage
 from agui_proxy.core.tool_loop import (
     LoopRules,
@@ -68,6 +69,46 @@ def test_a_step_records_the_turn_the_client_would_send_back() -> None:
     assert [(c.id, c.name, c.arguments, c.signature) for c in turn.tool_calls] == [
         ("call_1", "search", '{"q":"ada"}', "call-sig")]
     assert [(r.text, r.signature, r.id) for r in turn.reasoning] == [("thinking", "sig-1", "rs_1")]
+
+
+def test_a_provider_tool_and_a_server_tool_share_one_result_event_and_the_turn_keeps_them_apart() -> None:
+    run = step_run()
+    run.take()
+    run.begin_step(1)
+    run.provider_tool_start(0, "srvtoolu_1", "web_search")
+    run.tool_args(0, '{"query": "ada"}')
+    value = provider_tool_value("anthropic", [{"type": "web_search_tool_result"}])
+    run.tool_result("srvtoolu_1", '{"found": 2}', value)
+    run.tool_start(1, "call_s", "search")
+    run.finish(stop_reason="tool_use")
+    events = run.take()
+    turn = run.recorder.turn()
+    run.end_step()
+    run.tool_result("call_s", "Ada (id 7)", server=True)
+    results = [e for e in events + run.take() if isinstance(e, ev.ToolCallResult)]
+    assert [(e.tool_call_id, e.content, e.role) for e in results] == [
+        ("srvtoolu_1", '{"found": 2}', "tool"), ("call_s", "Ada (id 7)", "tool")]
+    # The provider's call goes back as the provider's own, not as a call the loop would run or hand over.
+    assert [c.id for c in turn.tool_calls] == ["call_s"]
+    assert [(c.id, c.name, c.family) for c in turn.provider_calls] == [("srvtoolu_1", "web_search", "anthropic")]
+    assert after_step(turn.tool_calls, RULES, step=1, phase="data", client_has_tools=False).then == "next"
+
+
+def test_a_run_that_hides_provider_tools_still_gets_its_server_tools_results() -> None:
+    run = step_run(provider_tools=False)
+    run.take()
+    run.begin_step(1)
+    assert run.provider_tool_start(0, "srvtoolu_1", "web_search") is None
+    run.tool_result("srvtoolu_1", "{}", provider_tool_value("anthropic"))
+    run.tool_start(1, "call_s", "search")
+    run.finish(stop_reason="tool_use")
+    run.end_step()
+    run.tool_result("call_s", "found", server=True)
+    results = [e.tool_call_id for e in run.take() if isinstance(e, ev.ToolCallResult)]
+    assert results == ["call_s"]
+    run.finish_run()
+    run.tool_result("call_s", "late", server=True)  # nothing after the run's end
+    assert not [e for e in run.take() if isinstance(e, ev.ToolCallResult)]
 
 
 def test_the_run_ends_once_with_every_steps_usage() -> None:
