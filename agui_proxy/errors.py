@@ -28,6 +28,7 @@
         ├── RunAborted               the proxy itself ended the run (shutting down)
         ├── RunAbandoned             a resumable run had no client attached for its linger
         ├── RunTooLarge              a resumable run passed its frame or byte cap
+        ├── MaxStepsReached          the model still called server tools after max_steps  max_steps
         └── InternalError            a bug in the proxy; the stream still ends properly
 
 Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``, only
@@ -254,6 +255,14 @@ class RunTooLarge(RunError):
     the memory (or the Redis stream) that keeps it."""
 
     code = "run_too_large"
+    final = True
+
+
+class MaxStepsReached(RunError):
+    """A route with ``server_tools``: the model was still calling tools the proxy runs when the
+    route's ``max_steps`` upstream calls were spent (docs/server-tools.md)."""
+
+    code = "max_steps"
     final = True
 
 

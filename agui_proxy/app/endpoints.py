@@ -21,6 +21,7 @@ from ..errors import InboundError
 from ..middleware.context import request_context
 from ..middleware.json_answers import send_error, send_json
 from ..middleware.metrics import CONTENT_TYPE, Metrics
+from ..tools import ServerTools
 from .lifespan import SharedClient
 from .shutdown import Shutdown
 
@@ -33,9 +34,15 @@ class Healthz:
 
 
 class Readyz:
-    def __init__(self, client: SharedClient, shutdown: Shutdown) -> None:
+    """Ready or not; with ``mcp_servers``, each server's state too (``mcp_servers`` in the body).
+
+    A tool server that is down does not make the proxy unready: its runs go on, the model reads
+    that the tool is unavailable (docs/server-tools.md); the body says which server it is."""
+
+    def __init__(self, client: SharedClient, shutdown: Shutdown, server_tools: ServerTools | None = None) -> None:
         self.client = client
         self.shutdown = shutdown
+        self.server_tools = server_tools
 
     def checks(self) -> dict[str, bool]:
         # The config was loaded and validated before the app existed.
@@ -47,7 +54,10 @@ class Readyz:
             status, state = 200, "ready"
         else:
             status, state = 503, "shutting_down" if not checks["accepting"] else "not_ready"
-        await send_json(send, status, {"status": state, "checks": checks}, [NO_STORE], head=scope["method"] == "HEAD")
+        body: dict[str, object] = {"status": state, "checks": checks}
+        if self.server_tools is not None:
+            body["mcp_servers"] = self.server_tools.status()
+        await send_json(send, status, body, [NO_STORE], head=scope["method"] == "HEAD")
 
 
 class MetricsEndpoint:

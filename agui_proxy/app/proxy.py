@@ -30,6 +30,7 @@ from ..runs.admission import AdmissionGate
 from ..runs.keepalive import KeepAlive
 from ..runs.resumable import resumable_runs
 from ..store import open_store
+from ..tools import open_server_tools
 from ..tracing import tracing_for
 from ..upstream.clouds import cloud_authorizers, describe_credentials
 from ..users.log_identity import IdentityLog
@@ -88,7 +89,8 @@ class AGUIProxyMiddleware:
             access_log=AccessLog(self.config.logging, redactor), cors=CORSPolicy(self.config.cors),
             shutdown=shutdown, gate=gate, keepalive=KeepAlive(streams.keepalive), client=client,
             tracing=tracing_for(self.config, redactor), runs=resumable_runs(self.config, gate),
-            enrichers=tuple(enrichers), clouds=clouds)
+            enrichers=tuple(enrichers), clouds=clouds,
+            server_tools=open_server_tools(self.config.mcp_servers, redactor=redactor))
         self._dispatch = compose(self.config, self.parts)
         self._lifespan = Lifespan(app, started=self._started, stopping=shutdown.begin, aclose=self.aclose)
         # Set by the CLI's server (serving/serve.py): SIGTERM and SIGINT start the drain (shutdown.py).
@@ -117,6 +119,8 @@ class AGUIProxyMiddleware:
 
     def _started(self) -> None:
         self.parts.client.get()
+        if self.parts.server_tools is not None:
+            self.parts.server_tools.start()  # connects in the background: a server that is down is retried
         if self.drain_on_exit_signals:
             drain_on_exit_signals(self.drain)
 
@@ -149,6 +153,8 @@ class AGUIProxyMiddleware:
         await self.parts.client.aclose()
         for authorizer in self.parts.clouds.values():
             authorizer.close()
+        if self.parts.server_tools is not None:
+            await self.parts.server_tools.aclose()  # stops the stdio servers the proxy started
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
         if self.store is not None:

@@ -1,10 +1,11 @@
 """The config's secrets, gathered once into the one :class:`~agui_proxy.core.redact.Redactor`.
 
 The inbound bearer tokens, the JWT secret, the log's identity-hash key, the store URL's password,
-every upstream's key and secret-looking headers (whatever its provider calls secret), and the
-headers sent to the trace collector.  The app builds it once and passes it to everything that
-writes text a person may read: each run's ``RUN_ERROR`` message, the retry and fallback logs, the
-access log, the spans and the log filter of a served process.
+every upstream's key and secret-looking headers (whatever its provider calls secret), the
+headers sent to the trace collector, and the MCP servers' secret-looking headers and environment.
+The app builds it once and passes it to everything that writes text a person may read: each
+run's ``RUN_ERROR`` message, the retry and fallback logs, the access log,
+the spans and the log filter of a served process.
 """
 
 from __future__ import annotations
@@ -26,5 +27,7 @@ def config_redactor(config: Config) -> Redactor:
         secrets.append(password)
     for upstream in config.upstreams.values():
         secrets += provider_for(upstream).secrets()
+    for server in config.mcp_servers.values():
+        secrets += server.secrets()  # an MCP server's credentials (its headers, its environment)
     secrets += config.tracing.secrets()  # the collector's headers
     return Redactor(secrets)

@@ -49,6 +49,7 @@ from ..runs.capabilities import Capabilities
 from ..runs.keepalive import KeepAlive
 from ..runs.reattach import RUNS_SEGMENT, RunReattach
 from ..runs.resumable import ResumableRuns
+from ..tools import ServerTools
 from ..upstream.chain import RoutePlan
 from ..upstream.clouds import Authorizer
 from ..users.log_identity import IdentityLog
@@ -83,6 +84,7 @@ class ShellParts:
     enrichers: tuple[Enricher, ...] = ()  # the app's own, after the citation enricher (core/enrichers.py)
     # The cloud upstreams' credentials by upstream name (clouds/), used where requests go out.
     clouds: Mapping[str, Authorizer] = field(default_factory=dict)
+    server_tools: ServerTools | None = None  # the MCP servers (None: no mcp_servers configured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ def compose(config: Config, parts: ShellParts) -> Dispatch:
     endpoints: dict[str, ASGIApp] = {}
     if config.probes.enabled:
         endpoints[config.probes.liveness_path] = _operator(Healthz(), parts)
-        endpoints[config.probes.readiness_path] = _operator(Readyz(parts.client, parts.shutdown), parts)
+        readyz = Readyz(parts.client, parts.shutdown, parts.server_tools)
+        endpoints[config.probes.readiness_path] = _operator(readyz, parts)
     if config.metrics.enabled:
         scrape: ASGIApp = MetricsEndpoint(parts.metrics)
         if config.metrics.require_token and parts.scrape_auth is not None:
@@ -140,7 +143,7 @@ def _authenticated(app: ASGIApp, parts: ShellParts) -> ASGIApp:
 def _route(plan: RoutePlan, config: Config, parts: ShellParts) -> ASGIApp:
     app: ASGIApp = RouteHandler(plan, config, gate=parts.gate, keepalive=parts.keepalive, redactor=parts.redactor,
                                 metrics=parts.metrics, http=parts.client.get, identity_log=parts.identity_log,
-                                runs=parts.runs, enrichers=parts.enrichers)
+                                runs=parts.runs, enrichers=parts.enrichers, server_tools=parts.server_tools)
     if parts.quotas is not None:
         app = QuotaGuard(app, parts.quotas)
     if parts.authenticate is not None:

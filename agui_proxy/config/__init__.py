@@ -10,7 +10,8 @@ The modules, by what they hold:
   provider, timeouts, retries), ``routes.py``, ``auth.py`` (bearer tokens, JWT),
   ``identity.py`` (forward_identity), ``secret_length.py`` (secrets too short to redact),
   ``operations.py`` (probes, metrics, logging, CORS), ``store.py``, ``quotas.py``, ``runs.py``
-  (resumable runs), ``tracing.py``, ``transport.py`` (upstream_transport, upstream_tls).
+  (resumable runs), ``tracing.py``, ``transport.py`` (upstream_transport, upstream_tls),
+  ``tools.py`` (mcp_servers, a route's server_tools).
 
 What other code imports is re-exported here: ``from agui_proxy.config import Config``.
 """
@@ -27,6 +28,7 @@ from .routes import RouteConfig
 from .runs import ResumableConfig, RunsConfig
 from .serving import LimitsConfig, ListenConfig, StreamsConfig
 from .store import StoreConfig
+from .tools import MCPServerConfig, ServerToolsConfig
 from .tracing import TracingConfig
 from .transport import UpstreamTLSConfig, UpstreamTransport
 from .upstreams import (
@@ -46,8 +48,9 @@ from .upstreams import (
 __all__ = [
     "BUILTIN_RECORDING", "PLAYGROUND_PATH", "AnthropicUpstream", "AuthConfig", "BedrockUpstream", "CORSConfig",
     "Config", "ForwardIdentityConfig", "GeminiUpstream", "JWTConfig", "LimitsConfig", "ListenConfig", "LoggingConfig",
-    "MetricsConfig", "NamedToken", "OpenAIChatUpstream", "OpenAIResponsesUpstream", "PlansConfig", "ProbesConfig",
-    "QuotaLimits", "QuotasConfig", "ReplayUpstream", "ResumableConfig", "RetriesConfig", "RouteConfig",
-    "RunsConfig", "StoreConfig", "StreamsConfig", "TimeoutsConfig", "TracingConfig", "UpstreamConfig",
-    "UpstreamTLSConfig", "UpstreamTransport", "VertexUpstream", "config_from_dict", "default_config", "load_config",
+    "MCPServerConfig", "MetricsConfig", "NamedToken", "OpenAIChatUpstream", "OpenAIResponsesUpstream",
+    "PlansConfig", "ProbesConfig", "QuotaLimits", "QuotasConfig", "ReplayUpstream", "ResumableConfig",
+    "RetriesConfig", "RouteConfig", "RunsConfig", "ServerToolsConfig", "StoreConfig", "StreamsConfig",
+    "TimeoutsConfig", "TracingConfig", "UpstreamConfig", "UpstreamTLSConfig", "UpstreamTransport", "VertexUpstream",
+    "config_from_dict", "default_config", "load_config",
 ]

@@ -2,7 +2,7 @@
 
 Each section is a model of its own module (``serving.py``, ``auth.py``, ``upstreams.py``,
 ``routes.py``, ``operations.py``, ``store.py``, ``quotas.py``, ``tracing.py``, ``runs.py``,
-``transport.py``); the checks that need two of them (a route naming an upstream, two things
+``transport.py``, ``tools.py``); the checks that need two of them (a route naming an upstream, two things
 served at one path) are here.  ``load.py`` builds one from a YAML file.
 """
 
@@ -22,6 +22,7 @@ from .secret_length import warn_short_keys
 from .serving import LimitsConfig, ListenConfig, StreamsConfig
 from .store import StoreConfig
 from .strict import Strict, check_paths_distinct
+from .tools import MCPServerConfig, check_server_tools
 from .tracing import TracingConfig
 from .transport import UpstreamTLSConfig, UpstreamTransport
 from .upstreams import UpstreamConfig
@@ -45,6 +46,7 @@ class Config(Strict):
     quotas: QuotasConfig = QuotasConfig()
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (tracing.py)
     runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
+    mcp_servers: dict[str, MCPServerConfig] = Field(default_factory=dict)  # for routes' server_tools (tools.py)
     # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
@@ -65,6 +67,11 @@ class Config(Strict):
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: no upstream named {name!r}")
                 if name == route.upstream or route.fallbacks.index(name) != j:
                     raise ValueError(f"routes[{i}].fallbacks[{j}]: {name!r} is already in the route's chain")
+        return self
+
+    @model_validator(mode="after")
+    def _server_tools_name_servers(self) -> Config:
+        check_server_tools([(f"routes[{i}]", r.server_tools) for i, r in enumerate(self.routes)], self.mcp_servers)
         return self
 
     @model_validator(mode="after")

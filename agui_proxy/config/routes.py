@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from .runs import ResumableConfig
 from .strict import Strict, absolute_path
+from .tools import ServerToolsConfig
 from .upstreams import forwardable_headers
 
 
@@ -28,6 +29,8 @@ class RouteConfig(Strict):
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
     # Runs that outlive their connection: GET <path>/runs/<runId> (README "Resumable runs"); off: None.
     resumable: ResumableConfig | None = None
+    # Tools the proxy runs for the model on MCP servers (tools.py, docs/server-tools.md); off: None.
+    server_tools: ServerToolsConfig | None = None
 
     def reasoning_for(self, client: str) -> bool:
         """Whether a run for this kind of client (``"agui"`` or ``"branderux"``) shows reasoning."""

@@ -39,7 +39,9 @@ What each part of the input becomes:
   saw as an answer.  Reasoning that no assistant turn follows is dropped too (a run cut off while
   thinking): a turn of reasoning alone is refused by the providers that take reasoning back.
 - ``tools``: neutral :class:`Tool` definitions, written out by the route's provider.
-- ``state``, ``forwardedProps``, ``resume``: not read (the proxy holds no agent state).
+- ``resume``: the answers to the interrupts of the run before (a server tool waiting for the
+  user's approval, ``tool_loop.py``): kept as :class:`~agui_proxy.core.tool_loop.Resume` entries.
+- ``state``, ``forwardedProps``: not read (the proxy holds no agent state).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from .conversation import Conversation, MediaKind, MediaPart, Message, Part, Rea
 from .conversation import ImagePart as NeutralImage
 from .conversation import TextPart as NeutralText
 from .provider_tools import ProviderCall, read_provider_tool_value
+from .tool_loop import Resume
 
 _MEDIA_KINDS: dict[type, MediaKind] = {AudioPart: "audio", VideoPart: "video", DocumentPart: "document"}
 
@@ -86,6 +89,7 @@ class AGUIRun:
     thread_id: str
     run_id: str
     parent_run_id: str | None
+    resume: list[Resume]
 
 
 def read_run_agent_input(data: dict[str, Any]) -> AGUIRun:
@@ -118,7 +122,8 @@ def read_run_agent_input(data: dict[str, Any]) -> AGUIRun:
         if not tool.name:
             raise _bad(f"tools[{i}].name", "a tool needs a non-empty name")
         conversation.tools.append(Tool(tool.name, tool.description, parameters))
-    return AGUIRun(conversation, run_input.thread_id, run_input.run_id, run_input.parent_run_id)
+    resume = [Resume(entry.interrupt_id, entry.status == "resolved") for entry in run_input.resume or ()]
+    return AGUIRun(conversation, run_input.thread_id, run_input.run_id, run_input.parent_run_id, resume)
 
 
 def _reasoning_part(text: str, value: str, message_id: str | None) -> ReasoningPart:

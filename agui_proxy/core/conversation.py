@@ -129,6 +129,9 @@ class Conversation:
     # Tool lists the client gave already in a provider's own format, by provider family
     # ("openai", "anthropic", "gemini"): used as they are when the route's provider matches.
     native_tools: dict[str, list[Any]] = field(default_factory=dict)
+    # Tools the proxy runs itself (an MCP server's, docs/server-tools.md), offered after the
+    # client's in every provider's request; the client never sees their definitions.
+    server_tools: list[Tool] = field(default_factory=list)
     max_tokens: int = 4000
     tool_choice: ToolChoice | None = None
     # The model the client asked for (``params.model``); the shell honours it only when the

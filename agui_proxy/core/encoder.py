@@ -30,7 +30,7 @@ _WIRE_KEYS: dict[type, tuple[tuple[str, str], ...]] = {
     for cls in (
         ev.TokenUsage, ev.RunStarted, ev.RunFinished, ev.RunError, ev.TextMessageStart,
         ev.TextMessageContent, ev.TextMessageEnd, ev.ToolCallStart, ev.ToolCallArgs, ev.ToolCallEnd,
-        ev.ToolCallResult, ev.Custom,
+        ev.ToolCallResult, ev.Custom, ev.StepStarted, ev.StepFinished,
         ev.ReasoningStart, ev.ReasoningMessageStart, ev.ReasoningMessageContent, ev.ReasoningMessageEnd,
         ev.ReasoningEnd, ev.ReasoningEncryptedValue,
     )

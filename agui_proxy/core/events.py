@@ -57,6 +57,9 @@ class RunFinished:
     run_id: str
     result: Any = None
     usage: tuple[TokenUsage, ...] | None = None
+    # AG-UI 1.0 ``RunFinishedOutcome``: ``{"type": "interrupt", "interrupts": [...]}`` when the run
+    # waits for a person (a server tool to approve, docs/server-tools.md); absent means success.
+    outcome: Any = None
     metadata: Metadata | None = None
 
 
@@ -114,8 +117,10 @@ class ToolCallEnd:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallResult:
-    """What a tool the provider ran (web search, code execution) returned: the official client
-    makes it a ``tool`` message answering the call.  ``content`` is a string (JSON text)."""
+    """What a tool that ran outside the client returned, after its call: one the provider ran (web
+    search, code execution; ``content`` is its JSON text) or one the proxy ran (a server tool,
+    PROTOCOL.md section 6).  The official client makes it a ``tool`` message answering the call, so
+    the next request carries it back like a result the client produced itself."""
 
     type: ClassVar[str] = "TOOL_CALL_RESULT"
     message_id: str
@@ -133,6 +138,20 @@ class Custom:
     name: str
     value: Any = None
     metadata: Metadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """One upstream call of a run that takes several (a run with server-side tools)."""
+
+    type: ClassVar[str] = "STEP_STARTED"
+    step_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    type: ClassVar[str] = "STEP_FINISHED"
+    step_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +242,8 @@ Event = (
     | ToolCallEnd
     | ToolCallResult
     | Custom
+    | StepStarted
+    | StepFinished
     | ReasoningStart
     | ReasoningMessageStart
     | ReasoningMessageContent

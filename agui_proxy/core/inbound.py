@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InboundError
 from .agui_input import read_run_agent_input
 from .conversation import Conversation, ImagePart, Message, Part, TextPart, ToolCall, ToolChoice
 from .reasoning_input import read_reasoning_details, read_reasoning_item, read_thinking
+from .tool_loop import Resume
 from .tools import read_tool_lists
 
 ClientKind = Literal["branderux", "agui"]
@@ -36,6 +37,7 @@ class InboundRequest:
     thread_id: str
     run_id: str
     parent_run_id: str | None = None  # RunAgentInput.parentRunId, echoed on RUN_STARTED
+    resume: list[Resume] = field(default_factory=list)  # RunAgentInput.resume: answers to interrupts
 
 
 def _bad(path: str, problem: str) -> InboundError:
@@ -136,7 +138,7 @@ def read_request(body: bytes) -> InboundRequest:
         return _read_branderux(params, "params")
     if "threadId" in data or "runId" in data:
         run = read_run_agent_input(data)
-        return InboundRequest("agui", run.conversation, run.thread_id, run.run_id, run.parent_run_id)
+        return InboundRequest("agui", run.conversation, run.thread_id, run.run_id, run.parent_run_id, run.resume)
     if "messages" in data:
         return _read_branderux(data, "body")
     raise _bad("body", "expected {\"params\": {...}} (BranderUX) or an AG-UI RunAgentInput")

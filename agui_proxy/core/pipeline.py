@@ -62,6 +62,13 @@ class RunPipeline:
 
     @property
     def ended(self) -> bool:
+        """The run is over: ``RUN_FINISHED`` or ``RUN_ERROR`` and the terminator were produced."""
+        return self.run.over
+
+    @property
+    def stream_ended(self) -> bool:
+        """This upstream answer is complete: stop reading it (for a run of one upstream call, the
+        run is over too; a run of several goes on with its next call, ``core/steps.py``)."""
         return self.run.ended
 
     @property
@@ -144,7 +151,7 @@ class RunPipeline:
         return self._flush()
 
     def _fail(self, error: RunError) -> None:
-        if not self.run.ended:
+        if not self.run.over:
             # Every error message passes here on its way to the client: providers echo keys back.
             error.message = self._redact(error.message)
             self.error = error
@@ -157,6 +164,6 @@ class RunPipeline:
         if not events:
             return b""
         data = self._encoder.encode_many(events)
-        if self.run.ended and self._done_frame:
+        if self.run.over and self._done_frame:
             data += DONE_FRAME
         return data

@@ -11,7 +11,8 @@ closes AG-UI messages around those happenings so the rules the official client e
 
 Tools the provider runs itself (web search, code execution) are tool calls with a
 ``TOOL_CALL_RESULT`` (:meth:`RunBuilder.provider_tool_start`, :meth:`RunBuilder.tool_result`), for
-runs that show them (AG-UI bodies).  Citations of the open text message
+runs that show them (AG-UI bodies); the results of tools the proxy runs (``steps.py``) take the
+same way out.  Citations of the open text message
 (:meth:`RunBuilder.citation`) go out as :class:`~.events.CitationFound`, which the citation
 enricher folds into the message's metadata (:mod:`.enrichers`), for runs that carry them.
 
@@ -73,7 +74,10 @@ class RunBuilder:
         self._text_parts: list[str] = []  # the open text message's text, kept only for citations
         self._early_citations: list[ev.Citation] = []  # cited before their text message opened
         self.cited = False  # a citation went out: the citation enricher has work in this run
-        self.ended = False
+        self.ended = False  # no more events from this upstream answer
+        # The run ended (RUN_FINISHED or RUN_ERROR): for a run of one upstream call, with ``ended``;
+        # a run of several (``steps.py``) ends its steps' answers first.  An attribute, read per chunk.
+        self.over = False
         # What RUN_FINISHED reported, for the shell's metrics, access log and traces.
         self.usage: ev.TokenUsage | None = None
         self.finish_reason: str | None = None  # the provider's own stop reason, else the AG-UI one
@@ -218,10 +222,19 @@ class RunBuilder:
             return None
         return self.tool_start(key, tool_call_id, name)
 
-    def tool_result(self, tool_call_id: str | None, content: str, value: str | None = None) -> None:
-        """What a provider-run call returned (``content``, JSON text), after the call; ``value`` is
-        the opaque value the client keeps on the call and sends back with it (provider_tools.py)."""
-        if not self._provider_tools or self.ended or not tool_call_id:
+    def tool_result(self, tool_call_id: str | None, content: str, value: str | None = None, *,
+                    server: bool = False) -> None:
+        """``TOOL_CALL_RESULT``: what a tool that ran outside the client returned, after its call.
+
+        One way out for both kinds.  A call the provider ran (web search, code execution) gets its
+        result while the upstream answer streams, in runs that show provider tools: ``content`` is
+        JSON text, ``value`` the opaque value the client keeps on the call and sends back with it
+        (provider_tools.py).  With ``server``, a call the proxy ran (a server tool, ``steps.py``)
+        gets its result after the step that made it, or refused it; a later step may follow.
+        """
+        if self.over or not tool_call_id:
+            return
+        if not server and (not self._provider_tools or self.ended):
             return
         for key, call_id in list(self._tools.items()):
             if call_id == tool_call_id:
@@ -287,11 +300,11 @@ class RunBuilder:
         self._out.append(ev.RunFinished(self.thread_id, self.run_id, result, (usage,) if usage else None))
         self.usage = usage
         self.finish_reason = provider_stop_reason or stop_reason
-        self.ended = True
+        self.ended = self.over = True
 
     def fail(self, message: str, code: str) -> None:
         if self.ended:
             return
         self._close_all()
         self._out.append(ev.RunError(message, code))
-        self.ended = True
+        self.ended = self.over = True

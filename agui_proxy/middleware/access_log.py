@@ -68,6 +68,9 @@ class AccessLog:
             "duration_ms": _ms(context.duration),
             "input_tokens": usage.input_tokens if usage else None,
             "output_tokens": usage.output_tokens if usage else None,
+            # server/tool.name:outcome of each server-side tool call, in the order they ended
+            "tool_calls": ",".join(f"{c.server}/{c.tool}:{c.outcome}" for c in context.tool_calls)
+            if context.tool_calls else None,
             "pid": self._pid,
         }
         if self.debug_content:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.events import TokenUsage
 from ..core.pipeline import RunPipeline
+from ..tools.results import ToolCallRecord
 from .identity import Identity
 
 
@@ -80,6 +81,8 @@ class RequestContext:
     # A resumable run's driver (runs/resumable.py): the run may go on after this response ends.
     outliving_run: asyncio.Future[None] | None = None
     upstream_called: float | None = None  # the first request to an upstream was about to be sent
+    # The server tools a run with server_tools ran (runs/tool_loop_run.py), for metrics, log and spans.
+    tool_calls: list[ToolCallRecord] | None = None
     first_byte: float | None = None   # the first chunk of the upstream's body
     first_event: float | None = None  # the first AG-UI event made from upstream content
     ended: float | None = None

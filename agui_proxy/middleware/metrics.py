@@ -111,6 +111,10 @@ class Metrics:
         self.fallbacks = Counter(
             "agui_proxy_upstream_fallbacks", "Runs handed to a route's fallback upstream after the one "
             "before failed.", ["route", "from_upstream", "to_upstream"], registry=registry)
+        self.tool_calls = Counter(
+            "agui_proxy_tool_calls", "Server-side tool calls the proxy ran for the model (docs/server-tools.md), "
+            "by MCP server, tool and outcome (ok, error, timeout, too_large, unavailable, declined).",
+            ["server", "tool", "outcome"], registry=registry)
         self.quotas = QuotaMetrics(registry)  # refusals, store errors and round trips (quotas/metrics.py)
 
     # -- recording ---------------------------------------------------------------------------
@@ -142,6 +146,8 @@ class Metrics:
         code = context.error_code
         if code is not None:
             self.run_errors.labels(upstream, code).inc()
+        for call in context.tool_calls or ():
+            self.tool_calls.labels(call.server, call.tool, call.outcome).inc()
 
     def retry(self, upstream: str) -> None:
         """An upstream request is sent again (after a connection error or a retryable status)."""

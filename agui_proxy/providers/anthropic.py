@@ -48,6 +48,7 @@ class Anthropic(HTTPProvider):
         if conversation.system:
             body["system"] = conversation.system
         tools = conversation.native_tools.get("anthropic") or [anthropic_tool(t) for t in conversation.tools]
+        tools = [*tools, *(anthropic_tool(t) for t in conversation.server_tools)]
         if tools:
             body["tools"] = tools
             if conversation.tool_choice is not None:

@@ -76,6 +76,7 @@ class Bedrock(HTTPProvider):
             body["system"] = [{"text": conversation.system}]
         body["inferenceConfig"] = {"maxTokens": conversation.max_tokens}
         tools = conversation.native_tools.get("bedrock") or [bedrock_tool(t) for t in conversation.tools]
+        tools = [*tools, *(bedrock_tool(t) for t in conversation.server_tools)]
         if tools:
             config: dict[str, Any] = {"tools": tools}
             choice = conversation.tool_choice

@@ -50,6 +50,7 @@ class Gemini(HTTPProvider):
             body["systemInstruction"] = {"parts": [{"text": conversation.system}]}
         native = conversation.native_tools.get("gemini")
         tools = gemini_native_tools(native) if native else gemini_tools(conversation.tools)
+        tools = with_declarations(tools, conversation.server_tools)
         if tools:
             body["tools"] = tools
             if conversation.tool_choice is not None:
@@ -90,6 +91,19 @@ def gemini_tools(tools: list[Tool]) -> list[dict[str, Any]]:
         declaration["parametersJsonSchema"] = tool.parameters
         declarations.append(declaration)
     return [{"functionDeclarations": declarations}]
+
+
+def with_declarations(tools: list[Any], extra: list[Tool]) -> list[Any]:
+    """``tools`` with the declarations of ``extra`` added to its function declarations (one
+    ``functionDeclarations`` tool for every function, as Gemini documents it)."""
+    if not extra:
+        return tools
+    added = gemini_tools(extra)[0]["functionDeclarations"]
+    for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and isinstance(tool.get("functionDeclarations"), list):
+            return [*tools[:i], {**tool, "functionDeclarations": [*tool["functionDeclarations"], *added]},
+                    *tools[i + 1:]]
+    return [*tools, {"functionDeclarations": added}]
 
 
 def gemini_tool_choice(choice: ToolChoice) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class OpenAIChat(HTTPProvider):
             max_tokens_param: conversation.max_tokens,
         }
         tools = conversation.native_tools.get("openai") or [chat_tool(t) for t in conversation.tools]
+        tools = [*tools, *(chat_tool(t) for t in conversation.server_tools)]
         if tools:
             body["tools"] = tools
             if conversation.tool_choice is not None:

@@ -119,11 +119,10 @@ def _input_file(part: MediaPart) -> dict[str, Any]:
 
 
 def responses_tools(conversation: Conversation) -> list[dict[str, Any]]:
-    """BranderUX's ``tools.openai`` flattened, or the neutral tools written flat."""
+    """BranderUX's ``tools.openai`` flattened, or the neutral tools written flat; then the server tools."""
     native = conversation.native_tools.get("openai")
-    if native:
-        return [flatten_tool(entry) for entry in native]
-    return [responses_tool(tool) for tool in conversation.tools]
+    tools = [flatten_tool(entry) for entry in native] if native else [responses_tool(t) for t in conversation.tools]
+    return [*tools, *(responses_tool(t) for t in conversation.server_tools)]
 
 
 def flatten_tool(entry: Any) -> Any:

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ..store import RunLog, open_run_log
 from ..upstream.coalesce import Write
-from ..upstream.retries import UpstreamRun
+from ..upstream.retries import StreamedRun
 from .admission import AdmissionGate, RunSlot
 from .journal import DROPPED, TOO_LARGE, FrameJournal
 
@@ -61,8 +61,8 @@ class ResumableRuns:
         """Claim ``key`` for a new run; ``False`` when its owner already has a run of that id."""
         return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept)
 
-    def start(self, key: str, resumable: ResumableConfig, slot: RunSlot, build: Callable[[Write], UpstreamRun],
-              *, done: bool, label: str) -> tuple[UpstreamRun, asyncio.Future[None]]:
+    def start(self, key: str, resumable: ResumableConfig, slot: RunSlot, build: Callable[[Write], StreamedRun],
+              *, done: bool, label: str) -> tuple[StreamedRun, asyncio.Future[None]]:
         """Drive the run in a task of its own, which now owns ``slot`` (and releases it); the run,
         and the task, done when the run has ended."""
         journal = FrameJournal(self.log, key, resumable, slot.stop, _live_ttl(resumable))
@@ -72,7 +72,7 @@ class ResumableRuns:
         driver.add_done_callback(self._drivers.discard)
         return run, driver
 
-    async def _drive(self, key: str, resumable: ResumableConfig, run: UpstreamRun, journal: FrameJournal,
+    async def _drive(self, key: str, resumable: ResumableConfig, run: StreamedRun, journal: FrameJournal,
                      slot: RunSlot, done: bool, label: str) -> None:
         watcher = asyncio.ensure_future(self._watch_readers(key, resumable.linger, slot))
         try:

@@ -54,7 +54,7 @@ from starlette.types import Receive, Send
 
 from ..core.pipeline import RunPipeline
 from ..errors import InternalError, RunAborted, UpstreamReportedError
-from ..upstream.retries import UpstreamRun
+from ..upstream.retries import StreamedRun
 from .admission import RunSlot
 from .keepalive import PING, KeepAlive
 
@@ -95,7 +95,7 @@ class SSEWriter:
         self.finished = False
         # The run written (set by respond_with_run): once it has ended no ping may follow, though
         # the response goes on a moment (the upstream connection's end is read for reuse).
-        self.run: UpstreamRun | None = None
+        self.run: StreamedRun | None = None
 
     def hold(self, data: bytes) -> None:
         """Bytes that go out with the response's start (``RUN_STARTED``), or before the next write."""
@@ -146,7 +146,7 @@ async def watch_client(receive: Receive, slot: RunSlot) -> None:
     slot.stop("disconnect")
 
 
-async def respond_with_run(run: UpstreamRun, *, receive: Receive, writer: SSEWriter, slot: RunSlot,
+async def respond_with_run(run: StreamedRun, *, receive: Receive, writer: SSEWriter, slot: RunSlot,
                            keepalive: KeepAlive, label: str) -> None:
     """Run the upstream tries until they or the client or a shutdown end the run, then end the run
     and the response.  The 200 and ``RUN_STARTED`` go out right before the first upstream call

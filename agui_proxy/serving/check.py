@@ -7,6 +7,9 @@ and tracing's SDK when tracing is asked for, and the cloud upstreams' credential
 would use, by kind and source, never a value).  Every problem is printed, then the exit status:
 0 when there is none, 2 otherwise.  Nothing is sent to an upstream or a collector; finding cloud
 credentials may ask the cloud's own credential endpoints (the instance metadata service, STS).
+The MCP servers of ``mcp_servers`` are contacted: each is connected to once and its tools listed,
+and one that cannot be reached is reported as a warning (the proxy serves without it and connects
+when it can, so the config is still valid).
 """
 
 from __future__ import annotations
@@ -60,4 +63,23 @@ def check(config: Config, *, config_path: str | None, workers: int) -> int:
     extra = {"credentials": [f"{name}: {info}" for name, info in credentials.items()]} if credentials else None
     print(render(summary(config, version=__version__, config_path=config_path, workers=workers, env=os.environ,
                          extra=extra)), flush=True)
+    if config.mcp_servers:
+        report_mcp_servers(config)
     return 0
+
+
+def report_mcp_servers(config: Config) -> None:
+    """Each MCP server reached or not: a line on stdout, or a warning on stderr."""
+    import asyncio
+
+    from ..tools.servers import open_server_tools, probe
+
+    tools = open_server_tools(config.mcp_servers)
+    assert tools is not None
+    for name, problem in asyncio.run(probe(tools)).items():
+        if problem is None:
+            listed = tools.connections[name].tools
+            print(f"agui-proxy: mcp_servers.{name}: reached, {len(listed)} tools ({', '.join(listed)})", flush=True)
+        else:
+            print(f"agui-proxy: warning: mcp_servers.{name}: not reachable ({problem}); the proxy serves without "
+                  "its tools and keeps trying", file=sys.stderr, flush=True)

@@ -35,6 +35,8 @@ def _routes(config: Config) -> list[str]:
         if route.fallbacks:
             line += "; fallbacks: " + ", ".join(
                 _upstream(config, name, config.upstreams[name]) for name in route.fallbacks)
+        if route.server_tools is not None:  # docs/server-tools.md
+            line += "; server tools from " + ", ".join(route.server_tools.servers)
         lines.append(line)
     return lines
 

@@ -7,6 +7,10 @@ Server span, ``POST /api/agent`` (kind SERVER): ``http.request.method``, ``http.
 the process (an app that traces and mounts the proxy), else the client's W3C ``traceparent``
 when ``tracing.trust_traceparent`` (the default).
 
+An ``execute_tool`` span (kind INTERNAL) per server-side tool call, under the server span:
+``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``agui_proxy.mcp_server``, its outcome, and
+``error.type`` when it failed (docs/server-tools.md).
+
 Client span per try, ``chat gpt-4o`` (kind CLIENT), with the GenAI semantic conventions:
 ``gen_ai.operation.name``, ``gen_ai.provider.name``, ``gen_ai.request.model``,
 ``gen_ai.response.model``, ``gen_ai.usage.input_tokens`` / ``output_tokens``,
@@ -134,7 +138,23 @@ class RequestSpan:
                     span.set_attribute(f"agui_proxy.{name}", self.tracing.redact(text))
         if context.outcome in (ERROR, INTERNAL) or context.status >= 500:
             span.set_status(Status(StatusCode.ERROR, code))
+        self._tool_spans(context)
         span.end()
+
+    def _tool_spans(self, context: RequestContext) -> None:
+        """An ``execute_tool`` span (GenAI semantic conventions) per server-side tool call, under
+        the request's span, with the times the call took."""
+        parent = trace.set_span_in_context(self.span)
+        for call in context.tool_calls or ():
+            attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool,
+                          "gen_ai.tool.call.id": call.call_id, "agui_proxy.mcp_server": call.server,
+                          "agui_proxy.tool_outcome": call.outcome}
+            tool = self.tracing.tracer.start_span(f"execute_tool {call.tool}", kind=SpanKind.INTERNAL, context=parent,
+                                                  attributes=attributes, start_time=_epoch_ns(call.started))
+            if call.outcome != "ok":
+                tool.set_attribute("error.type", call.outcome)
+                tool.set_status(Status(StatusCode.ERROR, call.outcome))
+            tool.end(end_time=_epoch_ns(call.ended))
 
 
 class TriesTracer(Unobserved):

@@ -125,6 +125,16 @@ class Unobserved:
 UNOBSERVED = Unobserved()
 
 
+class StreamedRun(Protocol):
+    """What streams one client's run: an :class:`UpstreamRun`, or a run with server-side tools
+    (``runs/tool_loop_run.py``) made of several.  :attr:`pipeline` ends the run when it is stopped."""
+
+    @property
+    def pipeline(self) -> RunPipeline: ...
+
+    async def run(self) -> None: ...
+
+
 class _FailedEarly(Exception):
     """An upstream failed before any of its answer reached the client (internal to this module)."""
 
@@ -252,7 +262,7 @@ class UpstreamRun:
                         raise pipeline.early_failure
                     if out:
                         await write(out)
-                    if pipeline.ended:
+                    if pipeline.stream_ended:
                         break
                 else:
                     out = pipeline.close()

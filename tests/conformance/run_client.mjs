@@ -2,7 +2,7 @@
 //
 //   node run_client.mjs cases.json results.json [client-package]
 //
-// cases.json: [{id, url, headers?, threadId, runId, messages, tools?, context?}, ...]
+// cases.json: [{id, url, headers?, threadId, runId, messages, tools?, context?, resume?}, ...]
 // results.json: one entry per case, in order:
 //   {id, clientVersion, threadId, runId, error, events, newMessages, messages, console}
 // - error: what runAgent threw, or null (harness.mjs);
@@ -23,6 +23,8 @@ await main(async (spec) => {
     threadId: spec.threadId,
     initialMessages: spec.messages ?? [],
   });
-  const result = await run(agent, { runId: spec.runId, tools: spec.tools ?? [], context: spec.context ?? [] });
+  const parameters = { runId: spec.runId, tools: spec.tools ?? [], context: spec.context ?? [] };
+  if (spec.resume) parameters.resume = spec.resume;  // answers to the interrupts of the run before
+  const result = await run(agent, parameters);
   return { threadId: spec.threadId, runId: spec.runId, ...result, messages: agent.messages };
 });

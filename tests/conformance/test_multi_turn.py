@@ -60,7 +60,7 @@ def _spec(i: int, loop: Loop, url: str) -> dict[str, Any]:
 
 # Bedrock's endpoint is scheme, host and port (the proxy adds /model/<model>/converse-stream): its
 # loop is told apart by its model, and answered in AWS's event stream.
-def _upstream(i: int, loop: Loop, url: str) -> dict[str, Any]:
+def upstream_config(i: int, loop: Loop, url: str) -> dict[str, Any]:
     if loop.provider == "bedrock":
         return {"provider": "bedrock", "region": "us-east-1", "model": f"loop-{i}", "base_url": url, "api_key": KEY,
                 "retries": 0, "body": loop.body}
@@ -68,11 +68,11 @@ def _upstream(i: int, loop: Loop, url: str) -> dict[str, Any]:
             "retries": 0, "body": loop.body}
 
 
-def _prefix(i: int, loop: Loop) -> str:
+def upstream_prefix(i: int, loop: Loop) -> str:
     return f"/model/loop-{i}/" if loop.provider == "bedrock" else f"/loop/{i}/"
 
 
-def _content_type(loop: Loop) -> dict[str, str]:
+def answer_headers(loop: Loop) -> dict[str, str]:
     return {"content-type": "application/vnd.amazon.eventstream"} if loop.provider == "bedrock" else SSE_HEADERS
 
 
@@ -86,10 +86,10 @@ def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with ScriptedUpstream() as upstream:
         for i, loop in enumerate(LOOPS):
             for answer in (loop.turn1(), loop.turn2()):
-                upstream.script_at(_prefix(i, loop), Status(200, _content_type(loop)), split(answer, CHUNK))
+                upstream.script_at(upstream_prefix(i, loop), Status(200, answer_headers(loop)), split(answer, CHUNK))
         config = {
             "auth": {"bearer_tokens": [TOKEN]},
-            "upstreams": {f"loop{i}": _upstream(i, loop, upstream.url) for i, loop in enumerate(LOOPS)},
+            "upstreams": {f"loop{i}": upstream_config(i, loop, upstream.url) for i, loop in enumerate(LOOPS)},
             "routes": [{"path": f"/loop/{i}", "upstream": f"loop{i}", "reasoning": loop.reasoning}
                        for i, loop in enumerate(LOOPS)],
         }
@@ -98,7 +98,7 @@ def loops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             results = {r["id"]: r for r in run_node(node, "run_loop.mjs", tmp, specs, version)}
         assert {r["clientVersion"] for r in results.values()} == {version}
         runs = {loop.id: LoopRun(loop, results[loop.id],
-                                 [r for r in upstream.requests if r.path.startswith(_prefix(i, loop))])
+                                 [r for r in upstream.requests if r.path.startswith(upstream_prefix(i, loop))])
                 for i, loop in enumerate(LOOPS)}
         assert upstream.unscripted == [], [r.target for r in upstream.unscripted]
     yield runs

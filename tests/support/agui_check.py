@@ -31,6 +31,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "TOOL_CALL_END": agui.ToolCallEndEvent,
     "TOOL_CALL_RESULT": agui.ToolCallResultEvent,
     "CUSTOM": agui.CustomEvent,
+    "STEP_STARTED": agui.StepStartedEvent,
+    "STEP_FINISHED": agui.StepFinishedEvent,
     "REASONING_START": agui.ReasoningStartEvent,
     "REASONING_MESSAGE_START": agui.ReasoningMessageStartEvent,
     "REASONING_MESSAGE_CONTENT": agui.ReasoningMessageContentEvent,
@@ -79,9 +81,13 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
     ended_tools: set[str] = set()
     open_reasoning_msgs: set[str] = set()
     open_reasoning: set[str] = set()
+    answered_tools: set[str] = set()
+    open_steps: set[str] = set()
+    streamed = False  # the run streamed something of its own (past RUN_STARTED and the approvals' results)
     for i, event in enumerate(events):
         kind = event["type"]
         where = f"event {i} ({kind})"
+        streamed = streamed or kind not in ("RUN_STARTED", "TOOL_CALL_RESULT")
         if kind in ("RUN_STARTED",):
             assert i == 0, f"{where}: RUN_STARTED after the start"
         elif kind == "TEXT_MESSAGE_START":
@@ -102,8 +108,21 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
                 open_tools.discard(event["toolCallId"])
                 ended_tools.add(event["toolCallId"])
         elif kind == "TOOL_CALL_RESULT":
-            assert event["toolCallId"] in ended_tools, f"{where}: a result for a call not started and ended"
+            # A result answers a call of this run that has ended (a tool the provider or the proxy
+            # ran), once; or, before the run streams anything else, an approved call made in an
+            # earlier run (the client's history has it).
+            assert event["toolCallId"] not in open_tools, f"{where}: result of a call still open"
+            assert event["toolCallId"] in ended_tools or not streamed, (
+                f"{where}: a result for a call not started and ended")
+            assert event["toolCallId"] not in answered_tools, f"{where}: a second result for the call"
             assert event.get("role") == "tool" and isinstance(event["content"], str), f"{where}: {event}"
+            answered_tools.add(event["toolCallId"])
+        elif kind == "STEP_STARTED":
+            assert event["stepName"] not in open_steps, f"{where}: step already open"
+            open_steps.add(event["stepName"])
+        elif kind == "STEP_FINISHED":
+            assert event["stepName"] in open_steps, f"{where}: step not open"
+            open_steps.discard(event["stepName"])
         elif kind == "REASONING_START":
             assert event["messageId"] not in open_reasoning, f"{where}: reasoning already open"
             open_reasoning.add(event["messageId"])
@@ -123,8 +142,8 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
             if kind == "RUN_FINISHED":
                 assert (event["threadId"], event["runId"]) == (started["threadId"], started["runId"]), (
                     f"{where}: ids differ from RUN_STARTED's: {event} vs {started}")
-                assert not (open_text or open_tools or open_reasoning or open_reasoning_msgs), (
-                    f"{where}: still open: {open_text | open_tools | open_reasoning | open_reasoning_msgs}")
+                still = open_text | open_tools | open_reasoning | open_reasoning_msgs | open_steps
+                assert not still, f"{where}: still open: {still}"
 
 
 PING = ": ping"  # the keep-alive comment frame (docs/reliability.md)

@@ -14,6 +14,9 @@
 
   const ms = (t) => `${Math.round(t)} ms`;
 
+  // How the proxy marks a call the provider ran itself (core/provider_tools.py): the call's opaque value starts so.
+  const PROVIDER_RUN = "agui-proxy.provider-tool.v1:";
+
   // Scrolling reads scrollHeight, which forces a layout: done once per animation frame, never once per
   // event, so a burst of thousands of events (a fast model, a replay) costs one layout, not thousands.
   const toScroll = new Set();
@@ -40,6 +43,7 @@
       this.calls = new Map();
       this.reasoning = new Map();
       this.turn = { id: null, role: "assistant", content: "", toolCalls: [] };
+      this.interrupts = [];  // RUN_FINISHED outcome "interrupt": calls waiting for an approval
       this.ended = null;  // "finished" | "error" once the run is over
       this.firstOutput = null;
     }
@@ -93,6 +97,50 @@
         this.reasoning.set(id, { block, text, badge });
       }
       return this.reasoning.get(id);
+    }
+
+    // TOOL_CALL_RESULT: what a call the client did not run returned, under the call's card.  A tool
+    // the provider ran itself (web search, code execution) marked its call with the provider's value
+    // first; any other result is from a tool the proxy ran (a route's server tools).
+    result(id, content) {
+      const call = this.card(id);
+      call.result = content;
+      if ((call.encryptedValue || "").startsWith(PROVIDER_RUN)) {
+        let shown = content;
+        try { shown = JSON.stringify(JSON.parse(content), null, 2); } catch { /* shown as it came */ }
+        call.card.append(el("div", "tool-output-label", "result (run by the provider)"), el("pre", "tool-output", shown));
+        call.badge.textContent = "run by the provider";
+        call.card.classList.add("provider-run");
+        return;
+      }
+      const block = el("div", "tool-server-result");
+      block.append(el("span", "tool-label", "result from the proxy"), el("pre", "tool-result-text", content));
+      if (content.startsWith("Error: ")) block.classList.add("failed");
+      call.card.append(block);
+      call.card.classList.add("answered");
+    }
+
+    // The run waits for the person: one prompt per call, answered with Approve or Decline; the
+    // answers go with the next request as AG-UI resume entries (playground.js).
+    approval(interrupt, answer) {
+      const call = this.card(interrupt.toolCallId);
+      const box = el("div", "approval");
+      box.setAttribute("role", "group");
+      const approve = el("button", "approve", "Approve");
+      const decline = el("button", "decline", "Decline");
+      approve.type = decline.type = "button";
+      const choose = (status) => {
+        approve.disabled = decline.disabled = true;
+        box.dataset.answer = status;
+        box.append(el("span", "approval-answer", status === "resolved" ? "approved" : "declined"));
+        answer(interrupt, status);
+      };
+      approve.addEventListener("click", () => choose("resolved"));
+      decline.addEventListener("click", () => choose("cancelled"));
+      box.append(el("span", "approval-question", interrupt.message || `Run ${call.name}?`), approve, decline);
+      call.card.append(box);
+      call.approval = interrupt;
+      this.interrupts.push(interrupt);
     }
 
     // The sources the provider cited, under the text: numbered links, in the order the provider gave them.
@@ -158,16 +206,8 @@
         call.card.classList.add("invalid");
       }
     },
-    // A tool the provider ran itself (web search, code execution): what it returned, in its card.
-    TOOL_CALL_RESULT(e) {
-      const call = this.card(e.toolCallId);
-      call.result = e.content;
-      let shown = e.content;
-      try { shown = JSON.stringify(JSON.parse(e.content), null, 2); } catch { /* shown as it came */ }
-      call.card.append(el("div", "tool-output-label", "result (run by the provider)"), el("pre", "tool-output", shown));
-      call.badge.textContent = "run by the provider";
-      call.card.classList.add("provider-run");
-    },
+    TOOL_CALL_RESULT(e) { this.result(e.toolCallId, e.content); },
+    STEP_STARTED(e) { this.bubble.dataset.steps = String(Number(this.bubble.dataset.steps || 0) + 1); },
     // An opaque value the client keeps on a call and sends back with it (a signature, the mark of
     // a provider-run call).
     REASONING_ENCRYPTED_VALUE(e) {
@@ -186,6 +226,10 @@
       const stop = el("span", "stop-reason", `stop: ${result.stopReason || "not given"}`);
       if (result.providerStopReason) stop.textContent += ` (provider: ${result.providerStopReason})`;
       summary.append(stop);
+      if (e.outcome && e.outcome.type === "interrupt") {
+        summary.append(el("span", "interrupted", `waiting for your approval of ${e.outcome.interrupts.length} call(s)`));
+        for (const interrupt of e.outcome.interrupts) this.approval(interrupt, this.onApproval || (() => {}));
+      }
       for (const usage of e.usage || []) {
         const parts = [["inputTokens", "in"], ["outputTokens", "out"], ["totalTokens", "total"],
                        ["reasoningTokens", "reasoning"], ["cachedInputTokens", "cached"]]

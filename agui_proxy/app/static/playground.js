@@ -36,6 +36,7 @@
   // toolCallId?, name?}.  Reasoning is shown, never sent back.
   const conversation = { threadId: newId("thread"), systemId: newId("msg"), turns: [] };
   let pendingCalls = [];  // the last run's tool calls, each waiting for a result typed by hand
+  let pendingApprovals = [];  // the last run's interrupts: {interrupt, status} once answered
   let current = null;     // the run in progress: {controller}
 
   function readTools() {
@@ -110,8 +111,12 @@
       if (turn.toolCalls && turn.toolCalls.length) message.toolCalls = asToolCalls(turn.toolCalls, true);
       messages.push(message);
     }
-    return { threadId: conversation.threadId, runId: newId("run"), messages, tools: settings.tools,
-             context: [], state: {}, forwardedProps: {} };
+    const body = { threadId: conversation.threadId, runId: newId("run"), messages, tools: settings.tools,
+                   context: [], state: {}, forwardedProps: {} };
+    // Answers to the interrupts of the run before (a server tool waiting for an approval).
+    const answered = pendingApprovals.filter((a) => a.status);
+    if (answered.length) body.resume = answered.map((a) => ({ interruptId: a.interrupt.id, status: a.status }));
+    return body;
   }
 
   // ---- the page around a run ----
@@ -236,7 +241,9 @@
   }
 
   function offerToolResults(view) {
-    pendingCalls = view.turn.toolCalls.filter((call) => call.result === undefined);  // the provider ran the others
+    // Calls the provider or the proxy ran (a result came with the run) or that wait for an approval need no
+    // typed result.
+    pendingCalls = view.turn.toolCalls.filter((call) => call.result === undefined && !call.approval);
     for (const call of pendingCalls) {
       const label = el("label", "tool-result-label", `result of ${call.name}`);
       call.input = el("textarea", "tool-result");
@@ -256,7 +263,10 @@
     const text = $("message").value;
     const missing = pendingCalls.filter((call) => !call.input.value.trim()).map((call) => call.name);
     if (missing.length) { showFormError(`Type a result for ${missing.join(", ")} first.`); return; }
-    if (!pendingCalls.length && !text.trim()) { showFormError("Type a message first."); return; }
+    const unanswered = pendingApprovals.filter((a) => !a.status);
+    if (unanswered.length) { showFormError("Approve or decline the waiting call first."); return; }
+    const resuming = pendingApprovals.length > 0;
+    if (!pendingCalls.length && !resuming && !text.trim()) { showFormError("Type a message first."); return; }
     // Tool results first (one tool message per call, each naming its call), then the person's message.
     for (const call of pendingCalls) {
       conversation.turns.push({ id: newId("msg"), role: "tool", toolCallId: call.id, name: call.name,
@@ -273,11 +283,19 @@
       $("message").value = "";
     }
     const view = new RunView($("transcript"));
+    // An approval answered on this run's prompt; once every waiting call has its answer, the next
+    // request goes with them (AG-UI resume entries) and the run goes on.
+    view.onApproval = (interrupt, status) => {
+      const waiting = pendingApprovals.find((a) => a.interrupt.id === interrupt.id);
+      if (waiting) waiting.status = status;
+      if (pendingApprovals.length && pendingApprovals.every((a) => a.status)) send();
+    };
     const log = new EventLog($("log-body"));
     try {
       await stream(settings, view, log);
     } finally {
       current = null;
+      pendingApprovals = [];  // sent with this request (resume), answered or not
       view.bubble.classList.remove("running");
     }
     if (view.ended === "finished") {
@@ -286,13 +304,15 @@
       conversation.turns.push({ id: turn.id || newId("msg"), role: "assistant", content: turn.content,
                                 toolCalls: turn.toolCalls.map(({ id, name, arguments: args, encryptedValue }) =>
                                   ({ id, name, arguments: args, encryptedValue })) });
-      // What the provider's own tools returned goes back as their results, as the official client keeps them.
+      // What the provider's tools and the proxy's returned (TOOL_CALL_RESULT) is kept as tool messages, as the
+      // official client keeps it.
       for (const call of turn.toolCalls.filter((c) => c.result !== undefined)) {
         conversation.turns.push({ id: newId("msg"), role: "tool", toolCallId: call.id, name: call.name, content: call.result });
       }
+      pendingApprovals = view.interrupts.map((interrupt) => ({ interrupt, status: null }));
       offerToolResults(view);
-      setState("finished", pendingCalls.length ? "finished: the assistant called tools; type their results"
-                                               : "finished");
+      setState("finished", pendingApprovals.length ? "finished: a call waits for your approval"
+        : pendingCalls.length ? "finished: the assistant called tools; type their results" : "finished");
     } else {
       view.bubble.append(el("p", "hint", "This reply is not kept in the conversation."));
       setState("error", "the run failed (see the red box)");
@@ -304,6 +324,7 @@
     conversation.threadId = newId("thread");
     conversation.turns = [];
     pendingCalls = [];
+    pendingApprovals = [];
     $("transcript").replaceChildren();
     $("log-body").replaceChildren();
     $("resume-info").textContent = "";
