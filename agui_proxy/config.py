@@ -269,6 +269,9 @@ class StreamsConfig(Strict):
     retry_after: int = Field(1, ge=0)  # seconds, in the Retry-After of those 503s
     keepalive: float = Field(15.0, ge=0)  # seconds of silence before a ": ping" comment; 0: never
     shutdown_grace: float = Field(25.0, ge=0)  # seconds streams get to finish after SIGTERM
+    # Seconds a client may take nothing of what the proxy writes before its connection is closed
+    # (nginx's send_timeout); its stream slot, lease and memory are freed then (server/send_timeout.py).
+    send_timeout: float = Field(30.0, gt=0)
 
 
 class Config(Strict):

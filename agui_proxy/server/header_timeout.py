@@ -26,13 +26,17 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .send_timeout import DEFAULT_SEND_TIMEOUT, SendDeadline
+
 DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 class ServerConfig(uvicorn.Config):
-    """uvicorn's config with the proxy's ``header_timeout`` (seconds), which the protocols read."""
+    """uvicorn's config with the proxy's ``header_timeout`` and ``send_timeout`` (seconds), which
+    the protocols read."""
 
-    def __init__(self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **options: Any) -> None:
+    def __init__(self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+                 send_timeout: float = DEFAULT_SEND_TIMEOUT, **options: Any) -> None:
         http = options.get("http", "auto")
         if http == "auto":  # uvicorn's own choice: httptools when it is installed
             http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
@@ -40,6 +44,7 @@ class ServerConfig(uvicorn.Config):
             options["http"] = PROTOCOLS[http]
         super().__init__(app, **options)
         self.header_timeout = header_timeout
+        self.send_timeout = send_timeout
 
 
 class _HeaderDeadline(asyncio.Protocol):
@@ -92,12 +97,12 @@ class _HeaderDeadline(asyncio.Protocol):
             self.transport.close()
 
 
-class HeaderTimeoutHttpTools(_HeaderDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol with ``header_timeout``."""
+class HeaderTimeoutHttpTools(_HeaderDeadline, SendDeadline, HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``header_timeout`` and ``send_timeout``."""
 
 
-class HeaderTimeoutH11(_HeaderDeadline, H11Protocol):
-    """uvicorn's h11 protocol with ``header_timeout``."""
+class HeaderTimeoutH11(_HeaderDeadline, SendDeadline, H11Protocol):
+    """uvicorn's h11 protocol with ``header_timeout`` and ``send_timeout``."""
 
 
 PROTOCOLS: dict[str, type[asyncio.Protocol]] = {"httptools": HeaderTimeoutHttpTools, "h11": HeaderTimeoutH11}

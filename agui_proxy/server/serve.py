@@ -129,8 +129,9 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
                                "timeout_graceful_shutdown": grace}
     if workers == 1:
         proxy = create_app(config)  # before binding: an app that cannot be built serves nothing
-        # ServerConfig carries header_timeout; building it configures the log handlers.
-        server = _Server(ServerConfig(proxy, header_timeout=config.server.header_timeout, **options))
+        # ServerConfig carries header_timeout and send_timeout; building it configures the log handlers.
+        server = _Server(ServerConfig(proxy, header_timeout=config.server.header_timeout,
+                                      send_timeout=config.streams.send_timeout, **options))
         _served(proxy)
         with bind(config.server.host, config.server.port) as sock:
             listen_after(sock, announce)
@@ -149,7 +150,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         # What uvicorn.run does for workers, with the config that carries header_timeout, on the
         # socket bound here (so that a taken port is reported before anything is announced).
         workers_config = ServerConfig(FACTORY, factory=True, workers=workers,
-                                      header_timeout=config.server.header_timeout, **options)
+                                      header_timeout=config.server.header_timeout,
+                                      send_timeout=config.streams.send_timeout, **options)
         with bind(config.server.host, config.server.port) as sock:
             supervisor = Multiprocess(workers_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
             listen_after(sock, announce)

@@ -396,12 +396,17 @@ class SlowReader:
     RCVBUF = 8192
 
     def __init__(self, url: str, path: str, body: Mapping[str, Any] | bytes,
-                 headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+                 headers: Mapping[str, str] | None = None, timeout: float = 30.0, mss: int | None = None) -> None:
         parsed = httpx.URL(url)
         assert parsed.host == HOST
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Before connecting, so the window the proxy may fill is small from the start.
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
+        if mss is not None:
+            # An internet-sized segment (loopback's is 64 KB): the kernel then sizes the proxy's
+            # send buffer for this connection at about a hundred KB instead of megabytes, so a
+            # client that stops reading stalls the proxy's writes after little data.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self.sock.settimeout(timeout)
         self.sock.connect((HOST, parsed.port or 80))
         data = _content(body)
