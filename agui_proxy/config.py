@@ -47,6 +47,10 @@ class LimitsConfig(Strict):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1)
     max_event_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     body_timeout: float = Field(30.0, gt=0)  # seconds to receive the whole request body; past it 408
+    # A request's head (request line and headers) past these gets 431, before anything else is
+    # done with it (server/header_limits.py): its size in bytes, and its number of header fields.
+    max_header_bytes: int = Field(64 * 1024, ge=1024)  # a JWT and a page's cookies fit
+    max_headers: int = Field(100, ge=8)  # as Apache's LimitRequestFields
 
 
 # -- reliability: timeouts, retries, stream limits (README "Reliability") ------------------------

@@ -27,10 +27,12 @@ from .access_log import AccessLog, ensure_log_output
 from .admission import AdmissionGate
 from .auth import Authenticate, BearerTokens, ConfigAuth
 from .cors import CORSPolicy
+from .header_limits import too_many_headers
 from .hosting import hosting_line, middleware_config
 from .keepalive import KeepAlive
 from .lifespan import Lifespan, SharedClient
 from .metrics import Metrics
+from .responses import send_error
 from .resumable import resumable_runs
 from .secrets import config_redactor
 from .shutdown import Shutdown, drain_on_exit_signals
@@ -93,6 +95,11 @@ class AGUIProxyMiddleware:
             path = route_path(scope)
             handler = (self._dispatch.routes.get(path) or self._dispatch.endpoints.get(scope["path"])
                        or self._dispatch.below_route(path))
+            if handler is not None or self.app is None:
+                refused = too_many_headers(scope["headers"], self.config.limits.max_headers)
+                if refused is not None:
+                    await send_error(send, refused)
+                    return
             if handler is not None:
                 await handler(scope, receive, send)
                 return

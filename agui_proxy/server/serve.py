@@ -131,7 +131,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         proxy = create_app(config)  # before binding: an app that cannot be built serves nothing
         # ServerConfig carries header_timeout and send_timeout; building it configures the log handlers.
         server = _Server(ServerConfig(proxy, header_timeout=config.server.header_timeout,
-                                      send_timeout=config.streams.send_timeout, **options))
+                                      send_timeout=config.streams.send_timeout,
+                                      max_header_bytes=config.limits.max_header_bytes, **options))
         _served(proxy)
         with bind(config.server.host, config.server.port) as sock:
             listen_after(sock, announce)
@@ -151,7 +152,8 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         # socket bound here (so that a taken port is reported before anything is announced).
         workers_config = ServerConfig(FACTORY, factory=True, workers=workers,
                                       header_timeout=config.server.header_timeout,
-                                      send_timeout=config.streams.send_timeout, **options)
+                                      send_timeout=config.streams.send_timeout,
+                                      max_header_bytes=config.limits.max_header_bytes, **options)
         with bind(config.server.host, config.server.port) as sock:
             supervisor = Multiprocess(workers_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
             listen_after(sock, announce)
