@@ -29,7 +29,7 @@ from .keepalive import KeepAlive
 from .metrics import Metrics
 from .reattach import check_run_id
 from .reliability import RunObserver, Unobserved, UpstreamRun
-from .request_body import read_body_within
+from .request_body import check_json_body, read_body_within
 from .responses import send_error
 from .resumable import ResumableRuns
 from .routing import RoutePlan, Target
@@ -59,6 +59,7 @@ class RouteHandler:
         try:
             try:
                 self.gate.check()  # before the body: an overloaded process spends nothing on it
+                check_json_body(scope)
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
                 body = await read_body_within(scope, receive, self.max_body_bytes, self.body_timeout)
                 slot = self.gate.admit()  # once the body is in: a body sent slowly holds no slot

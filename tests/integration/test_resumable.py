@@ -197,6 +197,17 @@ def test_a_run_id_is_taken_once_per_identity(proxy: ProxyProcess, up: ScriptedUp
     assert bobs.status == 200 and bobs.events[-1]["type"] == "RUN_FINISHED", "another identity's ids are its own"
 
 
+@pytest.mark.parametrize("run_id", ["run-1\n", "run-1\r\n", "\nrun-1"])
+def test_a_run_id_with_a_newline_gets_422_and_starts_nothing(proxy: ProxyProcess, up: ScriptedUpstream,
+                                                            run_id: str) -> None:
+    requests_before = len(up.requests)
+    with new_client() as client:
+        reply = client.post(proxy.url + "/api/agent", json=agui_body(run_id), headers=ALICE)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["type"] == "invalid_request" and "runId" in reply.json()["error"]["message"]
+    assert len(up.requests) == requests_before, "no run started upstream"
+
+
 @pytest.mark.parametrize(("headers", "query", "kind"), [
     ({"last-event-id": "abc"}, "", "malformed_cursor"),
     ({"last-event-id": "-1"}, "", "malformed_cursor"),
