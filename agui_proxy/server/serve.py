@@ -34,6 +34,7 @@ from ..config import Config, default_config, load_config
 from ..errors import ListenError
 from .access_log import ensure_log_output, logging_config
 from .app import AGUIProxyMiddleware, create_app
+from .descriptors import plan_descriptors
 from .header_timeout import ServerConfig
 from .hosting import configure_worker_logging, hosting_line
 from .log_redaction import install_log_redaction
@@ -52,7 +53,7 @@ def app_from_env() -> AGUIProxyMiddleware:
     Under another server than the CLI it also sets up the proxy's logging (hosting.py), and says
     in one line what the worker provides."""
     path = os.environ.get(CONFIG_ENV)
-    config = load_config(path) if path else default_config()
+    config, _ = plan_descriptors(load_config(path) if path else default_config())
     configure_worker_logging(config)
     proxy = _served(create_app(config))
     log.info(hosting_line(proxy.config, "worker", ensure_log_output(config.logging)))
