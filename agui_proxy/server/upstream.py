@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..providers import Provider, ProviderRequest, Recording, UpstreamRequest
 from ..providers.base import describe_error_body
-from ..transport import ResponseBody, body_of
+from ..transport import ResponseBody, ResponseHeadTooLarge, body_of, head_too_large
 from .deadline import Deadline, seconds
 from .inflate import Inflater, content_coding
 
@@ -277,8 +277,15 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# What h11 (under httpx's own transport, which gives it httpcore's 100 KB cap) says of a head, or
+# any line, that does not end within the cap.
+_H11_TOO_LONG = "Receive buffer too long"
+
+
 def _reason(exc: httpx.TransportError) -> str:
     # The exception's text can carry the URL (with a query); its type is enough for a person.
+    if isinstance(exc, ResponseHeadTooLarge) or str(exc) == _H11_TOO_LONG:
+        return head_too_large()
     return {
         httpx.ConnectError: "connection failed",
         httpx.RemoteProtocolError: "the upstream broke the HTTP protocol or closed the connection",
