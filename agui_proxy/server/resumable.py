@@ -37,7 +37,7 @@ from ..errors import (
     StoreUnavailable,
     UpstreamReportedError,
 )
-from ..store.runs import RunLog
+from ..store.runs import Created, RunLog
 from ..store.runs_open import open_run_log
 from .admission import AdmissionGate, RunSlot
 from .coalesce import Write
@@ -59,9 +59,11 @@ class ResumableRuns:
         self.gate = gate
         self._drivers: set[asyncio.Future[None]] = set()
 
-    async def create(self, key: str, resumable: ResumableConfig) -> bool:
-        """Claim ``key`` for a new run; ``False`` when its owner already has a run of that id."""
-        return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept)
+    async def create(self, key: str, resumable: ResumableConfig) -> Created:
+        """Claim ``key`` for a new run (or say why not: its owner has a run of that id, or no
+        ended run could make room)."""
+        return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept,
+                                     max_per_owner=self.config.max_kept_per_identity)
 
     def start(self, key: str, resumable: ResumableConfig, slot: RunSlot, build: Callable[[Write], UpstreamRun],
               *, done: bool, label: str) -> tuple[UpstreamRun, asyncio.Future[None]]:
@@ -158,7 +160,8 @@ def _stop_error(reason: str | None, resumable: ResumableConfig) -> RunError | No
         return RunTooLarge(f"the run passed its cap of {resumable.max_frames} events or {resumable.max_bytes} "
                            "bytes (resumable.max_frames, max_bytes)")
     if reason == DROPPED:
-        return RunTooLarge("the run was dropped to keep runs.max_kept runs")
+        return RunTooLarge("the run's frames could not be kept (runs.max_bytes, every kept byte a running run's; "
+                           "or its keys expired in the store)")
     return None
 
 

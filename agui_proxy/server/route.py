@@ -20,7 +20,7 @@ from ..core.redact import Redactor
 from ..core.run import RunBuilder
 from ..errors import InboundError, StoreUnavailable
 from ..providers import ProviderRequest
-from ..store.runs import run_key
+from ..store.runs import Created, run_key
 from ..users.log_identity import IdentityLog
 from .admission import AdmissionGate, RunSlot
 from .coalesce import Write
@@ -35,6 +35,8 @@ from .resumable import ResumableRuns
 from .routing import RoutePlan, Target
 from .run_reader import follow_run
 from .run_response import SSEWriter, respond_with_run
+
+RUNS_RETRY_AFTER = 5  # seconds, when no kept run has ended to make room for a new one
 
 
 class RouteHandler:
@@ -103,7 +105,14 @@ class RouteHandler:
         except StoreUnavailable as exc:
             raise InboundError(503, "store_unavailable", "the run cannot be kept now (the store failed); "
                                "send the request again", retry_after=1) from exc
-        if not created:
+        if created == Created.OWNER_FULL:
+            raise InboundError(429, "too_many_runs", f"this identity keeps {self.runs.config.max_kept_per_identity} "
+                               "runs, every one still running (runs.max_kept_per_identity); send it again once "
+                               "one has ended", retry_after=RUNS_RETRY_AFTER)
+        if created == Created.FULL:
+            raise InboundError(503, "too_many_runs", f"the proxy keeps {self.runs.config.max_kept} runs, every one "
+                               "still running (runs.max_kept); send it again later", retry_after=RUNS_RETRY_AFTER)
+        if created == Created.EXISTS:
             raise InboundError(409, "run_exists", f"a run with runId {request.run_id!r} was already started; "
                                f"reattach with GET {self.plan.route.path}/runs/<runId> or send a new runId")
         run, context.outliving_run = self.runs.start(

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from ..support.proxy import ProxyProcess, ProxySetup, eventually, new_client, start_proxy
+from ..support.agui_check import text_of
+from ..support.proxy import ProxyProcess, ProxySetup, RawStream, eventually, new_client, start_proxy
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
-from .openai_chat_streams import MODEL, chunk, text_transcript
+from .openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,7 @@ ALICE = {"authorization": "Bearer alice-token-0123456789"}
 BOB = {"authorization": "Bearer bob-token-0123456789"}
 LINGER = 1.0
 MAX_KEPT = 8
+PER_IDENTITY = 4
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
         "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": LINGER}},
                    {"path": "/api/small", "upstream": "openai", "resumable": {"linger": 30, "max_frames": 16}},
                    {"path": "/api/plain", "upstream": "openai"}],
-        "runs": {"max_kept": MAX_KEPT},
+        "runs": {"max_kept": MAX_KEPT, "max_kept_per_identity": PER_IDENTITY},
     }, env={"KEY": KEY})
 
 
@@ -256,6 +258,46 @@ def test_runs_never_reattached_stay_within_max_kept(proxy: ProxyProcess, up: Scr
     assert found.count(200) <= MAX_KEPT, found
     assert found[-MAX_KEPT // 2:] == [200] * (MAX_KEPT // 2), "the newest runs are kept"
     assert found[:MAX_KEPT] == [404] * MAX_KEPT, "the oldest went first"
+
+
+def test_another_identitys_runs_never_end_a_running_one(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """Alice's run streams while Bob starts more runs than max_kept: his ended runs make room for
+    his new ones; hers goes on to RUN_FINISHED and stays readable."""
+    release = threading.Event()
+    held_script(up, release)
+    alice = agui_body()
+    with RawStream(proxy.url, "/api/agent", alice, headers=ALICE) as stream, new_client() as client:
+        stream.read_until(b"TEXT_MESSAGE_CONTENT")
+        for _ in range(2 * MAX_KEPT):
+            whole_script(up)
+            bobs = read_frames(client, "POST", proxy.url + "/api/agent", body=agui_body(), headers=BOB)
+            assert bobs.status == 200 and bobs.events[-1]["type"] == "RUN_FINISHED", bobs.events[-1:]
+        release.set()
+        rest = read_frames(client, "GET", f"{proxy.url}/api/agent/runs/{alice['runId']}", headers=ALICE)
+    assert rest.status == 200 and rest.events[-1]["type"] == "RUN_FINISHED", rest.events[-1:]
+    assert text_of(rest.events) == TEXT
+
+
+def test_one_identity_fills_only_its_share_of_running_runs(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    release = threading.Event()
+    streams: list[RawStream] = []
+    try:
+        for _ in range(PER_IDENTITY):
+            held_script(up, release)
+            streams.append(RawStream(proxy.url, "/api/agent", agui_body(), headers=BOB))
+            streams[-1].read_until(b"TEXT_MESSAGE_CONTENT")
+        with new_client() as client:
+            refused = client.post(proxy.url + "/api/agent", json=agui_body(), headers=BOB)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["type"] == "too_many_runs" and refused.headers["retry-after"]
+            assert "runs.max_kept_per_identity" in refused.json()["error"]["message"]
+            whole_script(up)  # another identity is not refused for Bob's runs
+            alices = read_frames(client, "POST", proxy.url + "/api/agent", body=agui_body(), headers=ALICE)
+        assert alices.status == 200 and alices.events[-1]["type"] == "RUN_FINISHED"
+    finally:
+        release.set()
+        for stream in streams:
+            stream.close()
 
 
 def test_a_route_without_resumable_is_as_before(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
