@@ -145,6 +145,8 @@ class AGUIProxyMiddleware:
         await self.parts.client.aclose()
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
+        if self.parts.quotas is not None:
+            await self.parts.quotas.aclose()
         if self.store is not None:
             store, self.store = self.store, None
             await store.aclose()
