@@ -199,6 +199,12 @@ class UpstreamUnavailable(RunError):
     retryable = True
 
 
+class RunStoreUnavailable(RunError):
+    """A resumable run's log (``store.url``) failed while the run went on: the run ended there."""
+
+    code = "store_unavailable"
+
+
 class UpstreamTimeout(RunError):
     """The upstream did not answer, or went silent, for longer than the configured timeout."""
 
