@@ -5,10 +5,10 @@ same routes in front of an existing ASGI app, with an optional ``authenticate`` 
 an :class:`Identity`, or raising :class:`AuthError`) and :func:`load_config`.
 """
 
+from .app.proxy import AGUIProxyMiddleware, create_app
 from .config import Config, load_config
 from .errors import AGUIProxyError, AuthError, ConfigError, InboundError, QuotaExceeded, RunError
-from .server.app import AGUIProxyMiddleware, create_app
-from .server.identity import Identity
+from .middleware.identity import Identity
 from .version import __version__
 
 __all__ = [

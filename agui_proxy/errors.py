@@ -30,13 +30,12 @@
         ├── RunTooLarge              a resumable run passed its frame or byte cap
         └── InternalError            a bug in the proxy; the stream still ends properly
 
-Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``,
-only ever acted on before any of the upstream's answer reached the client: README
-"Reliability") or whether no other upstream should be tried either (``final``), as httpx's
-tree carries its meaning in its classes.  Errors are translated at the boundary where they
-happen (the HTTP shell maps httpx's exceptions to these), so the core never sees a library's
-exception type.  Every message here is meant for a person and must never carry a key or a
-token.
+Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``, only
+ever acted on before any of the upstream's answer reached the client: docs/reliability.md) or
+whether no other upstream should be tried either (``final``), as httpx's tree carries its meaning
+in its classes.  Errors are translated at the boundary where they happen (the HTTP shell maps
+httpx's exceptions to these), so the core never sees a library's exception type.  Every message
+here is meant for a person and must never carry a key or a token.
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ class StoreUnavailable(AGUIProxyError):
 class RunError(AGUIProxyError):
     """A failure after the stream started; ends the run with ``RUN_ERROR {message, code}``.
 
-    ``code`` is one of the documented RUN_ERROR codes (README, "Errors"); each subclass has its
+    ``code`` is one of the documented RUN_ERROR codes (docs/protocol.md, "Errors in the stream"); each subclass has its
     own.  ``retryable``: the same upstream may answer if asked again.  ``final``: no fallback
     upstream may be asked either (the answer would be the same, or must not be sought).
     """

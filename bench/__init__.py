@@ -1,1 +1,1 @@
-"""agui-proxy's benchmark suite: ``python -m bench`` (see ``bench/run.py`` and README "Performance")."""
+"""agui-proxy's benchmark suite: ``python -m bench`` (see ``bench/run.py`` and docs/performance.md)."""

@@ -43,10 +43,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from agui_proxy.config_identity import JWTConfig
-from agui_proxy.config_quotas import QuotasConfig
+from agui_proxy.config import JWTConfig, QuotasConfig
 from agui_proxy.quotas import QuotaGate
-from agui_proxy.store import MemoryStore, RedisStore, Store
+from agui_proxy.store import MemoryQuotaStore, QuotaStore, RedisQuotaStore
 from agui_proxy.users import JWTVerifier
 
 from .identity_requests import ROUNDS, WHOLE_ROUNDS, Timing, medians, static_check, timed, whole_requests
@@ -126,8 +125,8 @@ async def checks_alone(requests: int, redis_url: str, static: Callable[[], Await
         out["JWT seen before (remembered)"] = await per_call(lambda: with_keys.verify(seen), requests)
     quotas = QuotasConfig(per_identity={"requests_per_minute": 10**9, "tokens_per_minute": 10**9,
                                         "tokens_per_day": 10**9, "concurrent_streams": 10**6})
-    stores: list[tuple[str, Store]] = [("memory", MemoryStore()),
-                                       ("Redis on loopback", RedisStore(redis_url, timeout=1.0))]
+    stores: list[tuple[str, QuotaStore]] = [("memory", MemoryQuotaStore()),
+                                       ("Redis on loopback", RedisQuotaStore(redis_url, timeout=1.0))]
     for label, store in stores:
         gate = QuotaGate(quotas, store, prefix="bench:")
         out[f"quota admit + finish, {label}"] = await per_call(lambda g=gate: quota_round(g), requests)

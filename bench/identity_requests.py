@@ -13,9 +13,8 @@ from typing import Any
 import jwt
 
 from agui_proxy import create_app
-from agui_proxy.config import config_from_dict
-from agui_proxy.config_identity import AuthConfig
-from agui_proxy.server.auth import BearerTokens
+from agui_proxy.config import AuthConfig, config_from_dict
+from agui_proxy.middleware.auth import BearerTokens
 
 STATIC_TOKENS = [f"static-token-{i}-0123456789abcdef" for i in range(4)]
 SECRET = "bench-secret-" + "x" * 40

@@ -4,7 +4,7 @@
 
 A stand-in route handler sends a 200 and ``--chunks`` body messages (a streamed answer), with and
 without the shell's request context, metrics + access log and CORS pieces around it
-(as ``agui_proxy/server/stack.py`` composes them for a route), in-process (no sockets: only the layer's own CPU).
+(as ``agui_proxy/app/stack.py`` composes them for a route), in-process (no sockets: only the layer's own CPU).
 The access log goes to a real handler writing to /dev/null, as a production line would be
 formatted and written.  Prints medians of 5 rounds.
 """
@@ -21,12 +21,12 @@ from typing import Any
 import anyio
 
 from agui_proxy.config import config_from_dict
-from agui_proxy.server.access_log import ACCESS_LOGGER, AccessLog
-from agui_proxy.server.context import RequestContextMiddleware
-from agui_proxy.server.cors import CORSMiddleware, CORSPolicy
-from agui_proxy.server.methods import POST
-from agui_proxy.server.metrics import Metrics
-from agui_proxy.server.recording import RequestRecorder
+from agui_proxy.middleware.access_log import ACCESS_LOGGER, AccessLog
+from agui_proxy.middleware.accounting import RequestAccounting
+from agui_proxy.middleware.context import RequestContextMiddleware
+from agui_proxy.middleware.cors import CORSMiddleware, CORSPolicy
+from agui_proxy.middleware.methods import POST
+from agui_proxy.middleware.metrics import Metrics
 
 CHUNK = b'data: {"type":"TEXT_MESSAGE_CONTENT","messageId":"msg_1","delta":"hello","timestamp":1}\n\n'
 
@@ -66,7 +66,7 @@ def main() -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     wrapped = RequestContextMiddleware(
-        RequestRecorder(CORSMiddleware(stream, CORSPolicy(config.cors), POST), metrics, AccessLog(config.logging)),
+        RequestAccounting(CORSMiddleware(stream, CORSPolicy(config.cors), POST), metrics, AccessLog(config.logging)),
         route="/api/agent", upstream="demo")
 
     async def bare() -> float:

@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 
+from agui_proxy.app.proxy import AGUIProxyMiddleware, create_app
 from agui_proxy.config import config_from_dict
-from agui_proxy.server.app import AGUIProxyMiddleware, create_app
 
 BODY = json.dumps({"params": {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}}).encode()
 SCOPE: dict[str, Any] = {
@@ -81,10 +81,10 @@ def span_work(proxy: AGUIProxyMiddleware, requests: int) -> float:
     """Seconds per request of the tracing calls alone: the server span, one try's client span."""
     from agui_proxy.core.pipeline import RunPipeline
     from agui_proxy.core.run import RunBuilder
-    from agui_proxy.server.context import RequestContext
-    from agui_proxy.server.reliability import UNOBSERVED
-    from agui_proxy.server.routing import RoutePlan
+    from agui_proxy.middleware.context import RequestContext
     from agui_proxy.tracing.spans import RequestSpan
+    from agui_proxy.upstream.chain import RoutePlan
+    from agui_proxy.upstream.retries import UNOBSERVED
 
     tracing = proxy.parts.tracing
     assert tracing is not None

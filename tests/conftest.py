@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from agui_proxy.store import MemoryStore, RedisStore, Store
+from agui_proxy.store import MemoryQuotaStore, QuotaStore, RedisQuotaStore
 
 from .support.proxy import ProxyProcess, ProxySetup, start_proxy
 from .support.redis_server import RedisServer
-from .support.upstream import ScriptedUpstream
+from .support.upstream import RefusedPort, ScriptedUpstream
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,13 @@ def up(upstream: ScriptedUpstream) -> Iterator[ScriptedUpstream]:
 
 
 @pytest.fixture(scope="module")
+def refused() -> Iterator[RefusedPort]:
+    """A loopback port that refuses connections: an upstream that is down."""
+    with RefusedPort() as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
 def proxy(proxy_setup: ProxySetup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyProcess]:
     """The real proxy (its CLI), started once per module as the module's ``proxy_setup`` fixture says."""
     with start_proxy(tmp_path_factory.mktemp("proxy"), proxy_setup.config, env=proxy_setup.env,
@@ -55,9 +62,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(params=["memory", "redis"])
-def make_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
+def make_store(request: pytest.FixtureRequest) -> Callable[[], QuotaStore]:
     """Each store in turn, for a test body that must give the same answers with both."""
     if request.param == "memory":
-        return MemoryStore
+        return MemoryQuotaStore
     server: RedisServer = request.getfixturevalue("redis_server")
-    return lambda: RedisStore(server.url, timeout=1.0)
+    return lambda: RedisQuotaStore(server.url, timeout=1.0)

@@ -1,6 +1,6 @@
 """SSE frames one by one, for resumable runs: the pipeline's output split into its frames, and a
 frame with its ``id:`` line (WHATWG HTML, "Server-sent events": the ``id`` field sets the
-stream's last event id, which a browser's EventSource, and the client helper in the README,
+stream's last event id, which a browser's EventSource, and the documented client (docs/examples/resumable-client.mjs),
 send back as ``Last-Event-ID``).
 
 Every frame the encoder writes ends with a blank line and holds none inside (its JSON is one

@@ -9,7 +9,7 @@ text, without hiding ordinary words: Ollama's conventional key ``ollama`` would 
 name and route out of every log line, a one-letter token every such letter.  So a short secret is
 redacted only as a whole value: a text (a log argument, a header value, a message) that is the
 secret and nothing else, surrounding whitespace aside.  The config refuses inbound tokens that
-short and warns about such provider keys (README "Security").
+short and warns about such provider keys (docs/reliability.md, "Short secrets").
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
-_WINDOW = 8  # also the shortest inbound token the config accepts (config_auth.py)
+_WINDOW = 8  # also the shortest inbound token the config accepts (config/secret_length.py)
 # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), Google (AIza...), bearer values, and masked echoes.
 _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-.~+/=*]{6,})")
 
@@ -26,7 +26,7 @@ _KEY_SHAPED = re.compile(r"\b(?:sk-[\w\-*]{4,}|AIza[\w\-]{10,}|[Bb]earer\s+[\w\-
 class Redactor:
     """Every key and token of one config, and the eight-character windows of each, computed once.
 
-    Built once from the config (``server/secrets.py``) and passed to everything that writes a
+    Built once from the config (``app/secrets.py``) and passed to everything that writes a
     message a person may read: the run's ``RUN_ERROR``, the log lines, the access log.  Calling it
     gives the text with every secret, every run of eight or more characters of one, and anything
     shaped like a provider key replaced by ``[redacted]``; a text that is a short secret whole

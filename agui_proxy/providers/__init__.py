@@ -1,29 +1,16 @@
-"""The provider registry: a config's ``provider:`` name to the class that speaks it.
+"""The providers: each speaks one upstream API, as a strategy the core runs (ARCHITECTURE.md).
 
-Adding a provider is a module and a row here (ARCHITECTURE.md: strategies in a registry).
-``PROVIDERS`` are the wire formats, each spoken over HTTP (and each a format a recording can be
-in); ``SOURCES`` is every ``provider:`` a config may name: those, and ``replay``.
+The registry (``registry.py``) names them and builds one from an upstream's typed settings.
 """
 
 from __future__ import annotations
 
 from ..core.translator import Translator
-from .anthropic import Anthropic
 from .base import Provider, ProviderRequest, Recording, UpstreamRequest
-from .gemini import Gemini
 from .http import HTTPProvider, UpstreamSettings
-from .openai_chat import ChatSettings, OpenAIChat
-from .openai_responses import OpenAIResponses
+from .openai_chat import ChatSettings
+from .registry import PROVIDERS, SOURCES, build_provider
 from .replay import Replay, ReplaySettings
 
-PROVIDERS: dict[str, type[HTTPProvider]] = {
-    OpenAIChat.name: OpenAIChat,
-    OpenAIResponses.name: OpenAIResponses,
-    Anthropic.name: Anthropic,
-    Gemini.name: Gemini,
-}
-
-SOURCES: dict[str, type[Provider]] = {**PROVIDERS, Replay.name: Replay}
-
 __all__ = ["PROVIDERS", "SOURCES", "ChatSettings", "HTTPProvider", "Provider", "ProviderRequest", "Recording", "Replay",
-           "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings"]
+           "ReplaySettings", "Translator", "UpstreamRequest", "UpstreamSettings", "build_provider"]

@@ -2,7 +2,7 @@
 
 A provider module defines a :class:`Provider` subclass (most of them through
 :class:`~agui_proxy.providers.http.HTTPProvider`) and registers it in
-``agui_proxy/providers/__init__.py``.  The shell opens what the provider builds (an
+``agui_proxy/providers/registry.py``.  The shell opens what the provider builds (an
 :class:`UpstreamRequest`, or a :class:`Recording` to play back), decodes the body into SSE
 events, and feeds them to the provider's :class:`Translator`, which tells a
 :class:`~agui_proxy.core.run.RunBuilder` what happened.
@@ -56,7 +56,7 @@ class Recording:
         return self  # a recording has no one to send headers to
 
 
-# What a provider builds for a conversation, and the shell opens (server/upstream.py open_source).
+# What a provider builds for a conversation, and the shell opens (upstream/call.py open_source).
 ProviderRequest = UpstreamRequest | Recording
 
 

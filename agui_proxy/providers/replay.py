@@ -1,7 +1,7 @@
 """``provider: replay``: a recorded provider stream played back instead of an upstream.
 
 The embedded default answers with one (``recordings/demo-openai-chat.sse``).  The recording is
-read by the shell (server/upstream.py opens the :class:`~agui_proxy.providers.base.Recording`
+read by the shell (upstream/call.py opens the :class:`~agui_proxy.providers.base.Recording`
 this builds) and goes through the same decoder and translator as a live answer in its
 ``format``, so what a client sees is what that provider would have produced.
 """

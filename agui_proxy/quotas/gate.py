@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..config_quotas import QuotaLimits, QuotasConfig
+from ..config import QuotaLimits, QuotasConfig
 from ..errors import InboundError, QuotaExceeded, StoreUnavailable
-from ..store import Admission, Charge, Lease, Store
+from ..store import Admission, Charge, Lease, QuotaStore
 from .metrics import QuotaMetrics
 from .policy import (
     STREAMS,
@@ -59,7 +59,7 @@ class QuotaTicket:
 
 
 class QuotaGate:
-    def __init__(self, config: QuotasConfig, store: Store, *, prefix: str, metrics: QuotaMetrics | None = None,
+    def __init__(self, config: QuotasConfig, store: QuotaStore, *, prefix: str, metrics: QuotaMetrics | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.store = store

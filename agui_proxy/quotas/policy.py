@@ -1,7 +1,7 @@
 """What a quota check asks the store, and what its answer means: no I/O here.
 
 For one identity and one moment, :func:`windows_for` gives the store's sliding-window counters
-(``store/base.py`` says why sliding) and :func:`lease_for` the concurrent-streams slot;
+(``store/quota_store.py`` says why sliding) and :func:`lease_for` the concurrent-streams slot;
 :func:`seconds_until_room` tells a refused client when to come back; :func:`rate_limit_headers`
 writes the ``RateLimit-Policy`` and ``RateLimit`` fields of draft-ietf-httpapi-ratelimit-headers
 (-10, section 2 and 3: ``"name";q=<quota>;w=<window>`` and ``"name";r=<remaining>;t=<seconds>``).
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..config_quotas import QuotaLimits, QuotasConfig
+from ..config import QuotaLimits, QuotasConfig
 from ..store import Counts, Lease, Window
 
 MINUTE = 60

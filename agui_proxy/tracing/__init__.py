@@ -3,15 +3,15 @@
 :func:`tracing_for` is the one entry: ``None`` when tracing is off (the app then does one ``is
 None`` check per request and nothing per chunk, and ``opentelemetry`` is never imported), else
 a :class:`~agui_proxy.tracing.setup.Tracing` built from the ``tracing:`` section
-(``config_tracing.py``).  The parts:
+(``config/tracing.py``).  The parts:
 
 - ``genai.py``: the OpenTelemetry GenAI semantic conventions' names for what an upstream is
   (no OpenTelemetry import);
 - ``setup.py``: the tracer provider and the OTLP/HTTP exporter (or the process's own SDK
   provider when the app the proxy is mounted in configured one);
 - ``spans.py``: the server span of a request (a pure ASGI piece of each route's chain,
-  ``server/stack.py``) and the client span of each upstream try (an observer of the run's tries,
-  ``server/reliability.py``).
+  ``app/stack.py``) and the client span of each upstream try (an observer of the run's tries,
+  ``upstream/retries.py``).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from starlette.types import ASGIApp
 
-from ..config import Config
-from ..config_tracing import DEFAULT_SERVICE_NAME, TracingConfig
+from ..config import Config, TracingConfig
+from ..config.tracing import DEFAULT_SERVICE_NAME
 from ..core.redact import NO_SECRETS, Redactor
 from ..version import __version__
 from .genai import operation_name, provider_name, server_address

@@ -33,10 +33,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..core.pipeline import RunPipeline
 from ..errors import RunError, UpstreamHTTPError
+from ..middleware.context import ERROR, INTERNAL, RequestContext, request_context
 from ..providers import ProviderRequest, UpstreamRequest
-from ..server.context import ERROR, INTERNAL, RequestContext, request_context
-from ..server.reliability import RunObserver, Unobserved
-from ..server.routing import Target
+from ..upstream.chain import Target
+from ..upstream.retries import RunObserver, Unobserved
 
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 

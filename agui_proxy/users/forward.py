@@ -2,7 +2,7 @@
 
 As a request header (``header: x-user-id``), and/or in the provider's own body field
 (``provider_field: true``): OpenAI's ``user`` (Chat Completions and Responses), Anthropic's
-``metadata.user_id`` (config_identity.PROVIDER_USER_FIELDS).  Providers ask for an id that does
+``metadata.user_id`` (config/identity.py, PROVIDER_USER_FIELDS).  Providers ask for an id that does
 not identify the person outright; what is sent is the identity the proxy logs (a keyed hash with
 ``logging.identity: hash``).  The client's own value of the field, if it sent one through
 ``body``, is replaced: the proxy, not the browser, says who the user is.
@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from ..config_identity import PROVIDER_USER_FIELDS, ForwardIdentityConfig
+from ..config import ForwardIdentityConfig
+from ..config.identity import PROVIDER_USER_FIELDS
 from ..providers import ProviderRequest, UpstreamRequest
 
 

@@ -23,7 +23,7 @@ import httpx
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 
-from ..config_identity import JWTConfig
+from ..config import JWTConfig
 
 log = logging.getLogger("agui_proxy.auth")
 

@@ -42,7 +42,8 @@ from jwt.exceptions import (
     MissingRequiredClaimError,
 )
 
-from ..config_identity import HMAC_ALGORITHMS, JWTConfig
+from ..config import JWTConfig
+from ..config.auth import HMAC_ALGORITHMS
 from ..errors import AuthError, InboundError
 from .jwks import KeyMismatch, KeySet, KeysUnavailable, log
 

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from ..config_ops import LoggingConfig
+from ..config import LoggingConfig
 
 _SAFE = str.maketrans({c: "_" for c in " \t\r\n\"'=\\"})
 MAX_CLAIM_CHARS = 128

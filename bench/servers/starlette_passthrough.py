@@ -3,7 +3,7 @@
 It relays the upstream's response bytes unchanged (``aiter_raw``: no decoding, no parsing), the
 least any proxy on this stack can do per streamed token.  The client posts a Chat Completions
 body; the upstream is ``BENCH_UPSTREAM`` (``http://127.0.0.1:<port>``).  Its httpx client is
-configured as agui-proxy's (``agui_proxy/server/upstream.py``: no connection cap, 100 kept alive).
+configured as agui-proxy's (``agui_proxy/upstream/call.py``: no connection cap, 100 kept alive).
 
     uvicorn bench.servers.starlette_passthrough:app --host 127.0.0.1 --port 8001
 """

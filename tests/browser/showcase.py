@@ -1,6 +1,6 @@
 """The showcase run: reasoning, then text, then a tool call, through the real proxy into the page.
 
-The tests use it (``test_playground.py``), and it regenerates the README's screenshot::
+The tests use it (``test_playground.py``), and it regenerates the screenshot in the README and docs/playground.md::
 
     python -m tests.browser.showcase            # writes docs/playground.png
 
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..integration.openai_chat_streams import chunk
+from ..support.openai_chat_streams import chunk
 from ..support.proxy import start_proxy
 from ..support.upstream import SSE_HEADERS, End, Pause, ScriptedUpstream, Status, Step, sse_steps
 from .browser import PlaygroundPage

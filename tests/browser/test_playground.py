@@ -19,7 +19,8 @@ from ag_ui.core import RunAgentInput
 
 import agui_proxy
 
-from ..integration.openai_chat_streams import (
+from ..support.agui_check import assert_valid_run, parse_frames
+from ..support.openai_chat_streams import (
     TEXT,
     TEXT_PIECES,
     TIME_ARGS,
@@ -28,7 +29,6 @@ from ..integration.openai_chat_streams import (
     text_transcript,
     tool_transcript,
 )
-from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.proxy import ProxyProcess, ProxySetup, start_proxy
 from ..support.upstream import (
     SSE_HEADERS,
@@ -48,7 +48,7 @@ from .browser import PlaygroundPage
 
 pytestmark = pytest.mark.integration
 
-STATIC_PAGE = Path(agui_proxy.__file__).parent / "server" / "static" / "playground.html"
+STATIC_PAGE = Path(agui_proxy.__file__).parent / "app" / "static" / "playground.html"
 KEY = "sk-test-PLAYGROUND-0123456789abcdef"
 TOKEN = "playground-test-token-5fd0c1"
 

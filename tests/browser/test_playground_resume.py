@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ..integration.openai_chat_streams import TEXT, text_transcript
+from ..support.openai_chat_streams import TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 from . import showcase

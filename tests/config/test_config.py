@@ -9,7 +9,7 @@ import pytest
 from agui_proxy.config import config_from_dict, load_config
 from agui_proxy.core.inbound import read_request
 from agui_proxy.errors import ConfigError
-from agui_proxy.providers import Recording
+from agui_proxy.providers import Recording, build_provider
 
 TOKEN = "client-token-1"
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def test_a_replay_file_is_read_from_beside_the_config(tmp_path: Path) -> None:
     text = "upstreams:\n  demo: {provider: replay, file: streams/one.sse}\nroutes:\n  - {path: /a, upstream: demo}\n"
     config = load_config(write(tmp_path, text), env={})
     hello = read_request(b'{"params": {"messages": [{"role": "user", "content": "Hi"}]}}').conversation
-    recording = config.upstreams["demo"].build_provider().build_request(hello)
+    recording = build_provider(config.upstreams["demo"]).build_request(hello)
     assert recording == Recording(tmp_path / "streams" / "one.sse", 64, 0.02)
 
 

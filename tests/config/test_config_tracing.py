@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agui_proxy.config import config_from_dict
-from agui_proxy.config_tracing import TracingConfig
+from agui_proxy.config import TracingConfig, config_from_dict
 from agui_proxy.errors import ConfigError
 
-BASE = {"upstreams": {"demo": {"provider": "replay"}}, "routes": [{"path": "/api/agent", "upstream": "demo"}]}
+from ..support.configs import replay_config
+
+BASE = replay_config()
 
 
 @pytest.mark.parametrize(("enabled", "env", "on"), [

@@ -69,8 +69,15 @@ def test_the_example_config_shows_every_identity_and_quota_option() -> None:
     """config.example.yaml names each option of the new sections (jwt and plans as comments)."""
     from pathlib import Path
 
-    from agui_proxy.config_identity import ForwardIdentityConfig, JWTConfig, NamedToken
-    from agui_proxy.config_quotas import PlansConfig, QuotaLimits, QuotasConfig, StoreConfig
+    from agui_proxy.config import (
+        ForwardIdentityConfig,
+        JWTConfig,
+        NamedToken,
+        PlansConfig,
+        QuotaLimits,
+        QuotasConfig,
+        StoreConfig,
+    )
 
     text = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
     for model in (JWTConfig, NamedToken, ForwardIdentityConfig, StoreConfig, QuotasConfig, QuotaLimits, PlansConfig):

@@ -11,15 +11,13 @@ import yaml
 from agui_proxy.config import config_from_dict, load_config
 from agui_proxy.errors import ConfigError
 
+from ..support.configs import replay_config
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def config(**sections: Any) -> Any:
-    return config_from_dict({
-        "upstreams": {"demo": {"provider": "replay"}},
-        "routes": [{"path": "/api/agent", "upstream": "demo"}],
-        **sections,
-    }, source="agui.yaml", env={})
+    return config_from_dict(replay_config(**sections), source="agui.yaml", env={})
 
 
 def test_defaults_allow_nothing_cross_origin_and_log_no_content() -> None:

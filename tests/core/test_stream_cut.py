@@ -8,13 +8,11 @@ not JSON"), a code clients do not retry on.  Every prefix of a recording either 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.harness import provider, run_bytes
-from ..support.recordings import STREAMS, split_offsets
+from ..support.recordings import recorded_file, split_offsets
 
 CASES = [
     ("openai-chat", "openai-chat/tool-call-single-include-usage.sse"),
@@ -26,10 +24,7 @@ CASES = [
 
 
 def _recording(relative: str) -> bytes:
-    path: Path = STREAMS / relative
-    if not path.is_file():
-        pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
-    return path.read_bytes()
+    return recorded_file(relative).read_bytes()
 
 
 @pytest.mark.parametrize(("name", "relative"), CASES, ids=[c[1] for c in CASES])

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ..support.openai_chat_streams import MODEL
 from ..support.proxy import ProxyProcess, start_proxy
 from ..support.upstream import ScriptedUpstream
-from .openai_chat_streams import MODEL
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The README's "Use as a library / ASGI middleware" examples, as the middleware tests serve them.
+"""The examples of docs/library.md ("Use as a library / ASGI middleware"), as the middleware tests serve them.
 
 ``lifecycle`` records what the app's own lifespan did, so a test can see it ran.
 """

@@ -27,7 +27,7 @@ def test_the_demo_runs_on_either(tmp_path: Path, args: list[str]) -> None:
 
 
 def test_the_defaults_are_uvloop_and_httptools() -> None:
-    from agui_proxy.cli import parse_args
+    from agui_proxy.serving.cli import parse_args
 
     args = parse_args([])
     assert (args.loop, args.http) == ("uvloop", "httptools")

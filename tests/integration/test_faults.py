@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import PING, assert_valid_run, parse_frames, text_of, types
+from ..support.openai_chat_streams import MODEL, TEXT, TEXT_PIECES, chunk, openai_error, text_transcript
 from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
@@ -41,7 +42,6 @@ from ..support.upstream import (
     sse_response,
     sse_steps,
 )
-from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, chunk, text_transcript
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +52,6 @@ BACKUP_TEXT = "From the backup upstream."
 MAX_EVENT = 4096
 RETRY_AFTER_CAP = 1.5
 FAST_RETRIES = {"max": 2, "backoff": 0.01, "max_backoff": 0.05, "max_retry_after": RETRY_AFTER_CAP}
-
-
-@pytest.fixture(scope="module")
-def refused() -> Iterator[RefusedPort]:
-    with RefusedPort() as port:
-        yield port
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +126,6 @@ def failed(reply: Reply, code: str, *words: str) -> list[dict[str, Any]]:
     for word in words:
         assert word in events[-1]["message"], events[-1]
     return events
-
-
-def openai_error(message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
 
 
 def backup_transcript() -> list[dict[str, Any]]:

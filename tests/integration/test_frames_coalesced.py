@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.openai_chat_streams import TEXT, TEXT_PIECES, text_transcript
 from ..support.proxy import ProxyProcess, RawStream
 from ..support.upstream import SSE_HEADERS, Chunk, End, Raw, ScriptedUpstream, Status, Step, WaitFor, sse_event
-from .openai_chat_streams import TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration
 

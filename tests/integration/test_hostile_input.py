@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, new_client, post, sse_events
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events, sse_run_error
 from ..support.upstream import (
     SSE_HEADERS,
@@ -27,7 +28,6 @@ from ..support.upstream import (
     sse_event,
     sse_response,
 )
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

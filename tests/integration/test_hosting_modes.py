@@ -1,6 +1,6 @@
 """Any server, same operations: the proxy under plain uvicorn, not its own CLI.
 
-- ``uvicorn --factory agui_proxy.server.serve:app_from_env --workers N``: access lines and JSON
+- ``uvicorn --factory agui_proxy.serving.serve:app_from_env --workers N``: access lines and JSON
   logs appear, and ``/metrics`` is one set across the workers whichever answers the scrape;
 - in front of a FastAPI app (``uvicorn --factory tests.integration.fastapi_app:...``): the access
   lines appear, and ``/healthz``, ``/readyz``, ``/metrics`` stay the app's unless configured.
@@ -19,9 +19,9 @@ import pytest
 
 from ..support.agui_check import text_of
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import HOST, ProxyProcess, child_env, eventually, free_port, post, write_config
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_uvicorn_workers_log_and_count_as_one(upstream: ScriptedUpstream, up: Sc
     temp.mkdir()
     env = child_env({"AGUI_PROXY_CONFIG": str(config), "TMPDIR": str(temp)}, drop=["PROMETHEUS_MULTIPROC_DIR"])
     # Four workers, as the issue ran them; two seen serving are enough to tell one set from four.
-    with UvicornProcess(["--factory", "agui_proxy.server.serve:app_from_env", "--workers", "4"], tmp_path,
+    with UvicornProcess(["--factory", "agui_proxy.serving.serve:app_from_env", "--workers", "4"], tmp_path,
                         env) as server:
         server.wait_ready()
         eventually(lambda: post(f"{server.url}/readyz", b"", method="GET").status, lambda s: s == 200,

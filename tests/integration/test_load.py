@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of, tool_calls_of
+from ..support.openai_chat_streams import MODEL, chunk
 from ..support.proxy import HOST, start_proxy
 from ..support.upstream import (
     SSE_HEADERS,
@@ -56,7 +57,6 @@ from ..support.upstream import (
     Step,
     sse_event,
 )
-from .openai_chat_streams import MODEL, chunk
 
 pytestmark = [pytest.mark.integration, pytest.mark.load,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the proxy's RSS from /proc")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from ..support.openai_chat_streams import MODEL, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, assert_no_secret, eventually, post, sse_events
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -24,10 +24,10 @@ from websockets.sync.client import connect
 from agui_proxy import AGUIProxyMiddleware, load_config
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 from ..support.proxy import HOST, free_port, open_stream, post
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, WaitFor, sse_response, sse_steps
 from .fastapi_app import app_with_middleware, app_with_mount
-from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,7 @@ def test_mounted_standalone_app(served: Callable[..., ServedApp], up: ScriptedUp
 
 
 def test_route_paths_are_relative_to_the_root_path() -> None:
-    from agui_proxy.server.app import route_path
+    from agui_proxy.app.proxy import route_path
 
     assert route_path({"path": "/api/agent"}) == "/api/agent"
     assert route_path({"path": "/agui/api/agent", "root_path": "/agui"}) == "/api/agent"

@@ -14,6 +14,7 @@ import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, eventually, open_stream, post, start_proxy
 from ..support.upstream import (
     SSE_HEADERS,
@@ -26,7 +27,6 @@ from ..support.upstream import (
     sse_response,
     sse_steps,
 )
-from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agui_proxy.app.playground import page_settings, render_page
 from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
-from agui_proxy.server.playground import page_settings, render_page
 
 from ..support.proxy import ProxyProcess, ProxySetup, new_client, start_proxy
 

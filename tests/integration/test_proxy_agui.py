@@ -14,9 +14,9 @@ import pytest
 from ag_ui.core import PROTOCOL_VERSION
 
 from ..support.agui_check import text_of, tool_calls_of
+from ..support.openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, text_transcript, tool_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
 from ..support.upstream import ScriptedUpstream, body_response, sse_response
-from .openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, text_transcript, tool_transcript
 
 pytestmark = pytest.mark.integration
 

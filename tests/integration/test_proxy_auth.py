@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import assert_valid_run, text_of
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, post
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ..support.agui_check import text_of, tool_calls_of, types
+from ..support.openai_chat_streams import (
+    ANTHROPIC_TOOLS,
+    EXPECTED_USAGE,
+    MODEL,
+    OPENAI_TOOLS,
+    TEXT,
+    TEXT_PIECES,
+    TIME_ARGS,
+    TOOL_TEXT,
+    WEATHER_ARGS,
+    openai_error,
+    text_transcript,
+    tool_transcript,
+)
 from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
@@ -41,31 +54,12 @@ from ..support.upstream import (
     sse_response,
     sse_steps,
 )
-from .openai_chat_streams import (
-    ANTHROPIC_TOOLS,
-    EXPECTED_USAGE,
-    MODEL,
-    OPENAI_TOOLS,
-    TEXT,
-    TEXT_PIECES,
-    TIME_ARGS,
-    TOOL_TEXT,
-    WEATHER_ARGS,
-    text_transcript,
-    tool_transcript,
-)
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk-test-SECRET-abcdefghijklmnop"
 ORGANIZATION = "org-test-0042"
 MAX_BODY = 4096
-
-
-@pytest.fixture(scope="module")
-def refused() -> Iterator[RefusedPort]:
-    with RefusedPort() as port:
-        yield port
 
 
 @pytest.fixture(scope="module")
@@ -220,10 +214,6 @@ def test_text_reaches_the_client_before_the_upstream_finishes(proxy: ProxyProces
 
 
 # -- upstream failures ------------------------------------------------------------------------------
-
-
-def openai_error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 def test_upstream_401(proxy: ProxyProcess, up: ScriptedUpstream) -> None:

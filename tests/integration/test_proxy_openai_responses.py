@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import assert_valid_run, reasoning_of, text_of, tool_calls_of, types
+from ..support.openai_chat_streams import text_transcript
 from ..support.proxy import (
     ProxyProcess,
     ProxySetup,
@@ -22,7 +23,6 @@ from ..support.proxy import (
     wait_for_output,
 )
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_response
-from .openai_chat_streams import text_transcript
 from .openai_responses_streams import (
     CALLS,
     ENCRYPTED,

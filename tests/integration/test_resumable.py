@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, RawStream, eventually, new_client, start_proxy
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
-from .openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import assert_valid_run
+from ..support.openai_chat_streams import MODEL, text_transcript
 from ..support.proxy import ProxyProcess, RawStream, new_client, start_proxy
 from ..support.redis_server import RedisServer
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
-from .openai_chat_streams import MODEL, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
+from ..support.openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 from ..support.proxy import HOST, ProxyProcess, Reply, eventually, open_stream, start_proxy
 from ..support.upstream import SSE_HEADERS, End, Hold, ScriptedUpstream, Status, sse_response, sse_steps
-from .openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, chunk
 from ..support.proxy import ProxyProcess, ProxySetup, SlowReader, sse_events, sse_run_error, start_proxy
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, sse_steps
-from .openai_chat_streams import MODEL, chunk
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import HOST, ProxyProcess, ProxySetup, post, sse_events
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -19,15 +19,15 @@ import anyio
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
+from agui_proxy.app.proxy import AGUIProxyMiddleware, create_app
 from agui_proxy.config import config_from_dict
 from agui_proxy.errors import ConfigError
-from agui_proxy.server.app import AGUIProxyMiddleware, create_app
 
 from ..support.agui_check import assert_valid_run, parse_frames, text_of
 from ..support.asgi import Response, request
+from ..support.openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 from ..support.otel_capture import by_kind, install
 from ..support.upstream import ScriptedUpstream, body_response, sse_response
-from .openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 KEY = "sk-tracing-secret-key-123456"

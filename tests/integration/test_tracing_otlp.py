@@ -14,9 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 from ..support.proxy import HOST, post, start_proxy
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, SERVED_MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 COLLECTOR_TOKEN = "collector-token-4242"

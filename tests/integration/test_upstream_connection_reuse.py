@@ -14,9 +14,9 @@ import threading
 import pytest
 
 from ..support.agui_check import assert_valid_run, text_of
+from ..support.openai_chat_streams import TEXT, text_transcript
 from ..support.proxy import ProxyProcess, post
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, WaitFor, sse_response, sse_steps
-from .openai_chat_streams import TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import trustme
 
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import post, sse_events, sse_run_error, start_proxy
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

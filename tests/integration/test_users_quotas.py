@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from ..support.issuer import AUDIENCE, Issuer, RSAKey
+from ..support.openai_chat_streams import MODEL, text_transcript
 from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
 from ..support.redis_server import RedisServer
 from ..support.upstream import ScriptedUpstream, sse_response
-from .openai_chat_streams import MODEL, text_transcript
 
 pytestmark = pytest.mark.integration
 

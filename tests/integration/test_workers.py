@@ -16,9 +16,9 @@ import pytest
 
 from ..support.agui_check import parse_frames, text_of
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, eventually, open_stream, post, run_cli, start_proxy
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Signal, Status, WaitFor, sse_response, sse_steps
-from .openai_chat_streams import MODEL, TEXT, text_transcript
 
 pytestmark = pytest.mark.integration
 

@@ -12,16 +12,9 @@ from agui_proxy.errors import InboundError
 
 from ..support.agui_check import reasoning_of, tool_calls_of
 from ..support.harness import built_request, provider, run_events
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_file, recorded_request
 
 KEY = "sk-ant-test-0123456789abcdef"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    path = STREAMS / "anthropic" / name
-    if not path.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS}")
-    return dict(json.loads(path.read_text()))
 
 
 def build(params: dict[str, Any], **settings: Any) -> tuple[dict[str, Any], dict[str, str], str]:
@@ -35,7 +28,7 @@ def build(params: dict[str, Any], **settings: Any) -> tuple[dict[str, Any], dict
 def test_tool_round_trip_matches_the_recorded_request() -> None:
     """A history with a tool call and its result, sent as Anthropic blocks, comes out as the
     real request that produced text-after-tool-result.sse, field for field."""
-    record = recorded("text-after-tool-result.request.json")
+    record = recorded_request("anthropic/text-after-tool-result.request.json")
     want = record["body"]
     body, headers, url = build({"messages": want["messages"], "tools": {"anthropic": want["tools"]},
                                 "max_tokens": want["max_tokens"]}, extra_body={"temperature": 1.0})
@@ -49,7 +42,7 @@ def test_tool_round_trip_matches_the_recorded_request() -> None:
 def test_openai_shaped_history_becomes_the_same_request() -> None:
     """The same conversation as OpenAI-style tool_calls + a tool message (ids kept), with the
     tools given for OpenAI only (converted), reaches Anthropic in Anthropic's own format."""
-    want = recorded("text-after-tool-result.request.json")["body"]
+    want = recorded_request("anthropic/text-after-tool-result.request.json")["body"]
     call_id = want["messages"][1]["content"][0]["id"]
     tool = want["tools"][0]
     body, _, _ = build({
@@ -70,9 +63,7 @@ def test_thinking_comes_back_signed_before_the_tool_call() -> None:
     """Round trip: the events of thinking-then-tool-use.sse, sent back by a client as Anthropic
     blocks with a tool result, give a request whose assistant turn starts with the same thinking
     and signature (the API refuses a tool turn whose thinking is missing or altered)."""
-    stream = STREAMS / "anthropic" / "thinking-then-tool-use.sse"
-    if not stream.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS}")
+    stream = recorded_file("anthropic/thinking-then-tool-use.sse")
     events = run_events(provider("anthropic"), stream.read_bytes())
     [signature] = [e["encryptedValue"] for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"]
     [(call_id, name, args)] = tool_calls_of(events)

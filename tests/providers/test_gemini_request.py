@@ -7,23 +7,14 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-
 from agui_proxy.core.inbound import read_request
 from agui_proxy.providers.base import UpstreamRequest
 
 from ..support.harness import built_request, provider, run_events
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_file, recorded_request
 
 KEY = "AIzaSyTEST-0123456789abcdefghij"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    path = STREAMS / "gemini" / name
-    if not path.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS}")
-    return dict(json.loads(path.read_text()))
 
 
 def request_for(params: dict[str, Any], **settings: Any) -> UpstreamRequest:
@@ -81,7 +72,7 @@ def with_output_key(contents: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_tool_round_trip_matches_the_recorded_request() -> None:
     """Two rounds of functionCall -> functionResponse (text-after-function-response), with the
     function name of each result looked up from the call with the same id."""
-    record = recorded("text-after-function-response.request.json")
+    record = recorded_request("gemini/text-after-function-response.request.json")
     want = record["body"]
     request = request_for({"system": want["systemInstruction"]["parts"][0]["text"],
                            "messages": as_history(want["contents"]),
@@ -99,8 +90,8 @@ def test_gemini3_thought_signature_goes_back_with_its_call() -> None:
     """Round trip: the call and signature the proxy streamed for
     function-call-thought-signature-gemini3.sse, sent back by the client with the tool result,
     give the recorded follow-up request (text-after-function-response-gemini3.request.json)."""
-    stream = STREAMS / "gemini" / "function-call-thought-signature-gemini3.sse"
-    record = recorded("text-after-function-response-gemini3.request.json")
+    stream = recorded_file("gemini/function-call-thought-signature-gemini3.sse")
+    record = recorded_request("gemini/text-after-function-response-gemini3.request.json")
     want = record["body"]
     events = run_events(provider("gemini"), stream.read_bytes())
     [sent] = [e for e in events if e["type"] == "REASONING_ENCRYPTED_VALUE"]

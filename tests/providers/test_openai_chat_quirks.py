@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ..support.agui_check import parse_frames, reasoning_of, text_of, tool_calls_of, types
-from ..support.harness import assert_split_invariant, provider
+from ..support.harness import assert_split_invariant, provider, run_bytes
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -187,3 +187,10 @@ def test_length_and_content_filter_finish_reasons() -> None:
     assert events[-1]["result"] == {"stopReason": "max_tokens", "providerStopReason": "length"}
     events = events_of(body(chunk({"content": "Part"}), chunk({}, "content_filter")))
     assert events[-1]["code"] == "content_filtered" and text_of(events) == "Part"
+
+
+def test_empty_data_events_are_ignored_as_keep_alives() -> None:
+    data = (b'data:\n\ndata: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata:\n\n'
+            b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    events, done = parse_frames(run_bytes(provider("openai-chat"), [data]))
+    assert done and text_of(events) == "hi" and events[-1]["type"] == "RUN_FINISHED"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ..support.harness import built_request
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_request
 
 
 def build(params: dict[str, object], **settings: object) -> tuple[dict[str, object], dict[str, str], str]:
@@ -17,10 +17,7 @@ def build(params: dict[str, object], **settings: object) -> tuple[dict[str, obje
 
 
 def test_tool_round_trip_matches_the_recorded_request() -> None:
-    recorded_path = STREAMS / "openai-chat" / "text-after-tool-result-include-usage.request.json"
-    if not recorded_path.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS}")
-    recorded = json.loads(recorded_path.read_text())["body"]
+    recorded = recorded_request("openai-chat/text-after-tool-result-include-usage.request.json")["body"]
     body, headers, url = build({
         "messages": recorded["messages"],
         "tools": {"openai": recorded["tools"]},
@@ -52,7 +49,8 @@ def test_system_first_converted_tools_and_extras() -> None:
 
 @pytest.mark.parametrize("name", ["Authorization", "authorization", "AUTHORIZATION"])
 def test_a_configured_authorization_header_replaces_the_api_key_one(name: str) -> None:
-    # The operator's explicit header wins (README "Upstreams"): exactly one authorization goes out.
+    # The operator's explicit header wins (docs/configuration.md, `upstreams.<name>.headers`): exactly one
+    # authorization goes out.
     _, headers, _ = build({"messages": [{"role": "user", "content": "Hi"}]}, headers={name: "Bearer from-config"})
     sent = [(k, v) for k, v in headers.items() if k.lower() == "authorization"]
     assert sent == [(name, "Bearer from-config")]

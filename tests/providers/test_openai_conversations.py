@@ -15,14 +15,11 @@ from typing import Any
 import pytest
 
 from ..support.harness import built_request
-from ..support.recordings import STREAMS
+from ..support.recordings import recorded_request
 
 
 def recorded_body(folder: str, name: str) -> dict[str, Any]:
-    path = STREAMS / folder / f"{name}.request.json"
-    if not path.exists():
-        pytest.skip(f"the shared recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
-    body: dict[str, Any] = json.loads(path.read_text())["body"]
+    body: dict[str, Any] = recorded_request(f"{folder}/{name}.request.json")["body"]
     return body
 
 

@@ -1,5 +1,5 @@
 """Every provider's request puts the signed reasoning of earlier turns where that provider documents it
-(FORMATS.md; the README's "multi-turn with reasoning" row).
+(FORMATS.md; docs/providers.md, the "multi-turn with reasoning" row).
 
 One neutral history, read from an AG-UI body whose values are the ones the proxy emitted, is
 written by each builder; the BranderUX shapes of the same values give the same request.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +24,11 @@ from agui_proxy.providers.whole_response import whole_response_events
 
 from ..support.agui_check import assert_valid_run, parse_frames
 from ..support.harness import counter_ids, provider, run_bytes
-from ..support.recordings import STREAMS
+from ..support.recordings import STREAMS, recorded_file
 
 
 def payloads(relative: str) -> list[dict[str, Any]]:
-    path: Path = STREAMS / relative
-    if not path.is_file():
-        pytest.skip(f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)")
+    path = recorded_file(relative)
     decoder = SSEDecoder()
     events = decoder.feed(path.read_bytes()) + decoder.close()
     return [json.loads(e.data) for e in events if e.data and e.data != "[DONE]"]

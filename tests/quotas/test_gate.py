@@ -13,29 +13,22 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agui_proxy.config_quotas import QuotasConfig
+from agui_proxy.config import QuotasConfig
 from agui_proxy.errors import InboundError, QuotaExceeded, StoreUnavailable
 from agui_proxy.quotas import QuotaGate, QuotaMetrics
-from agui_proxy.store import Store
-from agui_proxy.store.redis_store import RedisStore
+from agui_proxy.store import QuotaStore
+from agui_proxy.store.redis import RedisQuotaStore
 
+from ..support.clock import ManualClock
 from ..support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0  # a minute and a day boundary
 
 
-class Clock:
-    def __init__(self, now: float = T0 + 1) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def run(make_store: Callable[[], Store], quotas: dict[str, Any],
-        body: Callable[[QuotaGate, Clock], Awaitable[Any]]) -> tuple[Any, CollectorRegistry]:
+def run(make_store: Callable[[], QuotaStore], quotas: dict[str, Any],
+        body: Callable[[QuotaGate, ManualClock], Awaitable[Any]]) -> tuple[Any, CollectorRegistry]:
     registry = CollectorRegistry()
-    clock = Clock()
+    clock = ManualClock(T0 + 1)
 
     async def main() -> Any:
         store = make_store()
@@ -52,8 +45,8 @@ def refused(registry: CollectorRegistry, reason: str) -> float:
     return registry.get_sample_value("agui_proxy_quota_refusals_total", {"reason": reason}) or 0.0
 
 
-def test_requests_per_minute(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+def test_requests_per_minute(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         for i in range(3):
             ticket = await gate.admit("alice", {})
             assert dict(ticket.headers)[b"ratelimit"] == f'"requests_per_minute";r={2 - i}'.encode()
@@ -75,8 +68,8 @@ def test_requests_per_minute(make_store: Callable[[], Store]) -> None:
     assert refused(registry, "requests_per_minute") == 1
 
 
-def test_tokens_charged_from_usage_then_refused(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> list[Any]:
+def test_tokens_charged_from_usage_then_refused(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> list[Any]:
         out = []
         first = await gate.admit("alice", {})
         await gate.finish(first, tokens=900, estimate_bytes=0)
@@ -100,8 +93,8 @@ def test_tokens_charged_from_usage_then_refused(make_store: Callable[[], Store])
     assert registry.get_sample_value("agui_proxy_quota_tokens_charged_total", {"source": "usage"}) == 1050
 
 
-def test_a_run_without_usage_is_charged_its_bytes(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+def test_a_run_without_usage_is_charged_its_bytes(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("leaver", {})
         await gate.finish(ticket, tokens=None, estimate_bytes=400)  # 100 tokens at 4 bytes each
         await gate.finish(ticket, tokens=None, estimate_bytes=400)  # finishing twice charges once
@@ -112,8 +105,8 @@ def test_a_run_without_usage_is_charged_its_bytes(make_store: Callable[[], Store
     assert registry.get_sample_value("agui_proxy_quota_tokens_charged_total", {"source": "estimate"}) == 100
 
 
-def test_concurrent_streams(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+def test_concurrent_streams(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         first, _second = await gate.admit("alice", {}), await gate.admit("alice", {})
         with pytest.raises(QuotaExceeded) as caught:
             await gate.admit("alice", {})
@@ -127,8 +120,8 @@ def test_concurrent_streams(make_store: Callable[[], Store]) -> None:
     assert dict(error.headers)[b"ratelimit-policy"] == b'"concurrent_streams";q=2;qu="concurrent-requests"'
 
 
-def test_a_plan_picked_by_a_claim(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> tuple[int, int, int]:
+def test_a_plan_picked_by_a_claim(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> tuple[int, int, int]:
         counts = []
         for claims in ({"plan": "pro"}, {"plan": "unknown"}, {}):
             admitted = 0
@@ -147,8 +140,8 @@ def test_a_plan_picked_by_a_claim(make_store: Callable[[], Store]) -> None:
     assert run(make_store, quotas, body)[0] == (5, 2, 2)
 
 
-def test_limit_zero_refuses_everything(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> QuotaExceeded:
+def test_limit_zero_refuses_everything(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> QuotaExceeded:
         with pytest.raises(QuotaExceeded) as caught:
             await gate.admit("alice", {})
         return caught.value
@@ -158,19 +151,19 @@ def test_limit_zero_refuses_everything(make_store: Callable[[], Store]) -> None:
 
 
 def test_no_limits_never_calls_the_store() -> None:
-    class Failing(Store):
+    class Failing(QuotaStore):
         async def admit(self, *args: Any) -> Any:
             raise AssertionError("called")
         settle = admit
 
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
         await gate.finish(ticket, tokens=10, estimate_bytes=0)
 
     run(Failing, {}, body)
 
 
-class Unavailable(Store):
+class Unavailable(QuotaStore):
     def __init__(self) -> None:
         self.calls = 0
 
@@ -182,7 +175,7 @@ class Unavailable(Store):
 
 @pytest.mark.parametrize("policy", ["allow", "deny"])
 def test_store_error_policy(policy: str, caplog: pytest.LogCaptureFixture) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> list[str]:
+    async def body(gate: QuotaGate, clock: ManualClock) -> list[str]:
         outcomes = []
         for _ in range(5):
             try:
@@ -208,8 +201,8 @@ def test_store_error_policy(policy: str, caplog: pytest.LogCaptureFixture) -> No
     assert f"quotas.on_store_error: {policy}" in lines[0].getMessage()
 
 
-def test_store_round_trips_are_timed(make_store: Callable[[], Store]) -> None:
-    async def body(gate: QuotaGate, clock: Clock) -> None:
+def test_store_round_trips_are_timed(make_store: Callable[[], QuotaStore]) -> None:
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
         await gate.finish(ticket, tokens=3, estimate_bytes=0)
 
@@ -223,7 +216,7 @@ def test_a_release_that_failed_during_a_store_blip_is_retried(tmp_path: Path) ->
     fails, and is retried once Redis answers again, so the user is not locked out for the lease's
     hour."""
     async def main(server: RedisServer) -> None:
-        store = RedisStore(server.url, timeout=0.25)
+        store = RedisQuotaStore(server.url, timeout=0.25)
         gate = QuotaGate(QuotasConfig(per_identity={"concurrent_streams": 1}), store, prefix=f"t-{uuid.uuid4().hex}:")
         try:
             ticket = await gate.admit("alice", {})

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from agui_proxy.config_quotas import QuotaLimits
+from agui_proxy.config import QuotaLimits
 from agui_proxy.quotas.policy import rate_limit_headers, seconds_until_room, wait_text
 from agui_proxy.store import Counts, Window
 

@@ -9,10 +9,11 @@ import pytest
 from agui_proxy.config import config_from_dict
 from agui_proxy.quotas import startup
 
+from ..support.configs import replay_config
+
 
 def config(**sections: Any) -> Any:
-    return config_from_dict({"upstreams": {"demo": {"provider": "replay"}},
-                             "routes": [{"path": "/api/agent", "upstream": "demo"}], **sections}, env={})
+    return config_from_dict(replay_config(**sections), env={})
 
 
 QUOTAS = {"per_identity": {"requests_per_minute": 5}}

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.store.runs import Created, RunChunk, RunLog, run_key
-from agui_proxy.store.runs_memory import MemoryRunLog
-from agui_proxy.store.runs_redis import RedisRunLog
+from agui_proxy.store import Created, MemoryRunLog, RunChunk, RunLog, run_key
+from agui_proxy.store.redis import RedisRunLog
 from tests.support.redis_server import RedisServer
 
 TTL = 60.0

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from agui_proxy.errors import StoreUnavailable
-from agui_proxy.store import Charge, Lease, MemoryStore, RedisStore, Store, Window
+from agui_proxy.store import Charge, Lease, MemoryQuotaStore, QuotaStore, RedisQuotaStore, Window
 from tests.support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0  # a minute boundary (divisible by 60)
 
 
-def run(make_store: Callable[[], Store], body: Callable[[Store, str], Awaitable[Any]]) -> Any:
+def run(make_store: Callable[[], QuotaStore], body: Callable[[QuotaStore, str], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         store = make_store()
         try:
@@ -37,7 +37,7 @@ def minute(prefix: str, now: float, limit: int, *, take: int = 1, name: str = "r
                   need=1, take=take)
 
 
-async def requests_scenario(store: Store, prefix: str) -> list[Any]:
+async def requests_scenario(store: QuotaStore, prefix: str) -> list[Any]:
     """Three per minute: the fourth refused, the next slot weighs the last one in, tokens charged after."""
     answers: list[Any] = []
     for i in range(5):
@@ -59,9 +59,9 @@ async def requests_scenario(store: Store, prefix: str) -> list[Any]:
     return answers
 
 
-def test_requests_and_tokens_same_answers(make_store: Callable[[], Store]) -> None:
+def test_requests_and_tokens_same_answers(make_store: Callable[[], QuotaStore]) -> None:
     answers = run(make_store, requests_scenario)
-    assert answers == run(MemoryStore, requests_scenario)
+    assert answers == run(MemoryQuotaStore, requests_scenario)
     assert [a[2] for a in answers[:5]] == [None, None, None, 0, 0]
     assert answers[3][3] == [(0, 3)]  # the refused request was not counted
     assert [a[2] for a in answers[5:7]] == [None, 0]
@@ -69,7 +69,7 @@ def test_requests_and_tokens_same_answers(make_store: Callable[[], Store]) -> No
     assert answers[7:] == [("tokens-before", None), ("tokens-99", None), ("tokens-100", 0)]
 
 
-async def all_or_nothing_scenario(store: Store, prefix: str) -> list[Any]:
+async def all_or_nothing_scenario(store: QuotaStore, prefix: str) -> list[Any]:
     """A request refused by its second window takes nothing from the first."""
     now = T0 + 1
     wide, narrow = minute(prefix, now, 10, name="wide"), minute(prefix, now, 1, name="narrow")
@@ -80,12 +80,12 @@ async def all_or_nothing_scenario(store: Store, prefix: str) -> list[Any]:
     return answers
 
 
-def test_all_or_nothing(make_store: Callable[[], Store]) -> None:
+def test_all_or_nothing(make_store: Callable[[], QuotaStore]) -> None:
     answers = run(make_store, all_or_nothing_scenario)
     assert answers == [None, 1, (None, 1)]
 
 
-async def lease_scenario(store: Store, prefix: str) -> list[Any]:
+async def lease_scenario(store: QuotaStore, prefix: str) -> list[Any]:
     """Two streams at once: a third waits for one to end; an expired lease frees its slot."""
     key = f"{prefix}streams"
     now = T0
@@ -103,12 +103,12 @@ async def lease_scenario(store: Store, prefix: str) -> list[Any]:
     return answers
 
 
-def test_leases(make_store: Callable[[], Store]) -> None:
+def test_leases(make_store: Callable[[], QuotaStore]) -> None:
     answers = run(make_store, lease_scenario)
     assert answers == [None, None, (0, 2), (None, 1), (None, 0)]
 
 
-async def window_and_lease_scenario(store: Store, prefix: str) -> list[Any]:
+async def window_and_lease_scenario(store: QuotaStore, prefix: str) -> list[Any]:
     """A request refused for its stream slot takes no request from its window, and the reverse."""
     now = T0 + 2
     rpm = minute(prefix, now, 1)
@@ -119,7 +119,7 @@ async def window_and_lease_scenario(store: Store, prefix: str) -> list[Any]:
     return [(first.refused, first.held), (second.refused, second.held), (third.refused, third.held)]
 
 
-def test_window_and_lease_together(make_store: Callable[[], Store]) -> None:
+def test_window_and_lease_together(make_store: Callable[[], QuotaStore]) -> None:
     assert run(make_store, window_and_lease_scenario) == [(None, 0), (1, 1), (0, 1)]
 
 
@@ -127,17 +127,17 @@ def test_keys_expire_in_redis(redis_server: RedisServer) -> None:
     """Every key the store writes has a TTL: Redis keeps only what the current windows need."""
     import redis as sync_redis
 
-    async def body(store: Store, prefix: str) -> None:
+    async def body(store: QuotaStore, prefix: str) -> None:
         await store.admit([minute(prefix, T0, 5)], Lease(f"{prefix}streams", "a", 3, T0 + 50), T0)
         await store.settle([Charge(f"{prefix}tpd:1", 86_400, 10)], None, T0)
 
     prefix_holder: list[str] = []
 
-    async def recording(store: Store, prefix: str) -> None:
+    async def recording(store: QuotaStore, prefix: str) -> None:
         prefix_holder.append(prefix)
         await body(store, prefix)
 
-    run(lambda: RedisStore(redis_server.url, timeout=1.0), recording)
+    run(lambda: RedisQuotaStore(redis_server.url, timeout=1.0), recording)
     client = sync_redis.Redis.from_url(redis_server.url)
     keys = client.keys(f"{prefix_holder[0]}*")
     assert len(keys) == 3
@@ -151,7 +151,7 @@ def test_unreachable_redis_fails_fast_with_store_unavailable() -> None:
     from tests.support.proxy import free_port
 
     async def main() -> None:
-        store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+        store = RedisQuotaStore(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
         try:
             with pytest.raises(StoreUnavailable, match="Redis failed"):
                 await store.admit([minute("x:", T0, 1)], None, T0)
@@ -164,7 +164,7 @@ def test_paused_redis_times_out_with_store_unavailable(tmp_path: Any) -> None:
     """A Redis that accepts the connection but never answers: StoreUnavailable after the timeout."""
     with RedisServer(tmp_path) as server:
         async def main() -> None:
-            store = RedisStore(server.url, timeout=0.2)
+            store = RedisQuotaStore(server.url, timeout=0.2)
             try:
                 await store.admit([minute("p:", T0, 5)], None, T0)  # connected and scripts loaded
                 server.pause()

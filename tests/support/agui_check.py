@@ -120,7 +120,7 @@ def assert_valid_run(events: list[dict[str, Any]]) -> None:
                     f"{where}: still open: {open_text | open_tools | open_reasoning | open_reasoning_msgs}")
 
 
-PING = ": ping"  # the keep-alive comment frame (README "Reliability")
+PING = ": ping"  # the keep-alive comment frame (docs/reliability.md)
 
 
 def parse_frames(body: bytes) -> tuple[list[dict[str, Any]], bool]:

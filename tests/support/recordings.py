@@ -8,9 +8,11 @@ elsewhere when the corpus lives in another place.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,7 @@ STREAMS = SHARED / "fixtures" / "provider-streams"
 PROVIDER_DIRS = ("openai-chat", "openai-compatible", "openai-responses", "anthropic", "gemini")
 
 
-def _skip_reason() -> str:
+def skip_reason() -> str:
     return f"the shared provider recordings are not at {STREAMS} (set AGUI_PROXY_SHARED)"
 
 
@@ -38,8 +40,22 @@ def recording_params(*dirs: str) -> list[object]:
     """``pytest.param`` per recording, id ``folder/name``; one skipped param when absent."""
     paths = recording_paths(*dirs)
     if not paths:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=_skip_reason()), id="no-recordings")]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=skip_reason()), id="no-recordings")]
     return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in paths]
+
+
+def recorded_file(relative: str) -> Path:
+    """The shared recording at ``relative`` (``anthropic/text-basic.sse``); the calling test is
+    skipped with the reason when the recordings are absent."""
+    path = STREAMS / relative
+    if not path.is_file():
+        pytest.skip(skip_reason())
+    return path
+
+
+def recorded_request(relative: str) -> dict[str, Any]:
+    """A recorded ``*.request.json`` (the request a provider was sent: its ``body`` and more), read."""
+    return dict(json.loads(recorded_file(relative).read_text()))
 
 
 def split_offsets(length: int, *, every_up_to: int = 4096, sample: int = 200, seed: int = 1) -> list[int]:

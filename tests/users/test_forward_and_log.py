@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from agui_proxy.config_identity import ForwardIdentityConfig
-from agui_proxy.config_ops import LoggingConfig
+from agui_proxy.config import ForwardIdentityConfig, LoggingConfig
 from agui_proxy.providers import UpstreamRequest
 from agui_proxy.users.forward import with_identity
 from agui_proxy.users.log_identity import IdentityLog

@@ -18,9 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.api_jws import PyJWS
 
-from agui_proxy.config_identity import JWTConfig
+from agui_proxy.config import JWTConfig
 from agui_proxy.errors import AuthError, InboundError
 from agui_proxy.users import JWTVerifier, VerifiedToken
+from tests.support.clock import ManualClock
 from tests.support.issuer import AUDIENCE, ECKey, Issuer, RSAKey, hand_signed
 
 RSA1, RSA2, EC1 = RSAKey("rsa-1"), RSAKey("rsa-2"), ECKey("ec-1")
@@ -35,18 +36,11 @@ def issuer() -> Iterator[Issuer]:
         yield server
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def with_verifier(config: JWTConfig, body: Callable[[JWTVerifier], Awaitable[Any]], clock: Clock | None = None) -> Any:
+def with_verifier(config: JWTConfig, body: Callable[[JWTVerifier], Awaitable[Any]],
+                  clock: ManualClock | None = None) -> Any:
     async def main() -> Any:
         async with httpx.AsyncClient(trust_env=False) as client:
-            verifier = JWTVerifier(config, lambda: client, clock=clock or Clock())
+            verifier = JWTVerifier(config, lambda: client, clock=clock or ManualClock())
             return await body(verifier)
     return asyncio.run(main())
 
@@ -174,7 +168,7 @@ def test_no_token_text_in_the_logs(issuer: Issuer, caplog: pytest.LogCaptureFixt
 
 
 def test_rotation_new_kid_accepted_after_one_refetch(issuer: Issuer) -> None:
-    clock = Clock()
+    clock = ManualClock()
 
     async def body(verifier: JWTVerifier) -> None:
         assert (await verifier.verify(issuer.sign(RSA1))).identity == "user-1"
@@ -192,7 +186,7 @@ def test_rotation_new_kid_accepted_after_one_refetch(issuer: Issuer) -> None:
 
 
 def test_unknown_kids_refetch_at_most_once_per_interval(issuer: Issuer) -> None:
-    clock = Clock()
+    clock = ManualClock()
 
     async def body(verifier: JWTVerifier) -> None:
         await verifier.verify(issuer.sign(RSA1))
@@ -213,7 +207,7 @@ def test_unknown_kids_refetch_at_most_once_per_interval(issuer: Issuer) -> None:
 
 
 def test_fetch_failure_keeps_cached_keys(issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = ManualClock()
 
     async def body(verifier: JWTVerifier) -> None:
         await verifier.verify(issuer.sign(RSA1))
@@ -228,7 +222,7 @@ def test_fetch_failure_keeps_cached_keys(issuer: Issuer, caplog: pytest.LogCaptu
 
 def test_a_token_that_passed_is_remembered_until_it_expires(issuer: Issuer) -> None:
     import time
-    clock = Clock()
+    clock = ManualClock()
 
     async def body(verifier: JWTVerifier) -> None:
         token = issuer.sign(RSA1, exp=int(time.time()) + 2)
@@ -248,7 +242,7 @@ def test_a_token_that_passed_is_remembered_until_it_expires(issuer: Issuer) -> N
 def test_a_remembered_token_is_checked_again_later(issuer: Issuer, lifetime: int, later: int) -> None:
     """Remembered no longer than its exp, nor than 5 minutes: then it is checked again."""
     import time
-    clock, wall = Clock(), [time.time()]
+    clock, wall = ManualClock(), [time.time()]
     token = issuer.sign(RSA1, exp=int(wall[0]) + lifetime)
 
     async def main() -> None:
@@ -269,7 +263,7 @@ def test_a_remembered_token_is_checked_again_later(issuer: Issuer, lifetime: int
 
 def test_no_keys_at_all_is_503_not_401(issuer: Issuer) -> None:
     issuer.status = 500
-    clock = Clock()
+    clock = ManualClock()
 
     async def body(verifier: JWTVerifier) -> None:
         for _ in range(3):
