@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from ..support.openai_chat_streams import MODEL, chunk
 from ..support.proxy import RawStream, new_client, start_proxy
 from ..support.upstream import SSE_HEADERS, Chunk, End, Request, ScriptedUpstream, Status, Step, sse_event
-from .openai_chat_streams import MODEL, chunk
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the proxy's limits in /proc")]

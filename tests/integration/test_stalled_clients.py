@@ -19,9 +19,9 @@ import pytest
 
 from ..support.agui_check import text_of
 from ..support.metrics_text import Samples
+from ..support.openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, SlowReader, eventually, new_client, post, sse_events
 from ..support.upstream import SSE_HEADERS, Chunk, End, Request, ScriptedUpstream, Status, Step, sse_event
-from .openai_chat_streams import MODEL, TEXT, chunk, text_transcript
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the proxy's fds and RSS in /proc")]
@@ -97,20 +97,25 @@ def cut(client: SlowReader) -> bool:
     return client.eof and not client.received.endswith(b"0\r\n\r\n")
 
 
-def long_answer(request: Request) -> list[Step]:
-    return [Status(200, SSE_HEADERS), *LONG_ANSWER, End()]
-
-
 def stalled_wave(proxy: ProxyProcess, up: ScriptedUpstream, clients: int, fds_before: int) -> float:
     """``clients`` clients that never read; once the proxy let go of them, new requests are admitted.
-    The proxy's RSS (MB) then."""
+    The proxy's RSS (MB) then.
+
+    The answers are held until every request has arrived, so that every wave stalls all of its
+    clients at once: each wave's peak is the same, and RSS compares across waves."""
     requests_before = len(up.requests)
+    everyone = up.hold()
+
+    def long_answer(request: Request) -> list[Step]:
+        return [Status(200, SSE_HEADERS), everyone, *LONG_ANSWER, End()]
+
     up.respond_with(long_answer)
     try:
         with stalled_clients(proxy, clients) as stalled:
             # Every client's request was admitted (its stream started) ...
             eventually(lambda: len(up.requests), lambda n: n >= requests_before + clients,
                        "every stalled client's upstream request", timeout=30)
+            everyone.release()
             # ... and once each stalled past send_timeout, the proxy let go of all of them while the
             # clients still hold their sockets open.
             eventually(lambda: active_streams(proxy), lambda n: n == 0, "the stalled streams' slots freed",
