@@ -345,6 +345,33 @@ def test_sigterm_ends_a_resumable_run_with_shutdown_and_its_terminator(up: Scrip
     assert rest[-1] == (None, "[DONE]"), "the terminator still comes"
 
 
+def test_sigterm_ends_a_reattached_reader_with_shutdown_and_its_terminator(up: ScriptedUpstream,
+                                                                          tmp_path: Path) -> None:
+    """A client that dropped and came back with GET is a reader of the run: on SIGTERM it too gets
+    the run's RUN_ERROR shutdown, every frame up to it, not a cut just before it."""
+    release = threading.Event()
+    held_script(up, release)
+    config = {"upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "${KEY}",
+                                       "model": MODEL, "retries": 0}},
+              "streams": {"shutdown_grace": 0.5},
+              "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": 30}}]}
+    body = agui_body()
+    with start_proxy(tmp_path, config, env={"KEY": KEY}) as proxy, new_client() as client:
+        dropped = read_frames(client, "POST", proxy.url + "/api/agent", body=body, stop_after=1)
+        with client.stream("GET", f"{proxy.url}/api/agent/runs/{body['runId']}",
+                           headers={"last-event-id": str(dropped.ids[-1])}) as response:
+            assert response.status_code == 200
+            frames = iter_frames(response)
+            first = next(frames)  # the reader is attached
+            proxy.process.send_signal(signal.SIGTERM)
+            rest = [first, *frames]
+        proxy.process.wait(10)
+    release.set()
+    events = [json.loads(data) for _, data in rest]  # an AG-UI run: its RUN_ERROR is its end
+    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "shutdown", events[-1]
+    assert [seq for seq, _ in rest] == list(range(dropped.ids[-1] + 1, dropped.ids[-1] + 1 + len(rest)))
+
+
 def test_quotas_hold_a_run_that_outlives_its_client(up: ScriptedUpstream, tmp_path: Path) -> None:
     """Its stream slot is held until the run ends, and it is charged its usage then (40 tokens),
     not an estimate from the few bytes its client had read."""
