@@ -17,6 +17,11 @@ clock starts again.
 
 The reset (``SO_LINGER`` 0, as nginx's ``reset_timedout_connection``) discards what the kernel
 still buffers for the client, instead of keeping it for a peer that is not reading.
+
+Shutdown bounds the clock too: once the server shuts down (it calls each connection's
+``shutdown``), a stalled connection is reset :data:`SHUTDOWN_MARGIN` seconds before the server's
+``timeout_graceful_shutdown`` would cancel its task, so its stream ends as a disconnect, quietly,
+instead of as a cancelled task with a traceback; the closing ``RUN_ERROR`` had until then.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import struct
 
 DEFAULT_SEND_TIMEOUT = 30.0
 _RESET = struct.pack("ii", 1, 0)  # struct linger {l_onoff = 1, l_linger = 0}: close with a reset
+# Seconds before the server's graceful-shutdown timeout at which stalled connections are reset.
+SHUTDOWN_MARGIN = 2.0
 
 
 class SendDeadline(asyncio.Protocol):
@@ -38,6 +45,7 @@ class SendDeadline(asyncio.Protocol):
     transport: asyncio.Transport
     _send_timer: asyncio.TimerHandle | None = None
     _stalled_buffer = 0
+    _last_send_at: float | None = None  # from shutdown on: when a stalled connection is reset
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -51,10 +59,21 @@ class SendDeadline(asyncio.Protocol):
         self._stop_send_timer()
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        super().shutdown()  # type: ignore[misc]
+        graceful = getattr(getattr(self, "config", None), "timeout_graceful_shutdown", None)
+        if graceful is None:
+            return
+        self._last_send_at = self.loop.time() + max(0.0, graceful - SHUTDOWN_MARGIN)
+        if self._send_timer is not None:  # stalled now: its clock ends by then
+            self._arm_send_timer(self._stalled_buffer)
+
     def _arm_send_timer(self, buffered: int) -> None:
         self._stop_send_timer()
         self._stalled_buffer = buffered
         seconds = getattr(getattr(self, "config", None), "send_timeout", DEFAULT_SEND_TIMEOUT)
+        if self._last_send_at is not None:
+            seconds = max(0.0, min(seconds, self._last_send_at - self.loop.time()))
         self._send_timer = self.loop.call_later(seconds, self._send_overdue)
 
     def _stop_send_timer(self) -> None:
@@ -67,7 +86,8 @@ class SendDeadline(asyncio.Protocol):
         if self.transport.is_closing():
             return
         buffered = self.transport.get_write_buffer_size()
-        if buffered < self._stalled_buffer:  # the client took something: a slow reader, not a stalled one
+        shutting_down = self._last_send_at is not None and self.loop.time() >= self._last_send_at
+        if buffered < self._stalled_buffer and not shutting_down:  # a slow reader, not a stalled one
             self._arm_send_timer(buffered)
             return
         reset(self.transport)
