@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,7 @@ import httpx
 
 from ..core.sse import DEFAULT_MAX_EVENT_SIZE
 from ..errors import (
+    OutOfDescriptors,
     UpstreamConnectTimeout,
     UpstreamProtocolError,
     UpstreamTruncated,
@@ -185,6 +187,9 @@ class UpstreamCall:
         except httpx.TimeoutException:  # writing the request took too long
             raise deadline.expired() from None
         except httpx.TransportError as exc:
+            if _out_of_descriptors(exc):
+                raise OutOfDescriptors("the proxy has no file descriptor left to connect to the upstream "
+                                       "(its RLIMIT_NOFILE): try again shortly") from None
             raise UpstreamUnavailable(f"could not reach the upstream ({_reason(exc)})") from None
         finally:
             deadline.done_waiting()
@@ -342,6 +347,16 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
 # What h11 (under httpx's own transport, which gives it httpcore's 100 KB cap) says of a head, or
 # any line, that does not end within the cap.
 _H11_TOO_LONG = "Receive buffer too long"
+
+
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of this process (or the system) having no file descriptor left."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _reason(exc: httpx.TransportError) -> str:
