@@ -29,6 +29,9 @@
         ├── RunAbandoned             a resumable run had no client attached for its linger
         ├── RunTooLarge              a resumable run passed its frame or byte cap
         ├── MaxStepsReached          the model still called server tools after max_steps  max_steps
+        ├── RunStoreUnavailable      a resumable run's store failed while it went on
+        ├── OutOfDescriptors         the proxy had no file descriptor left for the upstream's
+        │                            connection (final: its own limit, not the upstream's fault)
         └── InternalError            a bug in the proxy; the stream still ends properly
 
 Each class carries its ``RUN_ERROR`` code and whether trying again may help (``retryable``, only
@@ -197,6 +200,20 @@ class UpstreamUnavailable(RunError):
 
     code = "upstream_unavailable"
     retryable = True
+
+
+class OutOfDescriptors(RunError):
+    """This process had no file descriptor left to connect to the upstream: the proxy's own
+    limit (``RLIMIT_NOFILE``), never the upstream's fault, and no fallback would fare better."""
+
+    code = "overloaded"
+    final = True
+
+
+class RunStoreUnavailable(RunError):
+    """A resumable run's log (``store.url``) failed while the run went on: the run ended there."""
+
+    code = "store_unavailable"
 
 
 class UpstreamTimeout(RunError):

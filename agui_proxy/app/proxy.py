@@ -24,6 +24,8 @@ from ..core.redact import Redactor
 from ..middleware.access_log import AccessLog, ensure_log_output
 from ..middleware.auth import Authenticate, BearerTokens, ConfigAuth
 from ..middleware.cors import CORSPolicy
+from ..middleware.header_count import too_many_headers
+from ..middleware.json_answers import send_error
 from ..middleware.metrics import Metrics
 from ..quotas import QuotaGate
 from ..runs.admission import AdmissionGate
@@ -106,6 +108,11 @@ class AGUIProxyMiddleware:
             path = route_path(scope)
             handler = (self._dispatch.routes.get(path) or self._dispatch.endpoints.get(scope["path"])
                        or self._dispatch.below_route(path))
+            if handler is not None or self.app is None:
+                refused = too_many_headers(scope["headers"], self.config.limits.max_headers)
+                if refused is not None:
+                    await send_error(send, refused)
+                    return
             if handler is not None:
                 await handler(scope, receive, send)
                 return
@@ -157,6 +164,8 @@ class AGUIProxyMiddleware:
             await self.parts.server_tools.aclose()  # stops the stdio servers the proxy started
         if self.parts.runs is not None:
             await self.parts.runs.aclose()
+        if self.parts.quotas is not None:
+            await self.parts.quotas.aclose()
         if self.store is not None:
             store, self.store = self.store, None
             await store.aclose()

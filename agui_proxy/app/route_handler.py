@@ -35,13 +35,15 @@ from ..runs.reattach import check_run_id
 from ..runs.resumable import ResumableRuns
 from ..runs.stream import SSEWriter, respond_with_run
 from ..runs.tool_loop_run import ToolLoopRun
-from ..store import run_key
+from ..store import Created, run_key
 from ..tools import RouteTools, ServerTools
 from ..upstream.chain import RoutePlan, Target
 from ..upstream.coalesce import Write
 from ..upstream.retries import Ready, RunObserver, StreamedRun, Unobserved, UpstreamRun, not_yet
 from ..users.log_identity import IdentityLog
-from .request_body import read_body_within
+from .request_body import check_json_body, read_body_within
+
+RUNS_RETRY_AFTER = 5  # seconds, when no kept run has ended to make room for a new one
 
 
 class RouteHandler:
@@ -72,6 +74,7 @@ class RouteHandler:
         try:
             try:
                 self.gate.check()  # before the body: an overloaded process spends nothing on it
+                check_json_body(scope)
                 # The body is not kept: a 10 MB prompt is not held for the whole stream.
                 body = await read_body_within(scope, receive, self.max_body_bytes, self.body_timeout)
                 slot = self.gate.admit()  # once the body is in: a body sent slowly holds no slot
@@ -117,7 +120,14 @@ class RouteHandler:
         except StoreUnavailable as exc:
             raise InboundError(503, "store_unavailable", "the run cannot be kept now (the store failed); "
                                "send the request again", retry_after=1) from exc
-        if not created:
+        if created == Created.OWNER_FULL:
+            raise InboundError(429, "too_many_runs", f"this identity keeps {self.runs.config.max_kept_per_identity} "
+                               "runs, every one still running (runs.max_kept_per_identity); send it again once "
+                               "one has ended", retry_after=RUNS_RETRY_AFTER)
+        if created == Created.FULL:
+            raise InboundError(503, "too_many_runs", f"the proxy keeps {self.runs.config.max_kept} runs, every one "
+                               "still running (runs.max_kept); send it again later", retry_after=RUNS_RETRY_AFTER)
+        if created == Created.EXISTS:
             raise InboundError(409, "run_exists", f"a run with runId {request.run_id!r} was already started; "
                                f"reattach with GET {self.plan.route.path}/runs/<runId> or send a new runId")
         run, context.outliving_run = self.runs.start(

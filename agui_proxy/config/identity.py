@@ -33,7 +33,7 @@ class ForwardIdentityConfig(Strict):
         if name is None:
             return None
         lowered = name.strip().lower()
-        if not HEADER_NAME.match(lowered) or lowered in ("authorization", "content-type", "host"):
+        if not HEADER_NAME.fullmatch(lowered) or lowered in ("authorization", "content-type", "host"):
             raise ValueError(f"{name!r} cannot carry the identity (a header name other than "
                              f"authorization, content-type, host)")
         return lowered

@@ -17,7 +17,7 @@ from .strict import HEADER_NAME, Strict, absolute_path
 # last-event-id: a resumable run's reattach (README "Resumable runs").
 DEFAULT_CORS_HEADERS = ("authorization", "content-type", "x-request-id", "last-event-id")
 # An origin is scheme "://" host [":" port], nothing after (RFC 6454 section 6.1).
-_ORIGIN = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/\s?#]+$")
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.\-]*://[^/\s?#]+")
 
 
 class ProbesConfig(Strict):
@@ -81,7 +81,7 @@ class CORSConfig(Strict):
             if lowered.endswith("/"):
                 raise ValueError(f"origin {i} ({origin!r}) ends with '/': an origin has no path, "
                                  f"write {origin.rstrip('/')!r}")
-            if lowered != "null" and not _ORIGIN.match(lowered):
+            if lowered != "null" and not _ORIGIN.fullmatch(lowered):
                 raise ValueError(f"origin {i} ({origin!r}) is not scheme://host[:port] (e.g. https://app.example.com)")
             out.append(lowered)  # browsers send scheme and host lower-case
         return out
@@ -90,7 +90,7 @@ class CORSConfig(Strict):
     @classmethod
     def _header_names(cls, names: list[str]) -> list[str]:
         for i, name in enumerate(names):
-            if name != "*" and not HEADER_NAME.match(name):
+            if name != "*" and not HEADER_NAME.fullmatch(name):
                 raise ValueError(f"header {i} ({name!r}) is not a header name")
         return [name.lower() for name in names]
 

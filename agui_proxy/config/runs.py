@@ -4,7 +4,10 @@ A route with ``resumable:`` keeps the frames of each run in the store (``store.u
 Stream per run; without it, this process's memory), so a client that lost its connection can come
 back for the rest (``GET <route path>/runs/<runId>``).  Every bound here is a cap on memory: a run
 past ``max_frames`` or ``max_bytes`` ends with ``RUN_ERROR`` code ``run_too_large``, and past
-``runs.max_kept`` runs (or, in memory, ``runs.max_bytes`` of frames) the oldest kept runs are dropped.
+``runs.max_kept`` runs (or ``runs.max_kept_per_identity`` of one identity's) the oldest ended runs
+are dropped, never a running one: with none ended, a new run is refused (503 or 429 with
+Retry-After).  In memory, past ``runs.max_bytes`` of frames the oldest ended runs go, and with none
+ended the run that would pass it ends.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ class ResumableConfig(Strict):
 
 class RunsConfig(Strict):
     # Runs kept at once (running or ended but within ``keep``), all resumable routes together; past
-    # it the oldest go first, a running one among them ending as if over its cap.
+    # it the oldest ended runs go first; a running one is never ended for room: with none ended, a
+    # new run gets 503 with Retry-After.
     max_kept: int = Field(1000, ge=1)
+    # Runs one identity may keep (its share: one user cannot fill max_kept); past it its own oldest
+    # ended run goes, and with none ended its new run gets 429 with Retry-After.
+    max_kept_per_identity: int = Field(100, ge=1)
     # Bytes of frames kept in this process's memory, every run together (no store.url): the oldest
     # runs go first past it.  With Redis, Redis's own maxmemory is the bound.
     max_bytes: int = Field(256 * 1024 * 1024, ge=64 * 1024)

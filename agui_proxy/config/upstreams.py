@@ -54,7 +54,7 @@ def forwardable_headers(names: list[str]) -> list[str]:
     out = []
     for name in names:
         lowered = name.strip().lower()
-        if not HEADER_NAME.match(lowered):
+        if not HEADER_NAME.fullmatch(lowered):
             raise ValueError(f"{name!r} is not a header name")
         if lowered in UNFORWARDABLE_HEADERS:
             raise ValueError(f"the {lowered} header is never forwarded to an upstream")

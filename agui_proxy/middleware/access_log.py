@@ -32,7 +32,7 @@ from .context import RequestContext
 
 ACCESS_LOGGER = "agui_proxy.access"
 DEBUG_CONTENT_CAP = 64 * 1024  # bytes of request and of response kept per request with debug_content
-_BARE = re.compile(r"^[\w./:@+=\-]+$")  # logfmt values that need no quotes
+_BARE = re.compile(r"[\w./:@+=\-]+")  # logfmt values that need no quotes
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -92,7 +92,7 @@ def logfmt(fields: dict[str, Any]) -> str:
     parts = []
     for key, value in fields.items():
         text = str(value)
-        parts.append(f"{key}={text}" if _BARE.match(text) else f"{key}={json.dumps(text)}")
+        parts.append(f"{key}={text}" if _BARE.fullmatch(text) else f"{key}={json.dumps(text)}")
     return " ".join(parts)
 
 

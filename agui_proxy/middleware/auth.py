@@ -47,15 +47,22 @@ def bearer_token(scope: Scope) -> bytes:
     return token
 
 
+# Where an identity comes from, the first part of its id: a configured token's name and a JWT's
+# subject never meet (an app's own ``authenticate`` names its identities as it likes).
+TOKEN_SOURCE = "token:"
+JWT_SOURCE = "jwt:"
+
+
 class BearerTokens:
     """``auth.bearer_tokens``: the request's bearer token must be one of them.
 
-    The identity is the token's ``name``, or its place in the list (``token-0``, ``token-1``...),
-    never the token.
+    The identity is ``token:`` and the token's ``name``, or its place in the list (``token:0``,
+    ``token:1``...), never the token: its source first, so that no user's JWT subject can be a
+    configured token's identity (``jwt:<subject>``), with its runs, its quotas and its log lines.
     """
 
     def __init__(self, tokens: Sequence[NamedToken]) -> None:
-        self._tokens = [(t.token.encode(), Identity(t.name or f"token-{i}")) for i, t in enumerate(tokens)]
+        self._tokens = [(t.token.encode(), Identity(f"{TOKEN_SOURCE}{t.name or i}")) for i, t in enumerate(tokens)]
 
     def match(self, token: bytes) -> Identity | None:
         # Compare against every token, always, so the time taken says nothing about which matched.
@@ -92,7 +99,7 @@ class ConfigAuth:
         except UnicodeDecodeError:
             raise AuthError("the token is malformed (not three base64url parts with a JSON header)") from None
         verified = await self.jwt.verify(text)
-        return Identity(verified.identity, verified.claims)
+        return Identity(JWT_SOURCE + verified.identity, verified.claims)
 
 
 class AuthMiddleware:

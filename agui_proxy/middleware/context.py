@@ -44,7 +44,7 @@ SERVER_TIMING_HEADER = b"server-timing"
 MAX_REQUEST_ID = 128
 # What an incoming X-Request-ID may hold: enough for UUIDs, ULIDs, W3C trace ids and the usual
 # "service/uuid" shapes, nothing that could break a log line (spaces, quotes, control characters).
-_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=@-]{1,%d}$" % MAX_REQUEST_ID)
+_SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,%d}" % MAX_REQUEST_ID)
 
 # Outcomes, the ``outcome`` label of agui_proxy_requests_total and the access log's field.
 OK = "ok"                      # the run ended with RUN_FINISHED, or a probe/preflight succeeded
@@ -59,7 +59,7 @@ def request_id_from(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is safe to log and echo, else a new one."""
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
-            if _SAFE_REQUEST_ID.match(value):
+            if _SAFE_REQUEST_ID.fullmatch(value):
                 return bytes(value).decode("ascii")
             break
     return uuid.uuid4().hex

@@ -9,6 +9,7 @@ A refusal is :class:`~agui_proxy.errors.QuotaExceeded` (429 with ``Retry-After``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -40,6 +41,8 @@ from .policy import (
 )
 
 log = logging.getLogger("agui_proxy.quotas")
+RELEASE_RETRY_FIRST = 0.5  # seconds before a failed slot release is tried again; doubled up to:
+RELEASE_RETRY_MAX = 30.0
 T = TypeVar("T")
 ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
 
@@ -65,6 +68,7 @@ class QuotaGate:
         self.clock = clock
         self._last_error_log = -math.inf
         self._unlogged_errors = 0
+        self._releasing: set[asyncio.Future[None]] = set()  # releases retried after a store fault
 
     async def admit(self, identity: str | None, claims: Mapping[str, Any]) -> QuotaTicket:
         """Check the identity's limits and take one request (and a stream slot); raises when over."""
@@ -116,8 +120,9 @@ class QuotaGate:
 
     async def finish(self, ticket: QuotaTicket, *, tokens: int | None, estimate_bytes: int) -> None:
         """Charge the run's tokens (its usage, else ``estimate_bytes / bytes_per_token``) and give back
-        its stream slot, in one store call.  Never raises: a store failure here is logged and counted
-        (the slot then expires on its own, after ``quotas.stream_lease``)."""
+        its stream slot, in one store call.  Never raises: a store failure here is logged and counted,
+        and the slot's release is tried again (:meth:`_release_later`) until the store answers or
+        the slot expires on its own (``quotas.stream_lease``): a blip must not lock a user out."""
         if ticket.finished:
             return
         ticket.finished = True
@@ -136,9 +141,34 @@ class QuotaGate:
             await self._timed("settle", self.store.settle(charges, ticket.lease, now))
         except StoreUnavailable as exc:
             self._store_failed("settle", exc)
+            if ticket.lease is not None:
+                retry = asyncio.ensure_future(self._release_later(ticket.lease))
+                self._releasing.add(retry)
+                retry.add_done_callback(self._releasing.discard)
             return
         if charges and self.metrics is not None:
             self.metrics.tokens_charged.labels(source).inc(amount)
+
+    async def _release_later(self, lease: Lease) -> None:
+        """Give back ``lease`` once the store answers again: tries after 0.5, 1, 2 ... 30 s, for as
+        long as the lease would be held.  A release is idempotent; the run's charges are not
+        retried (one that did land before the answer was lost must not be taken twice)."""
+        delay = RELEASE_RETRY_FIRST
+        while self.clock() + delay < lease.expires:
+            await asyncio.sleep(delay)
+            try:
+                await self._timed("release", self.store.settle([], lease, self.clock()))
+                return
+            except StoreUnavailable as exc:
+                self._store_failed("release", exc)
+            delay = min(delay * 2, RELEASE_RETRY_MAX)
+
+    async def aclose(self) -> None:
+        """Stop the releases still being retried (the process is stopping: its leases expire)."""
+        for retry in list(self._releasing):
+            retry.cancel()
+        if self._releasing:
+            await asyncio.wait(list(self._releasing))
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

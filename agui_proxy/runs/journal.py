@@ -21,7 +21,7 @@ DROPPED = "dropped"  # the log no longer has the run (runs.max_kept, or it expir
 
 
 class FrameJournal:
-    __slots__ = ("_config", "_key", "_log", "_stop", "_ttl", "bytes", "closing", "seq")
+    __slots__ = ("_config", "_key", "_log", "_stop", "bytes", "closing", "seq", "ttl", "unsent")
 
     def __init__(self, log: RunLog, key: str, config: ResumableConfig, stop: Callable[[str], None],
                  ttl: float) -> None:
@@ -29,10 +29,11 @@ class FrameJournal:
         self._key = key
         self._config = config
         self._stop = stop
-        self._ttl = ttl  # how long the log keeps the run after each write while it goes on
+        self.ttl = ttl  # how long the log keeps the run after each write while it goes on
         self.seq = 0  # the last frame's
         self.bytes = 0
         self.closing = False
+        self.unsent: list[bytes] = []  # the frames of a write the store failed (they may have landed)
 
     async def write(self, data: bytes) -> None:
         frames = split_frames(data)
@@ -47,12 +48,28 @@ class FrameJournal:
         # Shielded: a run stopped while its frames are being written must still count them, or
         # the next seq would be taken twice.
         with anyio.CancelScope(shield=True):
-            kept = await self._log.append(self._key, self.seq + 1, frames, ttl=self._ttl)
+            self.unsent = frames
+            kept = await self._log.append(self._key, self.seq + 1, frames, ttl=self.ttl)
+            self.unsent = []
         if not kept:
             self._stop(DROPPED)
             return
         self.seq += len(frames)
         self.bytes += size
+
+    async def resync(self) -> bool:
+        """After a store fault: take up where the log is (the failed write's frames landed, or are
+        written now); ``False`` when the log no longer has the run."""
+        last = await self._log.last_seq(self._key)
+        if last is None:
+            return False
+        unsent, self.unsent = self.unsent, []
+        if unsent and last == self.seq:
+            if not await self._log.append(self._key, last + 1, unsent, ttl=self.ttl):
+                return False
+            last += len(unsent)
+        self.seq = last
+        return True
 
     async def finish(self, terminator: bytes) -> None:
         with anyio.CancelScope(shield=True):

@@ -34,6 +34,8 @@ READ_WAIT = 1.0  # seconds one read of the log waits for new frames
 # least): long enough for a send to a slow client, short enough that a reader whose process died
 # stops counting soon.
 ATTACH_TTL = 10.0
+# Seconds a reader stopped by a drain waits for its run's end (written at once by a driver here).
+SHUTDOWN_END_WAIT = 2.0
 
 
 async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
@@ -57,20 +59,25 @@ async def follow_run(runs_log: RunLog, key: str, run_id: str, after: int, *, rec
                      keepalive: KeepAlive, label: str, slot: RunSlot | None = None) -> bool:
     """Answer with run ``key`` from after seq ``after``; ``True`` when its end was sent.
 
-    ``slot`` (a reattach's) may stop the reader early: a drain ends readers, and their clients
-    reattach elsewhere.
+    ``slot`` (a reattach's) may stop the reader early.  A drain does so, and then the reader still
+    waits a moment (:data:`SHUTDOWN_END_WAIT`) for the run's end: a run driven here is ending with
+    ``RUN_ERROR`` ``shutdown``, which its readers get like its first client.  A run driven by
+    another process is not ending: its reader is cut, and its client reattaches elsewhere.
     """
     writer = SSEWriter(_with_run_id(send, run_id))
     await writer.start()
-    reader = uuid.uuid4().hex
-    ended = False
-    with anyio.CancelScope() as reading:
-        if slot is not None:
-            slot.attach(reading)
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, reading))
+    reading = _Reading(runs_log, key, after, writer)
+    with anyio.CancelScope() as connected:  # the client's disconnect ends everything
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, connected))
         keepalive.add(writer)
         try:
-            ended = await _read(runs_log, key, after, reader, writer)
+            with anyio.CancelScope() as following:  # a stopped slot ends only this
+                if slot is not None:
+                    slot.attach(following)
+                await reading.follow()
+            if slot is not None and slot.stop_reason == "shutdown" and not reading.done:
+                with anyio.move_on_after(SHUTDOWN_END_WAIT):
+                    await reading.follow()
         except StoreUnavailable as exc:
             log.warning("%sthe run log failed while reading (%s)", label, exc)
         finally:
@@ -78,26 +85,47 @@ async def follow_run(runs_log: RunLog, key: str, run_id: str, after: int, *, rec
             watcher.cancel()
             with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
                 try:
-                    await runs_log.detach(key, reader)
+                    await runs_log.detach(key, reading.reader)
                 except StoreUnavailable:
                     pass  # its presence runs out by itself (ATTACH_TTL)
     await writer.finish()
-    return ended
+    return reading.ended
 
 
-async def _read(runs_log: RunLog, key: str, cursor: int, reader: str, writer: SSEWriter) -> bool:
-    renew_at = 0.0
-    while True:
-        now = anyio.current_time()
-        if now >= renew_at:
-            await runs_log.attach(key, reader, ttl=ATTACH_TTL)
-            renew_at = now + READ_WAIT
-        chunk = await runs_log.read(key, cursor, wait=READ_WAIT)
-        if chunk is None:
-            return False  # the run is gone (dropped or expired while read)
-        if chunk.frames:
-            await writer.write(b"".join([with_id(seq, frame) for seq, frame in chunk.frames]))
-            cursor = chunk.frames[-1][0]
-        if chunk.end is not None:
-            await writer.write(chunk.end)
-            return True
+class _Reading:
+    """One reader's place in the run's log: the last seq sent, and whether the run is done."""
+
+    __slots__ = ("cursor", "ended", "gone", "key", "log", "reader", "writer")
+
+    def __init__(self, runs_log: RunLog, key: str, cursor: int, writer: SSEWriter) -> None:
+        self.log = runs_log
+        self.key = key
+        self.cursor = cursor
+        self.writer = writer
+        self.reader = uuid.uuid4().hex
+        self.ended = False  # the run's end was sent
+        self.gone = False  # the log no longer has the run (dropped or expired while read)
+
+    @property
+    def done(self) -> bool:
+        return self.ended or self.gone
+
+    async def follow(self) -> None:
+        """Send what the log has after the cursor, then live frames, until the run's end."""
+        renew_at = 0.0
+        while True:
+            now = anyio.current_time()
+            if now >= renew_at:
+                await self.log.attach(self.key, self.reader, ttl=ATTACH_TTL)
+                renew_at = now + READ_WAIT
+            chunk = await self.log.read(self.key, self.cursor, wait=READ_WAIT)
+            if chunk is None:
+                self.gone = True
+                return
+            if chunk.frames:
+                await self.writer.write(b"".join([with_id(seq, frame) for seq, frame in chunk.frames]))
+                self.cursor = chunk.frames[-1][0]
+            if chunk.end is not None:
+                await self.writer.write(chunk.end)
+                self.ended = True
+                return

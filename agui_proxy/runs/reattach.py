@@ -26,12 +26,12 @@ from .resumable import ResumableRuns
 
 RUNS_SEGMENT = "/runs/"
 # What a resumable run's id may be: it is a path segment of the reattach URL.
-_RUN_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
-_CURSOR = re.compile(r"^[0-9]{1,18}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 
 def check_run_id(run_id: str) -> None:
-    if not _RUN_ID.match(run_id):
+    if not _RUN_ID.fullmatch(run_id):
         raise InboundError(422, "invalid_request", "runId: on a resumable route it must be 1 to 128 letters, "
                            "digits or ._:~- (it is part of the reattach URL)")
 
@@ -50,7 +50,7 @@ def cursor_of(scope: Scope) -> int:
             value, name = after[0].strip(), "after"
     if value is None or value == "":
         return 0
-    if not _CURSOR.match(value):
+    if not _CURSOR.fullmatch(value):
         raise InboundError(400, "malformed_cursor", f"{name}: {value[:40]!r} is not an event id "
                            "(the number of the last event received, from its id: line)")
     return int(value)
@@ -74,7 +74,7 @@ class RunReattach:
             try:
                 after = cursor_of(scope)
                 key = run_key(context.identity.id if context.identity else None, run_id)
-                last = await self.runs.log.last_seq(key) if _RUN_ID.match(run_id) else None
+                last = await self.runs.log.last_seq(key) if _RUN_ID.fullmatch(run_id) else None
                 if last is None:
                     raise InboundError(404, "not_found", f"no run {run_id[:128]!r} to reattach to here "
                                        "(it may have expired)")

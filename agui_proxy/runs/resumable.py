@@ -32,11 +32,12 @@ from ..errors import (
     RunAbandoned,
     RunAborted,
     RunError,
+    RunStoreUnavailable,
     RunTooLarge,
     StoreUnavailable,
     UpstreamReportedError,
 )
-from ..store import RunLog, open_run_log
+from ..store import Created, RunLog, open_run_log
 from ..upstream.coalesce import Write
 from ..upstream.retries import StreamedRun
 from .admission import AdmissionGate, RunSlot
@@ -46,6 +47,8 @@ log = logging.getLogger("agui_proxy")
 
 # How often the driver asks whether a reader is attached: well within a second of linger passing.
 READER_POLL = 0.2
+STORE_RETRY_FIRST = 0.5  # seconds before a failed run's end is written again; doubled up to:
+STORE_RETRY_MAX = 30.0
 
 
 class ResumableRuns:
@@ -57,9 +60,11 @@ class ResumableRuns:
         self.gate = gate
         self._drivers: set[asyncio.Future[None]] = set()
 
-    async def create(self, key: str, resumable: ResumableConfig) -> bool:
-        """Claim ``key`` for a new run; ``False`` when its owner already has a run of that id."""
-        return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept)
+    async def create(self, key: str, resumable: ResumableConfig) -> Created:
+        """Claim ``key`` for a new run (or say why not: its owner has a run of that id, or no
+        ended run could make room)."""
+        return await self.log.create(key, ttl=_live_ttl(resumable), max_kept=self.config.max_kept,
+                                     max_per_owner=self.config.max_kept_per_identity)
 
     def start(self, key: str, resumable: ResumableConfig, slot: RunSlot, build: Callable[[Write], StreamedRun],
               *, done: bool, label: str) -> tuple[StreamedRun, asyncio.Future[None]]:
@@ -75,12 +80,15 @@ class ResumableRuns:
     async def _drive(self, key: str, resumable: ResumableConfig, run: StreamedRun, journal: FrameJournal,
                      slot: RunSlot, done: bool, label: str) -> None:
         watcher = asyncio.ensure_future(self._watch_readers(key, resumable.linger, slot))
+        terminator = DONE_FRAME if done else b""
         try:
             await journal.write(run.pipeline.start())
             with anyio.CancelScope() as scope:
                 slot.attach(scope)
                 try:
                     await run.run()
+                except StoreUnavailable:
+                    raise  # the log failed, not the proxy: ended below
                 except Exception:
                     log.exception("%sthe proxy failed while running a resumable run", label)
                     await journal.write(run.pipeline.fail(InternalError("the proxy failed while streaming")))
@@ -89,15 +97,39 @@ class ResumableRuns:
             if stopped is not None:
                 await journal.write(run.pipeline.fail(stopped))
             await journal.write(_ended(run.pipeline))
-            await journal.finish(DONE_FRAME if done else b"")
+            await journal.finish(terminator)
         except StoreUnavailable as exc:
-            log.warning("%sthe run log failed (%s); the run is not kept", label, exc)
+            # One line, no traceback: the upstream request is closed (the run's scope was left),
+            # and the run's end goes into the log once the store answers, so no reader waits on it.
+            log.warning("%sthe run log failed (%s); the run ends with store_unavailable", label, exc)
+            failed = run.pipeline.fail(RunStoreUnavailable(
+                "the run's store failed (store.url); the upstream request was closed: send the request again"))
+            ending = asyncio.ensure_future(self._end_when_the_store_returns(journal, failed, terminator, label))
+            self._drivers.add(ending)
+            ending.add_done_callback(self._drivers.discard)
         finally:
             watcher.cancel()
             self.gate.release(slot)
         error = run.pipeline.error
         if error is not None:
             log.warning("%srun ended with %s: %s", label, error.code, error.message)
+
+    async def _end_when_the_store_returns(self, journal: FrameJournal, frames: bytes, terminator: bytes,
+                                          label: str) -> None:
+        """Write the run's end into its log, trying again (0.5 s, doubling to 30 s) until the
+        store answers or the run would have expired there anyway."""
+        delay, give_up = STORE_RETRY_FIRST, anyio.current_time() + journal.ttl
+        while anyio.current_time() + delay < give_up:
+            await anyio.sleep(delay)
+            try:
+                if await journal.resync():
+                    journal.closing = True
+                    await journal.write(frames)
+                    await journal.finish(terminator)
+                return
+            except StoreUnavailable:
+                delay = min(delay * 2, STORE_RETRY_MAX)
+        log.warning("%sthe run's end could not be written: the store did not answer", label)
 
     async def _watch_readers(self, key: str, linger: float, slot: RunSlot) -> None:
         """Stop the run once no reader has been attached for ``linger`` seconds."""
@@ -156,7 +188,8 @@ def _stop_error(reason: str | None, resumable: ResumableConfig) -> RunError | No
         return RunTooLarge(f"the run passed its cap of {resumable.max_frames} events or {resumable.max_bytes} "
                            "bytes (resumable.max_frames, max_bytes)")
     if reason == DROPPED:
-        return RunTooLarge("the run was dropped to keep runs.max_kept runs")
+        return RunTooLarge("the run's frames could not be kept (runs.max_bytes, every kept byte a running run's; "
+                           "or its keys expired in the store)")
     return None
 
 

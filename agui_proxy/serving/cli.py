@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(config: Config, args: argparse.Namespace) -> int:
     from ..quotas.startup import startup_error, startup_warnings
     from ..runs.resumable import startup_warnings as resumable_warnings
+    from .descriptors import plan_descriptors
     from .serve import run
 
     workers = args.workers or config.server.workers
@@ -131,11 +132,14 @@ def serve(config: Config, args: argparse.Namespace) -> int:
         return 2
     for note in [*startup_warnings(config, workers), *resumable_warnings(config, workers)]:
         print(f"agui-proxy: warning: {note}", file=sys.stderr, flush=True)
+    # Before the app is built: its stream gate takes the max_concurrent the descriptors allow (each
+    # worker plans again, under the limit raised here).
+    config, descriptors = plan_descriptors(config)
 
     def announce(port: int) -> None:
         """Once the socket is bound (before it listens): what is served, and where."""
         facts = summary(config, version=__version__, config_path=args.config, workers=workers,
-                        extra={"listening": _url(config.server.host, port)})
+                        extra={"descriptors": descriptors, "listening": _url(config.server.host, port)})
         logging.getLogger("agui_proxy.startup").info(render(facts), extra={"fields": facts})
         url = _url(config.server.host, port)
         if args.config is None:

@@ -26,20 +26,31 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .header_limits import DEFAULT_MAX_HEADER_BYTES, READ_SIZE, HeaderSizeLimit
+from .send_timeout import DEFAULT_SEND_TIMEOUT, SendDeadline
+
 DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 class UvicornConfig(uvicorn.Config):
-    """uvicorn's config with the proxy's ``header_timeout`` (seconds), which the protocols read."""
+    """uvicorn's config with the proxy's ``header_timeout`` and ``send_timeout`` (seconds) and
+    ``max_header_bytes``, which the protocols read."""
 
-    def __init__(self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT, **options: Any) -> None:
+    def __init__(self, app: Any, *, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+                 send_timeout: float = DEFAULT_SEND_TIMEOUT, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+                 **options: Any) -> None:
         http = options.get("http", "auto")
         if http == "auto":  # uvicorn's own choice: httptools when it is installed
             http = "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
         if isinstance(http, str) and http in PROTOCOLS:
             options["http"] = PROTOCOLS[http]
+        # h11 refuses a head past its own cap with a bare 400: past the proxy's limit by one read,
+        # so that the proxy's 431 (header_limits.py) comes first.
+        options.setdefault("h11_max_incomplete_event_size", max_header_bytes + READ_SIZE)
         super().__init__(app, **options)
         self.header_timeout = header_timeout
+        self.max_header_bytes = max_header_bytes
+        self.send_timeout = send_timeout
 
 
 class _HeaderDeadline(asyncio.Protocol):
@@ -92,12 +103,12 @@ class _HeaderDeadline(asyncio.Protocol):
             self.transport.close()
 
 
-class HeaderTimeoutHttpTools(_HeaderDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol with ``header_timeout``."""
+class HeaderTimeoutHttpTools(_HeaderDeadline, HeaderSizeLimit, SendDeadline, HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``header_timeout``, ``max_header_bytes`` and ``send_timeout``."""
 
 
-class HeaderTimeoutH11(_HeaderDeadline, H11Protocol):
-    """uvicorn's h11 protocol with ``header_timeout``."""
+class HeaderTimeoutH11(_HeaderDeadline, HeaderSizeLimit, SendDeadline, H11Protocol):
+    """uvicorn's h11 protocol with ``header_timeout``, ``max_header_bytes`` and ``send_timeout``."""
 
 
 PROTOCOLS: dict[str, type[asyncio.Protocol]] = {"httptools": HeaderTimeoutHttpTools, "h11": HeaderTimeoutH11}

@@ -37,6 +37,7 @@ from ..config import Config, default_config, load_config
 from ..errors import ListenError
 from ..middleware.access_log import ensure_log_output, logging_config
 from ..middleware.metrics import MULTIPROC_ENV
+from .descriptors import plan_descriptors
 from .header_timeout import UvicornConfig
 from .log_redaction import install_log_redaction
 
@@ -52,7 +53,7 @@ def app_from_env() -> AGUIProxyMiddleware:
     Under another server than the CLI it also sets up the proxy's logging (app/hosting.py), and says
     in one line what the worker provides."""
     path = os.environ.get(CONFIG_ENV)
-    config = load_config(path) if path else default_config()
+    config, _ = plan_descriptors(load_config(path) if path else default_config())
     configure_worker_logging(config)
     proxy = _served(create_app(config))
     log.info(hosting_line(proxy.config, "worker", ensure_log_output(config.logging)))
@@ -129,8 +130,10 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
                                "timeout_graceful_shutdown": grace}
     if workers == 1:
         proxy = create_app(config)  # before binding: an app that cannot be built serves nothing
-        # UvicornConfig carries header_timeout; building it configures the log handlers.
-        server = _Server(UvicornConfig(proxy, header_timeout=config.server.header_timeout, **options))
+        # UvicornConfig carries header_timeout and send_timeout; building it configures the log handlers.
+        server = _Server(UvicornConfig(proxy, header_timeout=config.server.header_timeout,
+                                       send_timeout=config.streams.send_timeout,
+                                       max_header_bytes=config.limits.max_header_bytes, **options))
         _served(proxy)
         with bind(config.server.host, config.server.port) as sock:
             listen_after(sock, announce)
@@ -149,7 +152,9 @@ def run(config: Config, *, config_path: str | None, workers: int = 1, log_level:
         # What uvicorn.run does for workers, with the config that carries header_timeout, on the
         # socket bound here (so that a taken port is reported before anything is announced).
         workers_config = UvicornConfig(FACTORY, factory=True, workers=workers,
-                                      header_timeout=config.server.header_timeout, **options)
+                                       header_timeout=config.server.header_timeout,
+                                       send_timeout=config.streams.send_timeout,
+                                       max_header_bytes=config.limits.max_header_bytes, **options)
         with bind(config.server.host, config.server.port) as sock:
             supervisor = Multiprocess(workers_config, sockets=[sock])  # takes SIGINT / SIGTERM from here on
             listen_after(sock, announce)

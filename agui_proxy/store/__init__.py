@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import RunsConfig, StoreConfig
 from .memory import MemoryQuotaStore, MemoryRunLog
 from .quota_store import Admission, Charge, Counts, Lease, QuotaStore, Window
-from .run_log import RunChunk, RunLog, run_key
+from .run_log import Created, RunChunk, RunLog, run_key
 
 if TYPE_CHECKING:
     from .redis import RedisQuotaStore, RedisRunLog
@@ -58,6 +58,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Admission", "Charge", "Counts", "Lease", "MemoryQuotaStore", "MemoryRunLog", "QuotaStore",
+__all__ = ["Admission", "Charge", "Counts", "Created", "Lease", "MemoryQuotaStore", "MemoryRunLog", "QuotaStore",
            "RedisQuotaStore", "RedisRunLog", "RunChunk", "RunLog", "Window", "open_run_log", "open_store",
            "redis_available", "run_key"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .quota_store import Admission, Charge, Counts, Lease, QuotaStore, Window, slot_ttl
-from .run_log import RunChunk, RunLog
+from .run_log import Created, RunChunk, RunLog, run_owner
 
 # Expired entries are swept once the dictionaries have grown by this many since the last sweep,
 # so memory follows the identities active in the last windows, not every identity ever seen.
@@ -94,9 +94,10 @@ class _Run:
 
 
 class MemoryRunLog(RunLog):
-    """``max_bytes`` bounds the frames of every run together: past it the oldest runs go first
-    (the writer of a running one finds it gone and ends it), so the process's memory has a bound
-    whatever the clients do."""
+    """``max_bytes`` bounds the frames of every run together: past it the oldest ended runs go
+    first, and when only running ones are left the run that would pass it is refused the write
+    (its writer ends it), never another's, so the process's memory has a bound whatever the
+    clients do."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._clock = clock
@@ -130,13 +131,26 @@ class MemoryRunLog(RunLog):
     def kept_bytes(self) -> int:
         return self._bytes
 
-    async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
+    async def create(self, key: str, *, ttl: float, max_kept: int, max_per_owner: int) -> Created:
         self._purge()
         if key in self._runs:
-            return False
+            return Created.EXISTS
+        owner = run_owner(key)
+        owned = [k for k in self._runs if run_owner(k) == owner]
+        if len(owned) >= max_per_owner and not self._drop_ended(owned):
+            return Created.OWNER_FULL
         while len(self._runs) >= max_kept:
-            self._drop(next(iter(self._runs)))
+            if not self._drop_ended(self._runs):
+                return Created.FULL
         self._runs[key] = _Run(self._clock() + ttl)
+        return Created.CREATED
+
+    def _drop_ended(self, keys: Iterable[str]) -> bool:
+        """Drop the first (oldest) ended run of ``keys``; ``False`` when every one is running."""
+        ended = next((k for k in keys if self._runs[k].end is not None), None)
+        if ended is None:
+            return False
+        self._drop(ended)
         return True
 
     async def append(self, key: str, first_seq: int, frames: Sequence[bytes], *, ttl: float) -> bool:
@@ -145,12 +159,13 @@ class MemoryRunLog(RunLog):
             return False
         assert first_seq == len(run.frames) + 1, "frames are appended in order by the run's one writer"
         size = sum(len(frame) for frame in frames)
+        while self._bytes + size > self._max_bytes:
+            if not self._drop_ended(list(self._runs)):
+                return False  # only running runs are kept: this one, not another's, stops here
         run.frames.extend(frames)
         run.size += size
         self._bytes += size
         run.expires = self._clock() + ttl
-        while self._bytes > self._max_bytes and next(iter(self._runs)) != key:
-            self._drop(next(iter(self._runs)))
         run.wake()
         return True
 

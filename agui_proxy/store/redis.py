@@ -24,7 +24,8 @@ Per run (``run_key``), three keys sharing one ``{...}`` hash tag::
     <prefix>run:{<key>}:readers   a sorted set: reader -> until when it is attached (epoch s)
 
 and ``<prefix>runs``, every kept run by creation time, which bounds how many are kept
-(``runs.max_kept``: the oldest are dropped).  ``XADD`` carries a ``MAXLEN`` cap as a backstop to
+(``runs.max_kept``, ``runs.max_kept_per_identity``: the oldest ended runs are dropped for a new
+one, never a running one; with none ended, the new run is refused).  ``XADD`` carries a ``MAXLEN`` cap as a backstop to
 the writer's own (``resumable.max_frames``); the keys expire ``ttl`` after the last write while
 the run goes on (so a run whose process died goes away) and ``keep`` after its end.  Readers
 follow with ``XREAD BLOCK`` on a connection of their own, whose socket waits as long as the block.
@@ -39,7 +40,7 @@ from typing import Any
 
 from ..errors import StoreUnavailable
 from .quota_store import Admission, Charge, Counts, Lease, QuotaStore, Window, slot_ttl
-from .run_log import RunChunk, RunLog
+from .run_log import Created, RunChunk, RunLog, run_owner
 
 try:  # the [redis] extra
     import redis.asyncio as aioredis
@@ -196,18 +197,49 @@ class RedisQuotaStore(QuotaStore):
 
 # -- resumable runs' frames ----------------------------------------------------------------------
 
-# KEYS: meta, index.  ARGV: index member (the run key), ttl ms, max kept, now, prefix.
+# KEYS: meta, index.  ARGV: index member (the run key), ttl ms, max kept, now, prefix, max per
+# owner, owner.  Room is made by dropping ended runs only (their last stream entry is the end),
+# oldest first: the owner's own, then anyone's; runs whose keys expired leave the index on the
+# way.  Returns 1 (created), 0 (exists), -1 (full of running runs), -2 (the owner's share is).
 _CREATE = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
-if over > 0 then
-  local oldest = redis.call('ZPOPMIN', KEYS[2], over)
-  for i = 1, #oldest, 2 do
-    local base = ARGV[5] .. 'run:{' .. oldest[i] .. '}:'
-    redis.call('DEL', base .. 'meta', base .. 'frames', base .. 'readers')
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local function state(member)
+  local base = ARGV[5] .. 'run:{' .. member .. '}:'
+  if redis.call('EXISTS', base .. 'meta') == 0 then return 'gone' end
+  local last = redis.call('XREVRANGE', base .. 'frames', '+', '-', 'COUNT', 1)
+  if #last > 0 and last[1][2][1] == 'e' then return 'ended' end
+  return 'running'
+end
+local function drop(member)
+  local base = ARGV[5] .. 'run:{' .. member .. '}:'
+  redis.call('DEL', base .. 'meta', base .. 'frames', base .. 'readers')
+  redis.call('ZREM', KEYS[2], member)
+end
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+local kept, owned, prefix = {}, 0, ARGV[7] .. ':'
+for _, member in ipairs(members) do
+  local s = state(member)
+  if s == 'gone' then drop(member) else
+    kept[#kept + 1] = {member, s}
+    if string.sub(member, 1, #prefix) == prefix then owned = owned + 1 end
   end
 end
+local function drop_ended(own)
+  for i, entry in ipairs(kept) do
+    if entry[2] == 'ended' and (not own or string.sub(entry[1], 1, #prefix) == prefix) then
+      drop(entry[1])
+      table.remove(kept, i)
+      return true
+    end
+  end
+  return false
+end
+if owned >= tonumber(ARGV[6]) and not drop_ended(true) then return -2 end
+while #kept >= tonumber(ARGV[3]) do
+  if not drop_ended(false) then return -1 end
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return 1
 """
 
@@ -267,11 +299,12 @@ class RedisRunLog(RunLog):
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return await run_script(self._client, self._shas, source, keys, args, self.timeout)
 
-    async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
+    async def create(self, key: str, *, ttl: float, max_kept: int, max_per_owner: int) -> Created:
         meta, _, _ = self._keys(key)
         created = await self._script(_CREATE, [meta, self._prefix + "runs"],
-                                     [key, _ms(ttl), max_kept, repr(time.time()), self._prefix])
-        return bool(created)
+                                     [key, _ms(ttl), max_kept, repr(time.time()), self._prefix, max_per_owner,
+                                      run_owner(key)])
+        return Created(int(created))
 
     async def append(self, key: str, first_seq: int, frames: Sequence[bytes], *, ttl: float) -> bool:
         if not frames:

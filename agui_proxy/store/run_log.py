@@ -21,12 +21,27 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 
 def run_key(identity: str | None, run_id: str) -> str:
     """The store's name for ``identity``'s run ``run_id`` (no identity: the routes take anyone)."""
     owner = hashlib.sha256((identity or "-").encode()).hexdigest()[:24]
     return f"{owner}:{run_id}"
+
+
+def run_owner(key: str) -> str:
+    """The part of a run key that names its owner (:func:`run_key`)."""
+    return key.partition(":")[0]
+
+
+class Created(IntEnum):
+    """What :meth:`RunLog.create` did (the numbers are what the Redis script returns)."""
+
+    CREATED = 1
+    EXISTS = 0  # the owner already has a run of that id
+    FULL = -1  # max_kept runs are kept and every one is running: none is ended for room
+    OWNER_FULL = -2  # the owner keeps max_per_owner runs, every one running
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +60,12 @@ class RunLog(ABC):
     """
 
     @abstractmethod
-    async def create(self, key: str, *, ttl: float, max_kept: int) -> bool:
-        """A new, empty run, kept ``ttl`` seconds unless written to; ``False`` when ``key`` exists.
-        Past ``max_kept`` runs the oldest are dropped."""
+    async def create(self, key: str, *, ttl: float, max_kept: int, max_per_owner: int) -> Created:
+        """A new, empty run, kept ``ttl`` seconds unless written to.
+
+        Room is made by dropping ended runs only, oldest first: the owner's own when it keeps
+        ``max_per_owner`` runs, then anyone's past ``max_kept``.  A running run is never dropped
+        for another: with no ended run to drop, the new one is refused (``FULL``, ``OWNER_FULL``)."""
 
     @abstractmethod
     async def append(self, key: str, first_seq: int, frames: Sequence[bytes], *, ttl: float) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,7 @@ import httpx
 
 from ..core.sse import DEFAULT_MAX_EVENT_SIZE
 from ..errors import (
+    OutOfDescriptors,
     UpstreamConnectTimeout,
     UpstreamProtocolError,
     UpstreamTruncated,
@@ -48,7 +50,7 @@ from .clouds import Authorizer
 from .coalesce import CoalescedBody, Write
 from .deadline import Deadline, seconds
 from .inflate import Inflater, content_coding
-from .transport import ResponseBody, body_of
+from .transport import ResponseBody, ResponseHeadTooLarge, body_of, head_too_large
 
 
 class UpstreamBody(Protocol):
@@ -214,6 +216,9 @@ class UpstreamCall:
         except httpx.TimeoutException:  # writing the request took too long
             raise deadline.expired() from None
         except httpx.TransportError as exc:
+            if _out_of_descriptors(exc):
+                raise OutOfDescriptors("the proxy has no file descriptor left to connect to the upstream "
+                                       "(its RLIMIT_NOFILE): try again shortly") from None
             raise UpstreamUnavailable(f"could not reach the upstream ({_reason(exc)})") from None
         finally:
             deadline.done_waiting()
@@ -367,8 +372,25 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# What h11 (under httpx's own transport, which gives it httpcore's 100 KB cap) says of a head, or
+# any line, that does not end within the cap.
+_H11_TOO_LONG = "Receive buffer too long"
+
+
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of this process (or the system) having no file descriptor left."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _reason(exc: httpx.TransportError) -> str:
     # The exception's text can carry the URL (with a query); its type is enough for a person.
+    if isinstance(exc, ResponseHeadTooLarge) or str(exc) == _H11_TOO_LONG:
+        return head_too_large()
     return {
         httpx.ConnectError: "connection failed",
         httpx.RemoteProtocolError: "the upstream broke the HTTP protocol or closed the connection",

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ..support.agui_check import text_of
 from ..support.openai_chat_streams import MODEL, TEXT, chunk, text_transcript
-from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
+from ..support.proxy import ProxyProcess, ProxySetup, Reply, new_client, post, sse_events
 from ..support.upstream import ScriptedUpstream, sse_response
 
 pytestmark = pytest.mark.integration
@@ -106,3 +106,25 @@ def test_a_lone_surrogate_is_sent_on_as_the_replacement_character(proxy: ProxyPr
     assert b"RUN_FINISHED" in reply.body
     sent = up.wait_for_requests(1)[0]
     assert json.loads(sent.body)["messages"][-1]["content"] == "hi \ufffd"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                                          None])
+def test_a_body_not_sent_as_json_gets_415(proxy: ProxyProcess, up: ScriptedUpstream, content_type: str | None) -> None:
+    """A page of another origin can send these without a CORS preflight: no run may start from one."""
+    headers = {"content-type": content_type} if content_type else {}
+    with new_client() as client:
+        reply = client.post(proxy.url + "/api/agent", content=message(), headers=headers)
+    assert reply.status_code == 415, reply.text
+    error = reply.json()["error"]
+    assert error["type"] == "unsupported_media_type" and "application/json" in error["message"], error
+    assert (content_type or "no Content-Type") in error["message"], error
+    assert not up.requests
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON",
+                                          "application/vnd.ag-ui+json"])
+def test_json_media_types_are_taken(proxy: ProxyProcess, up: ScriptedUpstream, content_type: str) -> None:
+    up.script(sse_response(text_transcript()))
+    assert text_of(sse_events(post(proxy.url + "/api/agent", message(), headers={"content-type": content_type}))) \
+        == TEXT

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from threading import Event
 from typing import Any
 
 import pytest
@@ -15,7 +16,18 @@ import pytest
 from ..support.agui_check import text_of
 from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events, sse_run_error
-from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_event, sse_response
+from ..support.upstream import (
+    SSE_HEADERS,
+    Chunk,
+    End,
+    Raw,
+    ScriptedUpstream,
+    Status,
+    WaitFor,
+    body_response,
+    sse_event,
+    sse_response,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -99,4 +111,26 @@ def test_a_deep_error_body_is_retried_like_any_500(proxy: ProxyProcess, up: Scri
     up.script(sse_response(text_transcript()))
     assert text_of(sse_events(call(proxy))) == TEXT
     assert len(up.requests) == 2
+    no_traceback(proxy)
+
+
+# -- response heads --------------------------------------------------------------------------------------------
+
+
+def endless_head() -> list[Any]:
+    """A status line, then header lines, 2 MB of them, and never the blank line that ends them."""
+    lines = b"".join(b"x-pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(2000))
+    return [Raw(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"), Raw(lines), WaitFor(Event(), timeout=20)]
+
+
+def test_an_upstream_that_never_ends_its_headers_gets_a_clear_run_error(proxy: ProxyProcess,
+                                                                         up: ScriptedUpstream) -> None:
+    """Refused past the transport's cap on a response head (100 KB, on either transport), not
+    buffered until first_byte: the run ends with RUN_ERROR naming the headers, the connection closed."""
+    up.script(endless_head())
+    up.script(endless_head())  # the retry meets the same
+    events = sse_run_error(call(proxy), "upstream_unavailable", "response headers")
+    assert "100 KB" in events[-1]["message"], events[-1]
+    for request in up.requests:
+        up.wait_closed(request.connection)
     no_traceback(proxy)

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from ..support.openai_chat_streams import MODEL, chunk, text_transcript
-from ..support.proxy import ProxyProcess, ProxySetup, eventually, new_client, start_proxy
+from ..support.agui_check import text_of
+from ..support.openai_chat_streams import MODEL, TEXT, chunk, text_transcript
+from ..support.proxy import ProxyProcess, ProxySetup, RawStream, eventually, new_client, start_proxy
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 
@@ -27,6 +28,7 @@ ALICE = {"authorization": "Bearer alice-token-0123456789"}
 BOB = {"authorization": "Bearer bob-token-0123456789"}
 LINGER = 1.0
 MAX_KEPT = 8
+PER_IDENTITY = 4
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def proxy_setup(upstream: ScriptedUpstream) -> ProxySetup:
         "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": LINGER}},
                    {"path": "/api/small", "upstream": "openai", "resumable": {"linger": 30, "max_frames": 16}},
                    {"path": "/api/plain", "upstream": "openai"}],
-        "runs": {"max_kept": MAX_KEPT},
+        "runs": {"max_kept": MAX_KEPT, "max_kept_per_identity": PER_IDENTITY},
     }, env={"KEY": KEY})
 
 
@@ -197,6 +199,17 @@ def test_a_run_id_is_taken_once_per_identity(proxy: ProxyProcess, up: ScriptedUp
     assert bobs.status == 200 and bobs.events[-1]["type"] == "RUN_FINISHED", "another identity's ids are its own"
 
 
+@pytest.mark.parametrize("run_id", ["run-1\n", "run-1\r\n", "\nrun-1"])
+def test_a_run_id_with_a_newline_gets_422_and_starts_nothing(proxy: ProxyProcess, up: ScriptedUpstream,
+                                                            run_id: str) -> None:
+    requests_before = len(up.requests)
+    with new_client() as client:
+        reply = client.post(proxy.url + "/api/agent", json=agui_body(run_id), headers=ALICE)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["type"] == "invalid_request" and "runId" in reply.json()["error"]["message"]
+    assert len(up.requests) == requests_before, "no run started upstream"
+
+
 @pytest.mark.parametrize(("headers", "query", "kind"), [
     ({"last-event-id": "abc"}, "", "malformed_cursor"),
     ({"last-event-id": "-1"}, "", "malformed_cursor"),
@@ -247,6 +260,46 @@ def test_runs_never_reattached_stay_within_max_kept(proxy: ProxyProcess, up: Scr
     assert found[:MAX_KEPT] == [404] * MAX_KEPT, "the oldest went first"
 
 
+def test_another_identitys_runs_never_end_a_running_one(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    """Alice's run streams while Bob starts more runs than max_kept: his ended runs make room for
+    his new ones; hers goes on to RUN_FINISHED and stays readable."""
+    release = threading.Event()
+    held_script(up, release)
+    alice = agui_body()
+    with RawStream(proxy.url, "/api/agent", alice, headers=ALICE) as stream, new_client() as client:
+        stream.read_until(b"TEXT_MESSAGE_CONTENT")
+        for _ in range(2 * MAX_KEPT):
+            whole_script(up)
+            bobs = read_frames(client, "POST", proxy.url + "/api/agent", body=agui_body(), headers=BOB)
+            assert bobs.status == 200 and bobs.events[-1]["type"] == "RUN_FINISHED", bobs.events[-1:]
+        release.set()
+        rest = read_frames(client, "GET", f"{proxy.url}/api/agent/runs/{alice['runId']}", headers=ALICE)
+    assert rest.status == 200 and rest.events[-1]["type"] == "RUN_FINISHED", rest.events[-1:]
+    assert text_of(rest.events) == TEXT
+
+
+def test_one_identity_fills_only_its_share_of_running_runs(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    release = threading.Event()
+    streams: list[RawStream] = []
+    try:
+        for _ in range(PER_IDENTITY):
+            held_script(up, release)
+            streams.append(RawStream(proxy.url, "/api/agent", agui_body(), headers=BOB))
+            streams[-1].read_until(b"TEXT_MESSAGE_CONTENT")
+        with new_client() as client:
+            refused = client.post(proxy.url + "/api/agent", json=agui_body(), headers=BOB)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["type"] == "too_many_runs" and refused.headers["retry-after"]
+            assert "runs.max_kept_per_identity" in refused.json()["error"]["message"]
+            whole_script(up)  # another identity is not refused for Bob's runs
+            alices = read_frames(client, "POST", proxy.url + "/api/agent", body=agui_body(), headers=ALICE)
+        assert alices.status == 200 and alices.events[-1]["type"] == "RUN_FINISHED"
+    finally:
+        release.set()
+        for stream in streams:
+            stream.close()
+
+
 def test_a_route_without_resumable_is_as_before(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
     release = threading.Event()
     held_script(up, release)
@@ -290,6 +343,33 @@ def test_sigterm_ends_a_resumable_run_with_shutdown_and_its_terminator(up: Scrip
     events = [json.loads(data) for _, data in first + rest if data != "[DONE]"]
     assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "shutdown", events[-1]
     assert rest[-1] == (None, "[DONE]"), "the terminator still comes"
+
+
+def test_sigterm_ends_a_reattached_reader_with_shutdown_and_its_terminator(up: ScriptedUpstream,
+                                                                          tmp_path: Path) -> None:
+    """A client that dropped and came back with GET is a reader of the run: on SIGTERM it too gets
+    the run's RUN_ERROR shutdown, every frame up to it, not a cut just before it."""
+    release = threading.Event()
+    held_script(up, release)
+    config = {"upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "${KEY}",
+                                       "model": MODEL, "retries": 0}},
+              "streams": {"shutdown_grace": 0.5},
+              "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": 30}}]}
+    body = agui_body()
+    with start_proxy(tmp_path, config, env={"KEY": KEY}) as proxy, new_client() as client:
+        dropped = read_frames(client, "POST", proxy.url + "/api/agent", body=body, stop_after=1)
+        with client.stream("GET", f"{proxy.url}/api/agent/runs/{body['runId']}",
+                           headers={"last-event-id": str(dropped.ids[-1])}) as response:
+            assert response.status_code == 200
+            frames = iter_frames(response)
+            first = next(frames)  # the reader is attached
+            proxy.process.send_signal(signal.SIGTERM)
+            rest = [first, *frames]
+        proxy.process.wait(10)
+    release.set()
+    events = [json.loads(data) for _, data in rest]  # an AG-UI run: its RUN_ERROR is its end
+    assert events[-1]["type"] == "RUN_ERROR" and events[-1]["code"] == "shutdown", events[-1]
+    assert [seq for seq, _ in rest] == list(range(dropped.ids[-1] + 1, dropped.ids[-1] + 1 + len(rest)))
 
 
 def test_quotas_hold_a_run_that_outlives_its_client(up: ScriptedUpstream, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from ..support.agui_check import assert_valid_run
 from ..support.openai_chat_streams import MODEL, text_transcript
-from ..support.proxy import ProxyProcess, new_client, start_proxy
+from ..support.proxy import ProxyProcess, RawStream, new_client, start_proxy
 from ..support.redis_server import RedisServer
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
@@ -112,3 +113,41 @@ def test_a_run_is_abandoned_on_its_process_when_nobody_reads_anywhere(
         late = read_frames(client, "GET", f"{b.url}/api/agent/runs/{run['runId']}", headers=TOKEN)
     release.set()
     assert late.events[-1]["code"] == "abandoned"
+
+
+def test_a_run_whose_store_pauses_ends_with_store_unavailable(up: ScriptedUpstream, tmp_path: Path) -> None:
+    """Redis stops answering (SIGSTOP) while the run's driver writes: the driver ends the run (its
+    upstream request closed), logs one line, and once Redis answers again (SIGCONT) writes the
+    run's end, so a reattach gets the frames, then RUN_ERROR store_unavailable, never a wait."""
+    with RedisServer(tmp_path) as redis:
+        config = {
+            "auth": {"bearer_tokens": ["shared-token-0123456789"]},
+            "store": {"url": redis.url, "timeout": 0.25, "prefix": "blip:"},
+            "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{up.url}/v1", "api_key": "${KEY}",
+                                     "model": MODEL, "retries": 0}},
+            "routes": [{"path": "/api/agent", "upstream": "openai", "resumable": {"linger": 30}}],
+        }
+        more, never = threading.Event(), threading.Event()
+        events = [sse_event(c) for c in text_transcript()]
+        up.script(Status(200, SSE_HEADERS), Chunk(b"".join(events[:3])), WaitFor(more, timeout=20),
+                  Chunk(events[3]), WaitFor(never, timeout=20), End())
+        run = body()
+        with start_proxy(tmp_path, config, env={"KEY": KEY}) as proxy:
+            with RawStream(proxy.url, "/api/agent", run, headers=TOKEN) as first:
+                first.read_until(b"TEXT_MESSAGE_CONTENT")
+            redis.pause()
+            try:
+                more.set()  # one more delta arrives while the run log does not answer
+                (request,) = up.requests
+                up.wait_closed(request.connection)  # the driver ended the run: its upstream is closed
+            finally:
+                redis.resume()
+            with new_client() as client:
+                got = read_frames(client, "GET", f"{proxy.url}/api/agent/runs/{run['runId']}", headers=TOKEN)
+            output = proxy.output()
+    assert got.status == 200 and got.complete, got
+    assert got.events[-1]["type"] == "RUN_ERROR" and got.events[-1]["code"] == "store_unavailable", got.events[-1]
+    assert_valid_run(got.events)
+    assert got.ids == list(range(1, len(got.ids) + 1)), "no frame lost or taken twice"
+    assert "Traceback" not in output and "internal_error" not in output, output[-3000:]
+    assert "the run ends with store_unavailable" in output

@@ -114,3 +114,28 @@ def test_shutdown_grace_ends_a_stream_blocked_on_its_client(stack: list[str], up
         text_is_a_prefix(events)
         proxy.process.wait(15)
         no_server_error(proxy)
+
+
+def test_shutdown_with_clients_that_never_read_again_logs_no_traceback(stack: list[str], up: ScriptedUpstream,
+                                                                       tmp_path: Path) -> None:
+    """Ten clients stop reading, then SIGTERM: their sends stay blocked past the grace, and the
+    server's own shutdown timeout cancels what is left. An expected cancellation: the process exits
+    with no traceback."""
+    status, steps, end = long_answer()
+    up.respond_with(lambda request: [status, *steps, end])
+    try:
+        with start_proxy(tmp_path, proxy_config(up.url, shutdown_grace=0.5), extra_args=stack) as proxy:
+            clients = [SlowReader(proxy.url, "/api/idle", BODY) for _ in range(10)]
+            try:
+                for client in clients:
+                    client.read_until(b'"type":"TEXT_MESSAGE_CONTENT"')
+                proxy.process.send_signal(signal.SIGTERM)
+                assert proxy.process.wait(30) == 0
+            finally:
+                for client in clients:
+                    client.close()
+            output = proxy.output()
+    finally:
+        up.respond_with(None)
+    for text in (*SERVER_ERRORS, "CancelledError"):
+        assert text not in output, output[-3000:]

@@ -1,10 +1,12 @@
-"""Requests that arrive slowly or never: bodies trickled a byte at a time, headers never finished,
-connections opened and left idle.  None of them may hold a stream slot or a connection for long.
+"""Requests that arrive slowly, never, or without end: bodies trickled a byte at a time, headers
+never finished, connections opened and left idle, headers too large or too many.  None of them may
+hold a stream slot, a connection or memory for long.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 BODY = b'{"params": {"messages": [{"role": "user", "content": "Hi"}]}}'
 BODY_TIMEOUT = 0.5
 HEADER_TIMEOUT = 0.5
+MAX_HEADER_BYTES = 8192
+MAX_HEADERS = 30
 STACKS = [pytest.param(("uvloop", "httptools"), id="uvloop-httptools"),
           pytest.param(("asyncio", "h11"), id="asyncio-h11")]
 
@@ -31,7 +35,7 @@ def proxy_setup(request: pytest.FixtureRequest, upstream: ScriptedUpstream) -> P
     config: dict[str, Any] = {
         "server": {"header_timeout": HEADER_TIMEOUT},
         "auth": {"bearer_tokens": [TOKEN]},
-        "limits": {"body_timeout": BODY_TIMEOUT},
+        "limits": {"body_timeout": BODY_TIMEOUT, "max_header_bytes": MAX_HEADER_BYTES, "max_headers": MAX_HEADERS},
         "streams": {"max_concurrent": 1},
         "upstreams": {"openai": {"provider": "openai-chat", "base_url": f"{upstream.url}/v1", "api_key": "sk-test",
                                  "model": MODEL, "retries": 0}},
@@ -109,3 +113,47 @@ def test_a_connection_kept_alive_between_requests_is_closed_when_idle(proxy: Pro
             received += sock.recv(65536)
         assert received.startswith(b"HTTP/1.1 200")
         assert read_to_close(sock) == b""
+
+
+def send_in_background(sock: socket.socket, data: bytes) -> threading.Thread:
+    """Send ``data`` from a thread (the proxy may answer, and close, before it has read it all)."""
+    def send() -> None:
+        try:
+            sock.sendall(data)
+        except OSError:  # the proxy refused the request and closed: what is under test
+            pass
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender
+
+
+@pytest.mark.parametrize("size", [MAX_HEADER_BYTES + 1, 1024 * 1024], ids=["just-past", "1MB"])
+def test_headers_past_max_header_bytes_get_431(proxy: ProxyProcess, size: int) -> None:
+    """A header that never ends within the limit is refused before it is all read: 431, then closed."""
+    with connect(proxy) as sock:
+        sender = send_in_background(sock, head(len(BODY), {**AUTH, "x-big": "a" * size}) + BODY)
+        reply = read_to_close_or_response(sock)
+        sender.join(10)
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 431"), reply[:300]
+    assert b'"type": "headers_too_large"' in rest and b"limits.max_header_bytes" in rest, rest
+    assert post(proxy.url + "/healthz", b"", method="GET").status == 200
+    output = proxy.output()
+    assert "Traceback" not in output and "Exception in ASGI application" not in output
+
+
+def test_headers_within_max_header_bytes_are_served(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    up.script(sse_response(text_transcript()))
+    headers = {**AUTH, "x-big": "a" * (MAX_HEADER_BYTES - 1024)}
+    assert text_of(sse_events(post(proxy.url + "/api/agent", BODY, headers=headers))) == TEXT
+
+
+def test_more_headers_than_max_headers_get_431(proxy: ProxyProcess, up: ScriptedUpstream) -> None:
+    many = {f"x-h{i}": "1" for i in range(MAX_HEADERS)}
+    with connect(proxy) as sock:
+        sock.sendall(head(len(BODY), {**AUTH, **many}) + BODY)
+        reply = read_to_close_or_response(sock)
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 431"), reply[:300]
+    assert b'"type": "headers_too_large"' in rest and b"limits.max_headers" in rest, rest
+    assert not up.requests

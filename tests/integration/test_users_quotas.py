@@ -86,14 +86,29 @@ def test_jwt_users_and_server_tokens(answering: ScriptedUpstream, issuer: Issuer
         assert missing.headers["www-authenticate"] == "Bearer"
         lines = eventually(lambda: [line for line in proxy.stdout.splitlines() if "agui_proxy.access" in line],
                            lambda found: len(found) >= 4, "four access lines")
-        assert "user=alice" in lines[0] and "claim.org=acme" in lines[0]
-        assert "user=backend" in lines[1]
+        assert "user=jwt:alice" in lines[0] and "claim.org=acme" in lines[0]
+        assert "user=token:backend" in lines[1]
         assert "error_code=unauthorized" in lines[2] and "user=" not in lines[2]
         output = proxy.output()
         for secret in (good, expired, SERVER_TOKEN, KEY):
             assert secret not in output
             assert secret.split(".")[-1] not in output
     assert len(answering.requests) == 2  # the refused requests never reached the upstream
+
+
+def test_a_jwt_subject_is_never_a_configured_tokens_identity(answering: ScriptedUpstream, issuer: Issuer,
+                                                            tmp_path: Path) -> None:
+    """A user whose JWT ``sub`` is the name of a configured token (``backend``) has quotas of their
+    own: identities are namespaced by their source (``jwt:backend``, ``token:backend``)."""
+    config = proxy_config(answering, issuer, quotas={"per_identity": {"requests_per_minute": 1}})
+    with start_proxy(tmp_path, config, env=ENV) as proxy:
+        sse_events(ask(proxy, SERVER_TOKEN), KEY, SERVER_TOKEN)
+        assert ask(proxy, SERVER_TOKEN).status == 429, "the token's own budget is spent"
+        namesake = user_token(issuer, "backend")
+        sse_events(ask(proxy, namesake), KEY, namesake)  # not the token's budget
+        lines = eventually(lambda: [line for line in proxy.stdout.splitlines() if "agui_proxy.access" in line],
+                           lambda found: len(found) >= 3, "three access lines")
+    assert "user=token:backend" in lines[0] and "user=jwt:backend" in lines[2], lines
 
 
 def test_hashed_identity_and_forwarded_user(answering: ScriptedUpstream, issuer: Issuer, tmp_path: Path) -> None:

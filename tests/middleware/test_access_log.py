@@ -42,6 +42,7 @@ def test_a_safe_request_id_is_kept(incoming: str) -> None:
     b"has space",
     b'quote"d',
     b"new\nline",
+    b"trailing-newline\n",
     b"tab\there",
     b"caf\xc3\xa9",
     b"key=value; other",
@@ -104,6 +105,13 @@ def test_content_only_with_debug_content_and_never_a_secret() -> None:
 def test_logfmt_quotes_what_needs_it() -> None:
     line = logfmt({"a": "plain-value/1", "b": 'two words "quoted"', "c": "new\nline", "d": 7})
     assert line == 'a=plain-value/1 b="two words \\"quoted\\"" c="new\\nline" d=7'
+
+
+@pytest.mark.parametrize("value", ["/api/agent\n", "/api/agent\nlevel=ERROR"])
+def test_a_value_ending_in_a_newline_stays_on_its_line(value: str) -> None:
+    """A path ending in %0A (decoded to a newline) must not split the access line."""
+    line = logfmt({"path": value, "status": 404})
+    assert "\n" not in line and line == f"path={json.dumps(value)} status=404"
 
 
 def test_the_json_format_of_an_access_line_and_of_other_records() -> None:

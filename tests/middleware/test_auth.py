@@ -29,9 +29,9 @@ def test_bearer_tokens_name_the_token_by_its_place_never_by_its_value() -> None:
     authenticate = BearerTokens(AuthConfig(bearer_tokens=[*TOKENS, {"token": NAMED, "name": "billing"}]).bearer_tokens)
 
     async def main() -> None:
-        assert await authenticate(scope_with(f"Bearer {TOKENS[1]}")) == Identity("token-1")
-        assert await authenticate(scope_with(f"bearer  {TOKENS[0]} ")) == Identity("token-0")
-        assert await authenticate(scope_with(f"Bearer {NAMED}")) == Identity("billing")
+        assert await authenticate(scope_with(f"Bearer {TOKENS[1]}")) == Identity("token:1")
+        assert await authenticate(scope_with(f"bearer  {TOKENS[0]} ")) == Identity("token:0")
+        assert await authenticate(scope_with(f"Bearer {NAMED}")) == Identity("token:billing")
         with pytest.raises(AuthError, match="the bearer token is not valid") as invalid:
             await authenticate(scope_with("Bearer not-a-configured-token"))
         assert invalid.value.headers == ((b"www-authenticate", b'Bearer error="invalid_token"'),)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +17,10 @@ from agui_proxy.config import QuotasConfig
 from agui_proxy.errors import InboundError, QuotaExceeded, StoreUnavailable
 from agui_proxy.quotas import QuotaGate, QuotaMetrics
 from agui_proxy.store import QuotaStore
+from agui_proxy.store.redis import RedisQuotaStore
 
 from ..support.clock import ManualClock
+from ..support.redis_server import RedisServer
 
 T0 = 1_800_000_000.0  # a minute and a day boundary
 
@@ -205,3 +209,34 @@ def test_store_round_trips_are_timed(make_store: Callable[[], QuotaStore]) -> No
     _, registry = run(make_store, {"per_identity": {"tokens_per_minute": 10, "concurrent_streams": 1}}, body)
     for operation in ("admit", "settle"):
         assert registry.get_sample_value("agui_proxy_store_seconds_count", {"operation": operation}) == 1
+
+
+def test_a_release_that_failed_during_a_store_blip_is_retried(tmp_path: Path) -> None:
+    """Redis pauses (SIGSTOP) while a stream's concurrent_streams slot is given back: the release
+    fails, and is retried once Redis answers again, so the user is not locked out for the lease's
+    hour."""
+    async def main(server: RedisServer) -> None:
+        store = RedisQuotaStore(server.url, timeout=0.25)
+        gate = QuotaGate(QuotasConfig(per_identity={"concurrent_streams": 1}), store, prefix=f"t-{uuid.uuid4().hex}:")
+        try:
+            ticket = await gate.admit("alice", {})
+            server.pause()
+            try:
+                await gate.finish(ticket, tokens=None, estimate_bytes=0)  # the release fails: logged, not raised
+            finally:
+                server.resume()
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    await gate.finish(await gate.admit("alice", {}), tokens=None, estimate_bytes=0)
+                    return
+                except QuotaExceeded:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+        finally:
+            await gate.aclose()
+            await store.aclose()
+
+    with RedisServer(tmp_path) as server:
+        asyncio.run(main(server))

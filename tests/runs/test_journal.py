@@ -20,7 +20,7 @@ def journal(config: ResumableConfig) -> tuple[FrameJournal, MemoryRunLog, list[s
 def test_the_byte_cap_stops_the_run_and_keeps_nothing_past_it() -> None:
     async def main() -> None:
         j, log, stopped = journal(ResumableConfig(max_bytes=4096, max_frames=1000))
-        await log.create("k", ttl=60, max_kept=10)
+        await log.create("k", ttl=60, max_kept=10, max_per_owner=10)
         for _ in range(10):
             await j.write(FRAME * 2)
         assert stopped and set(stopped) == {TOO_LARGE}
@@ -36,19 +36,24 @@ def test_the_byte_cap_stops_the_run_and_keeps_nothing_past_it() -> None:
 def test_the_frame_cap() -> None:
     async def main() -> None:
         j, log, stopped = journal(ResumableConfig(max_frames=16))
-        await log.create("k", ttl=60, max_kept=10)
+        await log.create("k", ttl=60, max_kept=10, max_per_owner=10)
         for _ in range(20):
             await j.write(b"data: {}\n\n")
         assert j.seq == 16 and stopped[0] == TOO_LARGE
     asyncio.run(main())
 
 
-def test_a_run_dropped_from_the_log_stops() -> None:
+def test_a_run_the_log_cannot_keep_stops() -> None:
+    """In memory, past runs.max_bytes with only running runs kept: the writing run is refused."""
     async def main() -> None:
-        j, log, stopped = journal(ResumableConfig())
-        await log.create("k", ttl=60, max_kept=1)
+        log = MemoryRunLog(max_bytes=64 * 1024)
+        stopped: list[str] = []
+        j = FrameJournal(log, "k", ResumableConfig(), stopped.append, ttl=60)
+        await log.create("other", ttl=60, max_kept=10, max_per_owner=10)
+        await log.append("other", 1, [b"x" * 60_000], ttl=60)
+        await log.create("k", ttl=60, max_kept=10, max_per_owner=10)
         await j.write(b"data: {}\n\n")
-        await log.create("newer", ttl=60, max_kept=1)  # runs.max_kept: the oldest goes
-        await j.write(b"data: {}\n\n")
+        await j.write(FRAME * 10)  # past the 64 KB the log keeps
         assert stopped == [DROPPED] and j.seq == 1
+        assert await log.last_seq("other") == 1, "the other run is kept"
     asyncio.run(main())

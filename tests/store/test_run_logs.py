@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agui_proxy.store import MemoryRunLog, RunChunk, RunLog, run_key
+from agui_proxy.store import Created, MemoryRunLog, RunChunk, RunLog, run_key
 from agui_proxy.store.redis import RedisRunLog
 from tests.support.redis_server import RedisServer
 
@@ -41,8 +41,8 @@ def run(make_log: Callable[[], RunLog], body: Callable[[RunLog], Awaitable[Any]]
 
 def test_frames_are_read_after_a_cursor_then_the_end(make_log: Callable[[], RunLog]) -> None:
     async def body(log: RunLog) -> None:
-        assert await log.create("k", ttl=TTL, max_kept=10)
-        assert not await log.create("k", ttl=TTL, max_kept=10), "a run id is taken once"
+        assert await log.create("k", ttl=TTL, max_kept=10, max_per_owner=10) == Created.CREATED
+        assert await log.create("k", ttl=TTL, max_kept=10, max_per_owner=10) == Created.EXISTS, "taken once"
         assert await log.last_seq("k") == 0
         assert await log.append("k", 1, [b"data: 1\n\n", b"data: 2\n\n"], ttl=TTL)
         assert await log.append("k", 3, [b"data: 3\n\n"], ttl=TTL)
@@ -59,7 +59,7 @@ def test_frames_are_read_after_a_cursor_then_the_end(make_log: Callable[[], RunL
 
 def test_a_waiting_reader_gets_the_next_write(make_log: Callable[[], RunLog]) -> None:
     async def body(log: RunLog) -> None:
-        await log.create("k", ttl=TTL, max_kept=10)
+        await log.create("k", ttl=TTL, max_kept=10, max_per_owner=10)
         reading = asyncio.ensure_future(log.read("k", 0, wait=10.0))
         await asyncio.sleep(0)  # the read is under way before the write
         await log.append("k", 1, [b"data: x\n\n"], ttl=TTL)
@@ -70,7 +70,7 @@ def test_a_waiting_reader_gets_the_next_write(make_log: Callable[[], RunLog]) ->
 
 def test_readers_attach_and_detach(make_log: Callable[[], RunLog]) -> None:
     async def body(log: RunLog) -> None:
-        await log.create("k", ttl=TTL, max_kept=10)
+        await log.create("k", ttl=TTL, max_kept=10, max_per_owner=10)
         assert await log.readers("k") == 0
         await log.attach("k", "a", ttl=30)
         await log.attach("k", "b", ttl=30)
@@ -84,19 +84,36 @@ def test_readers_attach_and_detach(make_log: Callable[[], RunLog]) -> None:
     run(make_log, body)
 
 
-def test_past_max_kept_the_oldest_runs_go_first(make_log: Callable[[], RunLog]) -> None:
+def test_past_max_kept_the_oldest_ended_runs_go_and_a_running_one_never(make_log: Callable[[], RunLog]) -> None:
     async def body(log: RunLog) -> None:
-        for i in range(5):
-            assert await log.create(f"k{i}", ttl=TTL, max_kept=3)
-            await log.append(f"k{i}", 1, [b"data: x\n\n"], ttl=TTL)
-        assert [await log.last_seq(f"k{i}") for i in range(5)] == [None, None, 1, 1, 1]
-        assert not await log.append("k0", 2, [b"data: y\n\n"], ttl=TTL), "a dropped run's writer is told"
+        for i in range(3):
+            assert await log.create(f"o{i}:r", ttl=TTL, max_kept=3, max_per_owner=3) == Created.CREATED
+            await log.append(f"o{i}:r", 1, [b"data: x\n\n"], ttl=TTL)
+        await log.finish("o1:r", 2, b"", keep=TTL)  # o1's run has ended; o0's and o2's run on
+        assert await log.create("o3:r", ttl=TTL, max_kept=3, max_per_owner=3) == Created.CREATED
+        assert [await log.last_seq(f"o{i}:r") for i in range(4)] == [1, None, 1, 0], "the ended one made room"
+        assert await log.create("o4:r", ttl=TTL, max_kept=3, max_per_owner=3) == Created.FULL
+        assert await log.last_seq("o4:r") is None, "a refused run is not kept"
+        assert await log.append("o0:r", 2, [b"data: y\n\n"], ttl=TTL), "the oldest running run goes on"
+        assert await log.create("o0:r", ttl=TTL, max_kept=3, max_per_owner=3) == Created.EXISTS
+    run(make_log, body)
+
+
+def test_an_owner_keeps_only_its_share(make_log: Callable[[], RunLog]) -> None:
+    async def body(log: RunLog) -> None:
+        for i in range(2):
+            assert await log.create(f"a:r{i}", ttl=TTL, max_kept=10, max_per_owner=2) == Created.CREATED
+        assert await log.create("a:r2", ttl=TTL, max_kept=10, max_per_owner=2) == Created.OWNER_FULL
+        assert await log.create("b:r0", ttl=TTL, max_kept=10, max_per_owner=2) == Created.CREATED, "another's share"
+        await log.finish("a:r0", 1, b"", keep=TTL)
+        assert await log.create("a:r2", ttl=TTL, max_kept=10, max_per_owner=2) == Created.CREATED
+        assert await log.last_seq("a:r0") is None and await log.last_seq("a:r1") == 0, "its own ended run went"
     run(make_log, body)
 
 
 def test_an_ended_run_expires_after_keep(make_log: Callable[[], RunLog]) -> None:
     async def body(log: RunLog) -> None:
-        await log.create("k", ttl=TTL, max_kept=10)
+        await log.create("k", ttl=TTL, max_kept=10, max_per_owner=10)
         await log.append("k", 1, [b"data: x\n\n"], ttl=TTL)
         await log.finish("k", 2, b"", keep=0.05)
         for _ in range(200):
@@ -119,10 +136,18 @@ def test_in_memory_the_bytes_of_every_run_together_are_capped() -> None:
         assert isinstance(log, MemoryRunLog)
         frame = b"data: " + b"x" * 994 + b"\n\n"  # 1000 bytes
         for i in range(10):
-            await log.create(f"k{i}", ttl=TTL, max_kept=100)
+            await log.create(f"k{i}", ttl=TTL, max_kept=100, max_per_owner=100)
             for seq in range(1, 4):
-                await log.append(f"k{i}", seq, [frame], ttl=TTL)
+                assert await log.append(f"k{i}", seq, [frame], ttl=TTL)
+            await log.finish(f"k{i}", 4, b"", keep=TTL)
             assert log.kept_bytes <= 8000
         assert [await log.last_seq(f"k{i}") for i in range(10)][-2:] == [3, 3], "the newest are kept"
-        assert await log.last_seq("k0") is None, "the oldest went first"
+        assert await log.last_seq("k0") is None, "the oldest ended run went first"
+        # Only running runs left: the run that would pass the cap is refused, not another's.
+        running = MemoryRunLog(max_bytes=5000)
+        for key in ("a", "b"):
+            await running.create(key, ttl=TTL, max_kept=100, max_per_owner=100)
+            assert await running.append(key, 1, [frame, frame], ttl=TTL)
+        assert not await running.append("b", 3, [frame], ttl=TTL)
+        assert await running.last_seq("a") == 2 and await running.last_seq("b") == 2
     run(lambda: MemoryRunLog(max_bytes=8000), body)

@@ -81,14 +81,15 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 class ProxyProcess:
     """A running ``agui_proxy`` CLI; a context manager that stops it on exit."""
 
-    def __init__(self, args: Sequence[str], port: int, directory: Path, env: dict[str, str]) -> None:
+    def __init__(self, args: Sequence[str], port: int, directory: Path, env: dict[str, str],
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.port = port
         self.args = list(args)
         self._stdout_path = directory / f"proxy-{port}.stdout"
         self._stderr_path = directory / f"proxy-{port}.stderr"
         with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
             self.process = subprocess.Popen(cli_command(*args), cwd=directory, env=env, stdout=out, stderr=err,
-                                            stdin=subprocess.DEVNULL)
+                                            stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
 
     @property
     def url(self) -> str:
@@ -177,13 +178,15 @@ def with_test_transport(config: Mapping[str, Any] | str) -> Mapping[str, Any] | 
 
 
 def start_proxy(directory: Path, config: Mapping[str, Any] | str | None, *, env: Mapping[str, str] | None = None,
-                drop_env: Iterable[str] = (), extra_args: Sequence[str] = ()) -> ProxyProcess:
-    """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default)."""
+                drop_env: Iterable[str] = (), extra_args: Sequence[str] = (),
+                preexec_fn: Callable[[], None] | None = None) -> ProxyProcess:
+    """Start the CLI on a free port (``config=None``: no ``--config``, the embedded default);
+    ``preexec_fn`` runs in the child before the CLI (a resource limit, say)."""
     port = free_port()
     args = ["--port", str(port), *extra_args]
     if config is not None:
         args = ["--config", str(write_config(directory, with_test_transport(config))), *args]
-    proxy = ProxyProcess(args, port, directory, child_env(env, drop=drop_env))
+    proxy = ProxyProcess(args, port, directory, child_env(env, drop=drop_env), preexec_fn)
     proxy.wait_ready()
     return proxy
 
@@ -414,12 +417,17 @@ class SlowReader:
     RCVBUF = 8192
 
     def __init__(self, url: str, path: str, body: Mapping[str, Any] | bytes,
-                 headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+                 headers: Mapping[str, str] | None = None, timeout: float = 30.0, mss: int | None = None) -> None:
         parsed = httpx.URL(url)
         assert parsed.host == HOST
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Before connecting, so the window the proxy may fill is small from the start.
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
+        if mss is not None:
+            # An internet-sized segment (loopback's is 64 KB): the kernel then sizes the proxy's
+            # send buffer for this connection at about a hundred KB instead of megabytes, so a
+            # client that stops reading stalls the proxy's writes after little data.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self.sock.settimeout(timeout)
         self.sock.connect((HOST, parsed.port or 80))
         data = _content(body)

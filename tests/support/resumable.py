@@ -68,7 +68,8 @@ def read_frames(client: httpx.Client, method: str, url: str, *, body: Mapping[st
                 headers: Mapping[str, str] | None = None, stop_after: int | None = None) -> Frames:
     """Read a response's frames; with ``stop_after``, close the connection once that many frames came."""
     content = json.dumps(body).encode() if body is not None else None
-    with client.stream(method, url, content=content, headers=dict(headers or {})) as response:
+    sent = {"content-type": "application/json", **(headers or {})} if body is not None else dict(headers or {})
+    with client.stream(method, url, content=content, headers=sent) as response:
         got = Frames(response.status_code, response.headers)
         for frame in iter_frames(response, got):
             got.frames.append(frame)

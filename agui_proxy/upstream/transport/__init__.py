@@ -5,6 +5,8 @@
 See :mod:`agui_proxy.upstream.transport.transport` for what it does and does not do.
 """
 
+from .connection import MAX_RESPONSE_HEAD, ResponseHeadTooLarge, head_too_large
 from .transport import LeanTransport, ResponseBody, body_of, ssl_context
 
-__all__ = ["LeanTransport", "ResponseBody", "body_of", "ssl_context"]
+__all__ = ["MAX_RESPONSE_HEAD", "LeanTransport", "ResponseBody", "ResponseHeadTooLarge", "body_of", "head_too_large",
+           "ssl_context"]

@@ -26,6 +26,10 @@ from typing import Any
 import httptools
 import httpx
 
+# A response's head (status line and headers) is capped as httpx's own transport caps it (httpcore
+# gives h11 100 KB): an upstream that never ends its headers is refused, not buffered until the
+# first_byte timeout (issue 26: 115 MB held, every other stream frozen for seconds).
+MAX_RESPONSE_HEAD = 100 * 1024
 HIGH_WATER = 256 * 1024  # bytes queued for the reader before the socket is paused
 LOW_WATER = 64 * 1024  # ...and resumed once the reader is down to this
 
@@ -41,6 +45,14 @@ class StaleConnection(httpx.RemoteProtocolError):
     """
 
 
+class ResponseHeadTooLarge(httpx.RemoteProtocolError):
+    """The upstream's status line and headers passed :data:`MAX_RESPONSE_HEAD`."""
+
+
+def head_too_large() -> str:
+    return f"its response headers passed {MAX_RESPONSE_HEAD // 1024} KB"
+
+
 class Connection(asyncio.Protocol):
     """A socket to one origin, serving one request at a time (no pipelining).
 
@@ -51,8 +63,8 @@ class Connection(asyncio.Protocol):
     Slots, not an instance dict: a process holding 9,500 streams holds 9,500 of these.
     """
 
-    __slots__ = ("_complete", "_error", "_head_done", "_items", "_keep_alive", "_method", "_parser", "_pieces",
-                 "_queued", "_reading_paused", "_received", "_until_close", "_waiter", "_write_waiter",
+    __slots__ = ("_complete", "_error", "_head_bytes", "_head_done", "_items", "_keep_alive", "_method", "_parser",
+                 "_pieces", "_queued", "_reading_paused", "_received", "_until_close", "_waiter", "_write_waiter",
                  "_writing_paused", "closed", "headers", "http_version", "idle_timer", "loop", "on_lost", "origin",
                  "reason", "status", "transport", "used")
 
@@ -82,6 +94,7 @@ class Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.http_version = b"HTTP/1.1"
         self._head_done = False
+        self._head_bytes = 0
         self._complete = False  # the whole response is parsed
         self._until_close = False  # a body delimited by the end of the connection (HTTP/1.0 style)
         self._received = False  # any byte of this response arrived
@@ -97,6 +110,11 @@ class Connection(asyncio.Protocol):
         parser = self._parser
         if parser is None or self._complete:
             return  # bytes while no request is under way (or after the response's end): ignored
+        if not self._head_done:
+            self._head_bytes += len(data)
+            if not self._head_fits(data):
+                self._fail(ResponseHeadTooLarge(head_too_large()))
+                return
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -113,6 +131,14 @@ class Connection(asyncio.Protocol):
                 self._reading_paused = True
                 self.transport.pause_reading()
         self._wake()
+
+    def _head_fits(self, data: bytes) -> bool:
+        """Whether the head, with ``data``, stays within :data:`MAX_RESPONSE_HEAD` (its end, the
+        blank line, may be in ``data``, and what follows it is body)."""
+        if self._head_bytes <= MAX_RESPONSE_HEAD:
+            return True
+        end = data.find(b"\r\n\r\n")
+        return end != -1 and self._head_bytes - len(data) + end + 4 <= MAX_RESPONSE_HEAD
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: this client never half-closes
