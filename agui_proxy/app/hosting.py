@@ -1,5 +1,5 @@
 """The same operations wherever the proxy runs: the CLI, another server's workers, or in front
-of an app (README, "Hosting modes").
+of an app (docs/operations.md, "Hosting modes").
 
 - The CLI configures logging, the metrics directory of its workers and the signals itself.
 - Under another ASGI server through the factory (``uvicorn --factory

@@ -1,6 +1,6 @@
 """The ``auth:`` section: who may call the routes, by bearer token (server-to-server) or JWT (users).
 
-How a request's sender is found is README "Browser frontends: users and quotas"; what an upstream
+How a request's sender is found is docs/users-and-quotas.md; what an upstream
 is told about that sender is ``identity.py``.
 """
 

@@ -27,7 +27,7 @@ from .tracing import TracingConfig
 from .transport import UpstreamTLSConfig, UpstreamTransport
 from .upstreams import UpstreamConfig
 
-# Where the playground page is served when ``playground: true`` (server/playground.py).
+# Where the playground page is served when ``playground: true`` (app/playground.py).
 PLAYGROUND_PATH = "/playground"
 
 
@@ -47,7 +47,7 @@ class Config(Strict):
     tracing: TracingConfig = TracingConfig()  # OpenTelemetry, off by default (tracing.py)
     runs: RunsConfig = RunsConfig()  # what the resumable routes' runs may keep, all routes together
     mcp_servers: dict[str, MCPServerConfig] = Field(default_factory=dict)  # for routes' server_tools (tools.py)
-    # GET /playground: a page to chat through the routes and watch the AG-UI stream (server/playground.py).
+    # GET /playground: a page to chat through the routes and watch the AG-UI stream (app/playground.py).
     # Off unless asked for (on in the embedded default): it lists the route paths to whoever can reach it.
     playground: bool = False
     # The network layer under the shared upstream client (transport.py), and its TLS checks.

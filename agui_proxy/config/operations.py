@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from .strict import HEADER_NAME, Strict, absolute_path
 
 # Lower-case names: HTTP header names are case-insensitive and the ASGI scope gives them lower-cased.
-# last-event-id: a resumable run's reattach (README "Resumable runs").
+# last-event-id: a resumable run's reattach (docs/resumable-runs.md).
 DEFAULT_CORS_HEADERS = ("authorization", "content-type", "x-request-id", "last-event-id")
 # An origin is scheme "://" host [":" port], nothing after (RFC 6454 section 6.1).
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.\-]*://[^/\s?#]+")

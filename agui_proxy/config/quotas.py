@@ -1,4 +1,4 @@
-"""The ``quotas`` section of the config (README "Browser frontends: users and quotas")."""
+"""The ``quotas`` section of the config (docs/users-and-quotas.md)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ class RouteConfig(Strict):
     done: Literal["auto", "always", "never"] = "auto"
     event_lines: bool = False
     # REASONING_* events.  "auto": to AG-UI clients, not to BranderUX ones, whose documented event
-    # table lists none and whose docs do not say unknown events are ignored (README, "What a
+    # table lists none and whose docs do not say unknown events are ignored (docs/clients.md, "What a
     # BranderUX client sees").  A tool call's own signature is sent either way (core/run.py).
     reasoning: bool | Literal["auto"] = "auto"
     # The provider's sources as metadata.citations: "auto" (AG-UI clients), true (BranderUX too), false.
@@ -27,7 +27,7 @@ class RouteConfig(Strict):
     fallbacks: list[str] = Field(default_factory=list)  # upstreams tried in order when the first fails early
     allow_models: list[str] = Field(default_factory=list)  # models the client may pick with params.model
     forward_headers: list[str] = Field(default_factory=list)  # client headers sent on to every upstream
-    # Runs that outlive their connection: GET <path>/runs/<runId> (README "Resumable runs"); off: None.
+    # Runs that outlive their connection: GET <path>/runs/<runId> (docs/resumable-runs.md); off: None.
     resumable: ResumableConfig | None = None
     # Tools the proxy runs for the model on MCP servers (tools.py, docs/server-tools.md); off: None.
     server_tools: ServerToolsConfig | None = None

@@ -1,4 +1,4 @@
-"""The config of resumable runs (README "Resumable runs"): a route's ``resumable:`` and ``runs:``.
+"""The config of resumable runs (docs/resumable-runs.md): a route's ``resumable:`` and ``runs:``.
 
 A route with ``resumable:`` keeps the frames of each run in the store (``store.url``: a Redis
 Stream per run; without it, this process's memory), so a client that lost its connection can come

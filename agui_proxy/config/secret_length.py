@@ -1,4 +1,4 @@
-"""The config's rule for secrets too short to keep out of logs (README "Reliability").
+"""The config's rule for secrets too short to keep out of logs (docs/reliability.md).
 
 A secret shorter than :data:`MIN_SECRET_LENGTH` characters is redacted only as a whole value
 (``core/redact.py``): inside other text it cannot be told from an ordinary word.  So an inbound

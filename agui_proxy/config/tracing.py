@@ -1,4 +1,4 @@
-"""The ``tracing:`` section: OpenTelemetry traces over OTLP/HTTP (README, "Tracing").
+"""The ``tracing:`` section: OpenTelemetry traces over OTLP/HTTP (docs/operations.md, "Tracing").
 
 Off unless asked for, by ``tracing.enabled: true`` or, with ``enabled`` left out, by the
 standard OpenTelemetry environment variables (:func:`TracingConfig.is_on`).  What is not set

@@ -52,7 +52,7 @@ def share_between_workers() -> str | None:
 
     The directories of supervisors that are gone are removed on the way (their workers are too).
     Not detected: servers that fork their workers without ``multiprocessing`` (gunicorn); there,
-    set ``PROMETHEUS_MULTIPROC_DIR`` (README, "Hosting modes").
+    set ``PROMETHEUS_MULTIPROC_DIR`` (docs/operations.md, "Hosting modes").
     """
     if os.environ.get(MULTIPROC_ENV) or multiprocessing.parent_process() is None:
         return None

@@ -60,7 +60,7 @@ class QuotaGuard:
                 await self.gate.finish(ticket, tokens=tokens_spent(context), estimate_bytes=moved)
             else:
                 # A resumable run goes on after its response (its client left): it is charged, and
-                # its stream slot given back, when it ends (README "Resumable runs").
+                # its stream slot given back, when it ends (docs/resumable-runs.md).
                 outliving.add_done_callback(lambda _: self._finish_later(ticket, context, moved))
 
     def _finish_later(self, ticket: QuotaTicket, context: RequestContext, moved: int) -> None:

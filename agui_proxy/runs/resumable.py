@@ -1,4 +1,4 @@
-"""Resumable runs: a run that outlives its client's connection (README "Resumable runs").
+"""Resumable runs: a run that outlives its client's connection (docs/resumable-runs.md).
 
 On a route with ``resumable:`` the route handler does not stream the run to its client itself.
 :meth:`ResumableRuns.start` gives the run a task of its own (the *driver*), which holds the run's

@@ -1,4 +1,4 @@
-"""The run log: the frames of resumable runs, whichever store the config picks (README "Resumable runs").
+"""The run log: the frames of resumable runs, whichever store the config picks (docs/resumable-runs.md).
 
 One run is a log of frames numbered from 1 (the SSE ``id:`` of each), written by the one task
 that drives the run upstream and read by any number of readers (the client's response, a

@@ -3,7 +3,7 @@
 ``upstream_transport: lean`` (the default) puts the proxy's own HTTP/1.1 transport under it
 (:mod:`agui_proxy.upstream.transport`); ``httpx`` keeps httpx's stock one.  Neither keeps the cookies an
 upstream sets (:class:`UpstreamClient`).  Either way the rest of the shell sees httpx's API and
-exceptions (ARCHITECTURE.md, "One upstream boundary").  Both keep up to 100 idle connections and
+exceptions (docs/architecture.md, the upstream room).  Both keep up to 100 idle connections and
 open as many as the streams need (the stream gate caps those), and check certificates the same
 way (``upstream_tls``).
 """
