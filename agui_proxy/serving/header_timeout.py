@@ -13,7 +13,8 @@ They are uvicorn's two HTTP/1.1 protocols (httptools and h11) with one timer eac
 :class:`UvicornConfig` that carries the value.  Both create a request's ``RequestResponseCycle``
 exactly when its headers are complete, which is how the timer knows they are in, without touching
 the parsers.  One ``call_later`` handle per connection, cancelled as soon as the headers arrive.
-Middleware mode (the proxy inside another app) relies on its host server for this: see docs/operations.md, "Hosting modes".
+Middleware mode (the proxy inside another app) relies on its host server for this: see
+docs/operations.md, "Hosting modes".
 """
 
 from __future__ import annotations
