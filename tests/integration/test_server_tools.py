@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 KEY = "sk-test-SECRET-server-tools-0123"
 MCP_TOKEN = "mcp-token-SECRET-77aa11bb22cc"
-TOKEN = "backend-token-SECRET-0123456789"  # a named bearer token: the runs' identity is "backend"
+TOKEN = "backend-token-SECRET-0123456789"  # a named bearer token: the runs' identity is "token:backend"
 USER = [{"role": "user", "content": "Find Ada, then answer."}]
 
 
@@ -196,7 +196,7 @@ def test_the_identity_reaches_the_tool_server_on_a_resumable_route(tools_proxy: 
     assert_valid_run(events)
     assert [int(line[4:]) for line in numbered] == list(range(1, len(events) + 1))
     (result,) = of(events, "TOOL_CALL_RESULT")
-    assert result["content"] == "header=backend meta=backend"
+    assert result["content"] == "header=token:backend meta=token:backend"  # namespaced by its source
     assert events[-1]["type"] == "RUN_FINISHED"
 
 

@@ -3,6 +3,7 @@ loopback, which decodes them with ``opentelemetry-proto``."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,4 +118,5 @@ def test_spans_reach_an_otlp_http_collector(collector: Collector, up: ScriptedUp
     (line,) = [line for line in output.splitlines() if "request_id=otlp-1" in line]
     assert f"trace_id={server.trace_id.hex()}" in line
     assert COLLECTOR_TOKEN not in output and "sk-otlp-key-1" not in output
-    assert f"tracing     OTLP/HTTP to {collector.url}" in output  # the start-up summary
+    # The start-up summary's tracing line (its value aligned after the longest fact's name).
+    assert re.search(rf"^  tracing +OTLP/HTTP to {re.escape(collector.url)}$", output, re.M), output
