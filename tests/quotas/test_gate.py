@@ -154,7 +154,7 @@ def test_no_limits_never_calls_the_store() -> None:
     class Failing(QuotaStore):
         async def admit(self, *args: Any) -> Any:
             raise AssertionError("called")
-        settle = admit
+        settle = renew = admit
 
     async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
@@ -170,7 +170,7 @@ class Unavailable(QuotaStore):
     async def admit(self, *args: Any) -> Any:
         self.calls += 1
         raise StoreUnavailable("Redis did not answer within 0.25 s")
-    settle = admit
+    settle = renew = admit
 
 
 @pytest.mark.parametrize("policy", ["allow", "deny"])
