@@ -7,8 +7,8 @@ A refusal is :class:`~agui_proxy.errors.QuotaExceeded` (429 with ``Retry-After``
 ``agui_proxy_store_errors_total`` and logged at most once per ``error_log_interval``.
 
 A ``concurrent_streams`` slot is a short lease (``quotas.stream_lease``), renewed every third of
-it while its run holds it (:meth:`QuotaGate._renew_while_held`, one task per held slot, started at
-admission and stopped by :meth:`QuotaGate.finish`).  So a process that dies holding slots frees
+it while its run holds it (one timer per held slot, set at admission and cancelled by
+:meth:`QuotaGate.finish`; a task only while a renewal is in flight).  So a process that dies holding slots frees
 them within about a lease, and a renewal that fails (the store is down) is tried again at the
 next tick; a slot whose renewals keep failing expires in the store, never locking its user out.
 """
@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..config import QuotaLimits, QuotasConfig
 from ..errors import InboundError, QuotaExceeded, StoreUnavailable
@@ -51,10 +51,22 @@ RELEASE_RETRY_FIRST = 0.5  # seconds before a failed slot release is tried again
 RELEASE_RETRY_MAX = 30.0
 RENEWALS_PER_LEASE = 3  # a held stream slot is renewed every third of quotas.stream_lease
 T = TypeVar("T")
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> Any: ...
+
+
+Timer = Callable[[float, Callable[[], None]], Cancellable]  # as the event loop's ``call_later``
+
+
+def call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
+    return asyncio.get_running_loop().call_later(delay, callback)
+
 ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class QuotaTicket:
     """One admitted request: what :meth:`QuotaGate.finish` charges and releases."""
 
@@ -63,23 +75,24 @@ class QuotaTicket:
     lease: Lease | None
     headers: tuple[tuple[bytes, bytes], ...]  # RateLimit fields of the admitted request
     finished: bool = False
-    renewal: asyncio.Future[None] | None = None  # renews ``lease`` while the run holds it
+    renewal: Cancellable | None = None  # the next renewal of ``lease`` (a timer), or the one in flight
 
 
 class QuotaGate:
     def __init__(self, config: QuotasConfig, store: QuotaStore, *, prefix: str, metrics: QuotaMetrics | None = None,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 timer: Timer = call_later) -> None:
         self.config = config
         self.store = store
         self.prefix = prefix
         self.metrics = metrics
         self.clock = clock
-        self.sleep = sleep  # waits between renewals and between release retries
+        self.timer = timer  # sets the held slots' renewals
         self._last_error_log = -math.inf
         self._unlogged_errors = 0
         self._releasing: set[asyncio.Future[None]] = set()  # releases retried after a store fault
-        self._renewing: set[asyncio.Future[None]] = set()   # one per held stream slot
+        self._held: set[QuotaTicket] = set()  # tickets holding a stream slot, each renewed by a timer
+        self._renewing: set[asyncio.Future[None]] = set()  # renewals in flight
 
     async def admit(self, identity: str | None, claims: Mapping[str, Any]) -> QuotaTicket:
         """Check the identity's limits and take one request (and a stream slot); raises when over."""
@@ -107,35 +120,43 @@ class QuotaGate:
             states.append((STREAMS, max(0, lease.limit - admission.held - 1), None))
         ticket = QuotaTicket(base, limits, lease, rate_limit_headers(limits, states))
         if lease is not None:
-            ticket.renewal = self._track(self._renewing, self._renew_while_held(ticket))
+            self._held.add(ticket)
+            self._renew_later(ticket)
         return ticket
 
     @property
     def renewing(self) -> int:
-        """Stream slots held now (each renewed by a task of its own)."""
-        return len(self._renewing)
+        """Stream slots held now (each renewed by a timer of its own)."""
+        return len(self._held)
 
-    async def _renew_while_held(self, ticket: QuotaTicket) -> None:
-        """Renew the ticket's lease every third of ``stream_lease`` until :meth:`finish` stops it.
+    def _renew_later(self, ticket: QuotaTicket) -> None:
+        def due() -> None:
+            ticket.renewal = self._track(self._renewing, self._renew(ticket))
+        ticket.renewal = self.timer(self.config.stream_lease / RENEWALS_PER_LEASE, due)
+
+    async def _renew(self, ticket: QuotaTicket) -> None:
+        """Renew the ticket's lease, then set the next renewal; :meth:`finish` cancels either.
 
         A store fault is counted and logged (as every store fault) and the renewal tried again at
         the next tick; once the store says the lease is no longer held (it expired while the store
-        was away), the renewal stops: the run goes on, its slot is not taken again."""
-        every = self.config.stream_lease / RENEWALS_PER_LEASE
-        while ticket.lease is not None:
-            await self.sleep(every)
-            now = self.clock()
-            renewed = replace(ticket.lease, expires=now + self.config.stream_lease)
-            try:
-                held = await self._timed("renew", self.store.renew(renewed, now))
-            except StoreUnavailable as exc:
-                self._store_failed("renew", exc)
-                continue
-            if not held:
-                log.warning("a stream's concurrent_streams slot expired while its run went on (the quota "
-                            "store did not answer for quotas.stream_lease): the run is no longer counted")
-                return
+        was away), the renewals stop: the run goes on, its slot is not taken again."""
+        assert ticket.lease is not None
+        now = self.clock()
+        renewed = replace(ticket.lease, expires=now + self.config.stream_lease)
+        try:
+            held = await self._timed("renew", self.store.renew(renewed, now))
+        except StoreUnavailable as exc:
+            self._store_failed("renew", exc)
+            self._renew_later(ticket)  # tried again at the next tick
+            return
+        if held:
             ticket.lease = renewed
+            self._renew_later(ticket)
+            return
+        ticket.renewal = None
+        self._held.discard(ticket)
+        log.warning("a stream's concurrent_streams slot expired while its run went on (the quota store did "
+                    "not answer for quotas.stream_lease): the run is no longer counted")
 
     def _track(self, tasks: set[asyncio.Future[None]], work: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
@@ -170,9 +191,7 @@ class QuotaGate:
         its stream slot, in one store call.  Never raises: a store failure here is logged and counted,
         and the slot's release is tried again (:meth:`_release_later`) until the store answers or
         the slot expires on its own (``quotas.stream_lease``): a blip must not lock a user out."""
-        if ticket.renewal is not None:
-            ticket.renewal.cancel()
-            ticket.renewal = None
+        self._stop_renewing(ticket)
         if ticket.finished:
             return
         ticket.finished = True
@@ -203,7 +222,7 @@ class QuotaGate:
         retried (one that did land before the answer was lost must not be taken twice)."""
         delay = RELEASE_RETRY_FIRST
         while self.clock() + delay < lease.expires:
-            await self.sleep(delay)
+            await asyncio.sleep(delay)
             try:
                 await self._timed("release", self.store.settle([], lease, self.clock()))
                 return
@@ -214,11 +233,19 @@ class QuotaGate:
     async def aclose(self) -> None:
         """Stop the renewals and the releases still being retried (the process is stopping: its
         leases expire within ``stream_lease``)."""
+        for ticket in list(self._held):
+            self._stop_renewing(ticket)
         tasks = [*self._renewing, *self._releasing]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+
+    def _stop_renewing(self, ticket: QuotaTicket) -> None:
+        if ticket.renewal is not None:
+            ticket.renewal.cancel()
+            ticket.renewal = None
+        self._held.discard(ticket)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

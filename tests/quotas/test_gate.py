@@ -33,7 +33,7 @@ def run(make_store: Callable[[], QuotaStore], quotas: dict[str, Any],
     async def main() -> Any:
         store = make_store()
         gate = QuotaGate(QuotasConfig(**quotas), store, prefix=f"t-{uuid.uuid4().hex}:",
-                         metrics=QuotaMetrics(registry), clock=clock, sleep=clock.sleep)
+                         metrics=QuotaMetrics(registry), clock=clock, timer=clock.call_later)
         try:
             return await body(gate, clock)
         finally:
@@ -246,8 +246,8 @@ def test_a_release_that_failed_during_a_store_blip_is_retried(tmp_path: Path) ->
 # -- stream slots: short leases, renewed while their run goes on ------------------------------------
 
 async def ticked(gate: QuotaGate, clock: ManualClock, seconds: float) -> None:
-    """Move the clock by ``seconds`` (past one renewal tick) once every renewal sleeps, and wait until
-    every renewal sleeps again."""
+    """Move the clock by ``seconds`` (past one renewal tick) once every renewal waits for its timer,
+    and wait until every renewal waits for its next one."""
     await all_asleep(gate, clock)
     clock.now += seconds
     await all_asleep(gate, clock)
@@ -255,8 +255,8 @@ async def ticked(gate: QuotaGate, clock: ManualClock, seconds: float) -> None:
 
 async def all_asleep(gate: QuotaGate, clock: ManualClock) -> None:
     deadline = time.monotonic() + 5
-    while clock.sleeping < gate.renewing:
-        assert time.monotonic() < deadline, "a renewal never went back to sleep"
+    while clock.timers < gate.renewing:
+        assert time.monotonic() < deadline, "a renewal never set its next timer"
         await asyncio.sleep(0.005)
 
 
@@ -286,7 +286,7 @@ def test_a_held_stream_slot_is_renewed_until_its_run_ends(make_store: Callable[[
         again = await gate.admit("alice", {})  # the slot was given back
         await gate.finish(again, tokens=None, estimate_bytes=0)
         await none_renewing(gate)
-        return clock.sleeping
+        return clock.timers
 
     held, registry = run(make_store, {"per_identity": {"concurrent_streams": 1}, "stream_lease": 30}, body)
     assert renewals(registry) == 2, "one renewal per tick while held, none after finish"
