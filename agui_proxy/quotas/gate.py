@@ -7,10 +7,11 @@ A refusal is :class:`~agui_proxy.errors.QuotaExceeded` (429 with ``Retry-After``
 ``agui_proxy_store_errors_total`` and logged at most once per ``error_log_interval``.
 
 A ``concurrent_streams`` slot is a short lease (``quotas.stream_lease``), renewed every third of
-it while its run holds it (one timer per held slot, set at admission and cancelled by
-:meth:`QuotaGate.finish`; a task only while a renewal is in flight).  So a process that dies holding slots frees
-them within about a lease, and a renewal that fails (the store is down) is tried again at the
-next tick; a slot whose renewals keep failing expires in the store, never locking its user out.
+it while its run holds it: one timer per held slot, set at admission and cancelled by
+:meth:`QuotaGate.finish` (a task only while a renewal is in flight).  So a process that dies
+holding slots frees them within about a lease, and a renewal that fails (the store is down) is
+tried again at the next tick; a slot whose renewals keep failing expires in the store, never
+locking its user out.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ RELEASE_RETRY_FIRST = 0.5  # seconds before a failed slot release is tried again
 RELEASE_RETRY_MAX = 30.0
 RENEWALS_PER_LEASE = 3  # a held stream slot is renewed every third of quotas.stream_lease
 T = TypeVar("T")
+ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
 
 
 class Cancellable(Protocol):
@@ -62,8 +64,6 @@ Timer = Callable[[float, Callable[[], None]], Cancellable]  # as the event loop'
 
 def call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
     return asyncio.get_running_loop().call_later(delay, callback)
-
-ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
 
 
 @dataclass(slots=True, eq=False)
