@@ -43,8 +43,10 @@ class QuotasConfig(Strict):
     # its streamed bytes divided by this: about 4 bytes per token of English text, plus the JSON
     # framing of each event, so the estimate errs high rather than letting a leaver off.
     bytes_per_token: float = Field(4.0, gt=0)
-    # How long a stream's slot (concurrent_streams) outlives a process that died holding it.
-    stream_lease: float = Field(3600.0, ge=10)
+    # How long a stream's slot (concurrent_streams) outlives a process that died holding it: the
+    # slot is a lease this long, renewed every third of it while its run goes on.  At least 5 s,
+    # and well above store.timeout, so a renewal lands in time even when one call fails.
+    stream_lease: float = Field(60.0, ge=5)
 
     @model_validator(mode="after")
     def _plans_named(self) -> QuotasConfig:

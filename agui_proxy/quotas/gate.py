@@ -5,6 +5,13 @@ A refusal is :class:`~agui_proxy.errors.QuotaExceeded` (429 with ``Retry-After``
 ``RateLimit`` fields).  When the store fails, ``quotas.on_store_error`` decides: ``deny`` answers
 503, ``allow`` lets the request through unchecked; either way the failure is counted in
 ``agui_proxy_store_errors_total`` and logged at most once per ``error_log_interval``.
+
+A ``concurrent_streams`` slot is a short lease (``quotas.stream_lease``), renewed every third of
+it while its run holds it: one timer per held slot, set at admission and cancelled by
+:meth:`QuotaGate.finish` (a task only while a renewal is in flight).  So a process that dies
+holding slots frees them within about a lease, and a renewal that fails (the store is down) is
+tried again at the next tick; a slot whose renewals keep failing expires in the store, never
+locking its user out.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..config import QuotaLimits, QuotasConfig
 from ..errors import InboundError, QuotaExceeded, StoreUnavailable
@@ -43,11 +50,23 @@ from .policy import (
 log = logging.getLogger("agui_proxy.quotas")
 RELEASE_RETRY_FIRST = 0.5  # seconds before a failed slot release is tried again; doubled up to:
 RELEASE_RETRY_MAX = 30.0
+RENEWALS_PER_LEASE = 3  # a held stream slot is renewed every third of quotas.stream_lease
 T = TypeVar("T")
 ANONYMOUS = "anonymous"  # the one identity of every request when no auth is configured
 
 
-@dataclass(slots=True)
+class Cancellable(Protocol):
+    def cancel(self) -> Any: ...
+
+
+Timer = Callable[[float, Callable[[], None]], Cancellable]  # as the event loop's ``call_later``
+
+
+def call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
+@dataclass(slots=True, eq=False)
 class QuotaTicket:
     """One admitted request: what :meth:`QuotaGate.finish` charges and releases."""
 
@@ -56,19 +75,24 @@ class QuotaTicket:
     lease: Lease | None
     headers: tuple[tuple[bytes, bytes], ...]  # RateLimit fields of the admitted request
     finished: bool = False
+    renewal: Cancellable | None = None  # the next renewal of ``lease`` (a timer), or the one in flight
 
 
 class QuotaGate:
     def __init__(self, config: QuotasConfig, store: QuotaStore, *, prefix: str, metrics: QuotaMetrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 timer: Timer = call_later) -> None:
         self.config = config
         self.store = store
         self.prefix = prefix
         self.metrics = metrics
         self.clock = clock
+        self.timer = timer  # sets the held slots' renewals
         self._last_error_log = -math.inf
         self._unlogged_errors = 0
         self._releasing: set[asyncio.Future[None]] = set()  # releases retried after a store fault
+        self._held: set[QuotaTicket] = set()  # tickets holding a stream slot, each renewed by a timer
+        self._renewing: set[asyncio.Future[None]] = set()  # renewals in flight
 
     async def admit(self, identity: str | None, claims: Mapping[str, Any]) -> QuotaTicket:
         """Check the identity's limits and take one request (and a stream slot); raises when over."""
@@ -94,7 +118,51 @@ class QuotaGate:
                   for w, c in zip(windows, admission.counts, strict=True)]
         if lease is not None and admission.held is not None:
             states.append((STREAMS, max(0, lease.limit - admission.held - 1), None))
-        return QuotaTicket(base, limits, lease, rate_limit_headers(limits, states))
+        ticket = QuotaTicket(base, limits, lease, rate_limit_headers(limits, states))
+        if lease is not None:
+            self._held.add(ticket)
+            self._renew_later(ticket)
+        return ticket
+
+    @property
+    def renewing(self) -> int:
+        """Stream slots held now (each renewed by a timer of its own)."""
+        return len(self._held)
+
+    def _renew_later(self, ticket: QuotaTicket) -> None:
+        def due() -> None:
+            ticket.renewal = self._track(self._renewing, self._renew(ticket))
+        ticket.renewal = self.timer(self.config.stream_lease / RENEWALS_PER_LEASE, due)
+
+    async def _renew(self, ticket: QuotaTicket) -> None:
+        """Renew the ticket's lease, then set the next renewal; :meth:`finish` cancels either.
+
+        A store fault is counted and logged (as every store fault) and the renewal tried again at
+        the next tick; once the store says the lease is no longer held (it expired while the store
+        was away), the renewals stop: the run goes on, its slot is not taken again."""
+        assert ticket.lease is not None
+        now = self.clock()
+        renewed = replace(ticket.lease, expires=now + self.config.stream_lease)
+        try:
+            held = await self._timed("renew", self.store.renew(renewed, now))
+        except StoreUnavailable as exc:
+            self._store_failed("renew", exc)
+            self._renew_later(ticket)  # tried again at the next tick
+            return
+        if held:
+            ticket.lease = renewed
+            self._renew_later(ticket)
+            return
+        ticket.renewal = None
+        self._held.discard(ticket)
+        log.warning("a stream's concurrent_streams slot expired while its run went on (the quota store did "
+                    "not answer for quotas.stream_lease): the run is no longer counted")
+
+    def _track(self, tasks: set[asyncio.Future[None]], work: Awaitable[None]) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
 
     def _refusal(self, limits: QuotaLimits, windows: list[NamedWindow], admission: Admission,
                  now: float) -> QuotaExceeded:
@@ -123,6 +191,7 @@ class QuotaGate:
         its stream slot, in one store call.  Never raises: a store failure here is logged and counted,
         and the slot's release is tried again (:meth:`_release_later`) until the store answers or
         the slot expires on its own (``quotas.stream_lease``): a blip must not lock a user out."""
+        self._stop_renewing(ticket)
         if ticket.finished:
             return
         ticket.finished = True
@@ -142,9 +211,7 @@ class QuotaGate:
         except StoreUnavailable as exc:
             self._store_failed("settle", exc)
             if ticket.lease is not None:
-                retry = asyncio.ensure_future(self._release_later(ticket.lease))
-                self._releasing.add(retry)
-                retry.add_done_callback(self._releasing.discard)
+                self._track(self._releasing, self._release_later(ticket.lease))
             return
         if charges and self.metrics is not None:
             self.metrics.tokens_charged.labels(source).inc(amount)
@@ -164,11 +231,21 @@ class QuotaGate:
             delay = min(delay * 2, RELEASE_RETRY_MAX)
 
     async def aclose(self) -> None:
-        """Stop the releases still being retried (the process is stopping: its leases expire)."""
-        for retry in list(self._releasing):
-            retry.cancel()
-        if self._releasing:
-            await asyncio.wait(list(self._releasing))
+        """Stop the renewals and the releases still being retried (the process is stopping: its
+        leases expire within ``stream_lease``)."""
+        for ticket in list(self._held):
+            self._stop_renewing(ticket)
+        tasks = [*self._renewing, *self._releasing]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def _stop_renewing(self, ticket: QuotaTicket) -> None:
+        if ticket.renewal is not None:
+            ticket.renewal.cancel()
+            ticket.renewal = None
+        self._held.discard(ticket)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 

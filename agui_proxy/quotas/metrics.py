@@ -15,7 +15,8 @@ class QuotaMetrics:
             "store_unavailable when quotas.on_store_error is deny).", ["reason"], registry=registry)
         self.store_errors = Counter(
             "agui_proxy_store_errors", "Calls to the shared-state store that failed or timed out, by "
-            "operation (admit: before a request; settle: after it).", ["operation"], registry=registry)
+            "operation (admit: before a request; settle: after it; release: a settle retried; renew: a "
+            "held stream slot kept while its run goes on).", ["operation"], registry=registry)
         self.store_seconds = Histogram(
             "agui_proxy_store_seconds", "Round-trip time of a call to the shared-state store, by operation.",
             ["operation"], buckets=STORE_BUCKETS, registry=registry)

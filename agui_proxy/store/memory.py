@@ -66,6 +66,14 @@ class MemoryQuotaStore(QuotaStore):
             if not holders:
                 del self._leases[release.key]
 
+    async def renew(self, lease: Lease, now: float) -> bool:
+        holders = self._leases.get(lease.key)
+        expires = holders.get(lease.lease_id) if holders is not None else None
+        if holders is None or expires is None or expires <= now:
+            return False
+        holders[lease.lease_id] = lease.expires
+        return True
+
     def _maybe_sweep(self, now: float) -> None:
         if len(self._counters) + len(self._leases) < self._next_sweep:
             return

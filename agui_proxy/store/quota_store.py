@@ -49,7 +49,8 @@ class Window:
 class Lease:
     """A slot among at most ``limit`` held at once (concurrent streams), released when done.
 
-    ``expires`` (epoch seconds) bounds a slot whose holder died without releasing it.
+    ``expires`` (epoch seconds) bounds a slot whose holder died without releasing it: a lease is
+    short, and its holder renews it (:meth:`QuotaStore.renew`) for as long as its run goes on.
     """
 
     key: str
@@ -113,6 +114,11 @@ class QuotaStore(ABC):
     async def settle(self, charges: Sequence[Charge], release: Lease | None, now: float) -> None:
         """After a request: add amounts to windows (no check: what was spent is spent) and give back
         the lease :meth:`admit` took (a no-op once it expired), in one call."""
+
+    @abstractmethod
+    async def renew(self, lease: Lease, now: float) -> bool:
+        """Move a held lease's expiry to ``lease.expires``; ``False`` (and nothing changed) when the
+        lease is no longer held: released, or expired by ``now``.  A lease is never revived."""
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Close connections; the store is not used after."""

@@ -158,6 +158,20 @@ end
 return 0
 """
 
+# KEYS: the lease set; ARGV: the lease id, now, its new expiry, the set's ttl.  Returns 1 when the
+# lease was held (its expiry moved), 0 when it was released or had expired (nothing changed).
+_RENEW = """
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires or tonumber(expires) <= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+end
+return 1
+"""
+
 
 class RedisQuotaStore(QuotaStore):
     def __init__(self, url: str, *, timeout: float) -> None:
@@ -190,6 +204,10 @@ class RedisQuotaStore(QuotaStore):
         if release is not None:
             keys.append(release.key)
         await self._script(_SETTLE, keys, args)
+
+    async def renew(self, lease: Lease, now: float) -> bool:
+        args = [lease.lease_id, repr(now), repr(lease.expires), max(1, int(lease.expires - now) + 1)]
+        return bool(int(await self._script(_RENEW, [lease.key], args)))
 
     async def aclose(self) -> None:
         await self._client.aclose()

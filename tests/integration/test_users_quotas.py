@@ -8,6 +8,7 @@ client timeout of a few seconds, far above the store's 0.25 s).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,9 +19,9 @@ import pytest
 
 from ..support.issuer import AUDIENCE, Issuer, RSAKey
 from ..support.openai_chat_streams import MODEL, text_transcript
-from ..support.proxy import ProxyProcess, Reply, eventually, post, sse_events, start_proxy
+from ..support.proxy import ProxyProcess, RawStream, Reply, eventually, post, sse_events, start_proxy
 from ..support.redis_server import RedisServer
-from ..support.upstream import ScriptedUpstream, sse_response
+from ..support.upstream import SSE_HEADERS, Chunk, ScriptedUpstream, Status, WaitFor, sse_event, sse_response
 
 pytestmark = pytest.mark.integration
 
@@ -185,6 +186,38 @@ def test_token_budget_from_finished_runs(answering: ScriptedUpstream, issuer: Is
         assert refused.headers["ratelimit"].startswith('"tokens_per_day";r=0;t=')
         for _ in range(3):  # the pro plan's budget is its own, and larger
             sse_events(ask(second, pro))
+
+
+def test_a_stream_slot_is_held_while_its_run_goes_on_and_freed_soon_after_its_process_dies(
+        answering: ScriptedUpstream, issuer: Issuer, redis_server: RedisServer, tmp_path: Path) -> None:
+    """concurrent_streams: 1 and the shortest lease (5 s): a stream held past the lease keeps its slot
+    (renewed while it goes on), and once its process is killed the slot is free within about a lease."""
+    lease = 5.0
+    config = quota_config(answering, issuer, redis_server, per_identity={"concurrent_streams": 1},
+                          stream_lease=lease)
+    events = [sse_event(c) for c in text_transcript()]
+    answering.script(Status(200, SSE_HEADERS), Chunk(b"".join(events[:3])), WaitFor(threading.Event(), timeout=30))
+    alice = user_token(issuer, "alice")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with start_proxy(tmp_path / "a", config, env=ENV) as holder, \
+            RawStream(holder.url, "/api/agent", BODY, headers={"authorization": f"Bearer {alice}"}) as held:
+        held.read_until(b"TEXT_MESSAGE_CONTENT")
+        held_until = time.monotonic() + lease + 1.5
+        refusals = 0
+        while time.monotonic() < held_until:  # past the lease's first expiry, the slot is still taken
+            refused = ask(holder, alice)
+            assert refused.status == 429 and "streams at once" in refused.body.decode(), refused.body
+            refusals += 1
+            time.sleep(0.5)  # pacing the checks, not waiting for anything
+        holder.process.kill()  # SIGKILL: nothing is released, the lease stops being renewed
+        holder.process.wait(5)
+        # Another process on the same Redis (started now: its start overlaps the lease running out).
+        with start_proxy(tmp_path / "b", config, env=ENV) as other:
+            freed = eventually(lambda: ask(other, alice), lambda reply: reply.status == 200,
+                               "the dead process's stream slot freed", timeout=lease + 5)
+        sse_events(freed)
+    assert refusals >= 5
 
 
 @pytest.mark.parametrize("policy", ["deny", "allow"])

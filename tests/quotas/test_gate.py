@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from agui_proxy.config import QuotasConfig
 from agui_proxy.errors import InboundError, QuotaExceeded, StoreUnavailable
 from agui_proxy.quotas import QuotaGate, QuotaMetrics
-from agui_proxy.store import QuotaStore
+from agui_proxy.store import Lease, MemoryQuotaStore, QuotaStore
 from agui_proxy.store.redis import RedisQuotaStore
 
 from ..support.clock import ManualClock
@@ -33,10 +33,11 @@ def run(make_store: Callable[[], QuotaStore], quotas: dict[str, Any],
     async def main() -> Any:
         store = make_store()
         gate = QuotaGate(QuotasConfig(**quotas), store, prefix=f"t-{uuid.uuid4().hex}:",
-                         metrics=QuotaMetrics(registry), clock=clock)
+                         metrics=QuotaMetrics(registry), clock=clock, timer=clock.call_later)
         try:
             return await body(gate, clock)
         finally:
+            await gate.aclose()
             await store.aclose()
     return asyncio.run(main()), registry
 
@@ -154,7 +155,7 @@ def test_no_limits_never_calls_the_store() -> None:
     class Failing(QuotaStore):
         async def admit(self, *args: Any) -> Any:
             raise AssertionError("called")
-        settle = admit
+        settle = renew = admit
 
     async def body(gate: QuotaGate, clock: ManualClock) -> None:
         ticket = await gate.admit("alice", {})
@@ -170,7 +171,7 @@ class Unavailable(QuotaStore):
     async def admit(self, *args: Any) -> Any:
         self.calls += 1
         raise StoreUnavailable("Redis did not answer within 0.25 s")
-    settle = admit
+    settle = renew = admit
 
 
 @pytest.mark.parametrize("policy", ["allow", "deny"])
@@ -240,3 +241,99 @@ def test_a_release_that_failed_during_a_store_blip_is_retried(tmp_path: Path) ->
 
     with RedisServer(tmp_path) as server:
         asyncio.run(main(server))
+
+
+# -- stream slots: short leases, renewed while their run goes on ------------------------------------
+
+async def ticked(gate: QuotaGate, clock: ManualClock, seconds: float) -> None:
+    """Move the clock by ``seconds`` (past one renewal tick) once every renewal waits for its timer,
+    and wait until every renewal waits for its next one."""
+    await all_asleep(gate, clock)
+    clock.now += seconds
+    await all_asleep(gate, clock)
+
+
+async def all_asleep(gate: QuotaGate, clock: ManualClock) -> None:
+    deadline = time.monotonic() + 5
+    while clock.timers < gate.renewing:
+        assert time.monotonic() < deadline, "a renewal never set its next timer"
+        await asyncio.sleep(0.005)
+
+
+async def none_renewing(gate: QuotaGate) -> None:
+    deadline = time.monotonic() + 5
+    while gate.renewing:
+        assert time.monotonic() < deadline, "a renewal outlived its run"
+        await asyncio.sleep(0.005)
+
+
+def renewals(registry: CollectorRegistry) -> float:
+    return registry.get_sample_value("agui_proxy_store_seconds_count", {"operation": "renew"}) or 0.0
+
+
+def test_a_held_stream_slot_is_renewed_until_its_run_ends(make_store: Callable[[], QuotaStore]) -> None:
+    """A 30 s lease is renewed every 10 s: at 40 s the slot is still taken; after finish no renewal is left."""
+    async def body(gate: QuotaGate, clock: ManualClock) -> int:
+        ticket = await gate.admit("alice", {})
+        assert gate.renewing == 1
+        await ticked(gate, clock, 20)
+        await ticked(gate, clock, 20)  # 40 s after admission, past the lease's first expiry
+        with pytest.raises(QuotaExceeded):
+            await gate.admit("alice", {})
+        await gate.finish(ticket, tokens=None, estimate_bytes=0)
+        await none_renewing(gate)  # the renewal ends with its run
+        clock.now += 60
+        again = await gate.admit("alice", {})  # the slot was given back
+        await gate.finish(again, tokens=None, estimate_bytes=0)
+        await none_renewing(gate)
+        return clock.timers
+
+    held, registry = run(make_store, {"per_identity": {"concurrent_streams": 1}, "stream_lease": 30}, body)
+    assert renewals(registry) == 2, "one renewal per tick while held, none after finish"
+    assert held == 0, "a renewal still waits for its next tick"
+
+
+class Flaky(MemoryQuotaStore):
+    """A memory store whose renewals fail while ``down``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def renew(self, lease: Lease, now: float) -> bool:
+        if self.down:
+            raise StoreUnavailable("Redis did not answer within 0.25 s")
+        return await super().renew(lease, now)
+
+
+def test_a_failed_renewal_is_retried_and_a_lease_never_renewed_expires(caplog: pytest.LogCaptureFixture) -> None:
+    stores: list[Flaky] = []
+
+    def make() -> Flaky:
+        stores.append(Flaky())
+        return stores[-1]
+
+    async def body(gate: QuotaGate, clock: ManualClock) -> None:
+        store = stores[0]
+        await gate.admit("alice", {})
+        store.down = True
+        await ticked(gate, clock, 10)  # fails: tried again at the next tick
+        store.down = False
+        await ticked(gate, clock, 10)  # 20 s: held until 50 s
+        await ticked(gate, clock, 15)  # 35 s: held until 65 s
+        with pytest.raises(QuotaExceeded):
+            await gate.admit("alice", {})  # past the first expiry, still held
+        store.down = True
+        for _ in range(3):
+            await ticked(gate, clock, 10)  # 45, 55 and 65 s: all fail, the lease expires at 65 s
+        store.down = False
+        await ticked(gate, clock, 10)  # 75 s: the store says it is gone; the renewal stops
+        await none_renewing(gate)
+        await gate.admit("alice", {})  # a lease whose renewals failed freed its slot
+
+    with caplog.at_level(logging.WARNING, "agui_proxy.quotas"):
+        _, registry = run(make, {"per_identity": {"concurrent_streams": 1}, "stream_lease": 30}, body)
+    assert registry.get_sample_value("agui_proxy_store_errors_total", {"operation": "renew"}) == 4
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None and "renew" in errors[0].getMessage()
+    assert any("slot expired while its run went on" in r.getMessage() for r in caplog.records)

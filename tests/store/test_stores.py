@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -106,6 +107,29 @@ async def lease_scenario(store: QuotaStore, prefix: str) -> list[Any]:
 def test_leases(make_store: Callable[[], QuotaStore]) -> None:
     answers = run(make_store, lease_scenario)
     assert answers == [None, None, (0, 2), (None, 1), (None, 0)]
+
+
+async def renew_scenario(store: QuotaStore, prefix: str) -> list[Any]:
+    """A held lease is renewed (it outlives its first expiry); a released or expired one is not revived."""
+    key = f"{prefix}streams"
+    now = T0
+    held, released, lapsed = (Lease(key, name, 3, now + 30) for name in ("held", "released", "lapsed"))
+    for lease in (held, released, lapsed):
+        assert (await store.admit([], lease, now)).admitted
+    await store.settle([], released, now)
+    answers = [await store.renew(replace(held, expires=now + 50), now + 20),
+               await store.renew(replace(released, expires=now + 50), now + 20),
+               await store.renew(replace(lapsed, expires=now + 80), now + 31)]  # it expired at now + 30
+    # At now + 40 only the renewed lease is held: one slot taken of 3.
+    answers.append((await store.admit([], Lease(key, "x", 3, now + 70), now + 40)).held)
+    # Past its renewed expiry the held lease is gone too, and renewing it does not bring it back.
+    answers.append(await store.renew(replace(held, expires=now + 200), now + 51))
+    answers.append((await store.admit([], Lease(key, "y", 1, now + 200), now + 71)).held)
+    return answers
+
+
+def test_renew_extends_only_a_held_lease(make_store: Callable[[], QuotaStore]) -> None:
+    assert run(make_store, renew_scenario) == [True, False, False, 1, False, 0]
 
 
 async def window_and_lease_scenario(store: QuotaStore, prefix: str) -> list[Any]:
