@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the proxy's fds and RSS in /proc")]
 
 CLIENTS = 200
-SEND_TIMEOUT = 1.0
+SEND_TIMEOUT = 3.0
 BODY = {"params": {"messages": [{"role": "user", "content": "Write a long story."}]}}
 PIECE = "0123456789abcdef" * 1024  # 16 KB of text per upstream event
 # An internet-sized segment: the kernel's buffers for the connection hold about 130 KB then, and
@@ -68,12 +68,13 @@ def open_fds(proxy: ProxyProcess) -> int:
     return len(os.listdir(f"/proc/{proxy.process.pid}/fd"))
 
 
-def rss_mb(proxy: ProxyProcess) -> float:
+def rss_mb(proxy: ProxyProcess, field: str = "VmRSS") -> float:
+    """The proxy's resident memory now (``VmRSS``) or at its highest so far (``VmHWM``), in MB."""
     with open(f"/proc/{proxy.process.pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    raise AssertionError(f"no {field}")
 
 
 @contextlib.contextmanager
@@ -99,7 +100,7 @@ def cut(client: SlowReader) -> bool:
 
 def stalled_wave(proxy: ProxyProcess, up: ScriptedUpstream, clients: int, fds_before: int) -> float:
     """``clients`` clients that never read; once the proxy let go of them, new requests are admitted.
-    The proxy's RSS (MB) then.
+    The proxy's peak RSS (MB) so far then.
 
     The answers are held until every request has arrived, so that every wave stalls all of its
     clients at once: each wave's peak is the same, and RSS compares across waves."""
@@ -128,7 +129,7 @@ def stalled_wave(proxy: ProxyProcess, up: ScriptedUpstream, clients: int, fds_be
             # New requests are admitted again.
             up.script([Status(200, SSE_HEADERS), *(Chunk(sse_event(c)) for c in text_transcript()), End()])
             assert text_of(sse_events(post(proxy.url + "/api/agent", BODY))) == TEXT
-            return rss_mb(proxy)
+            return rss_mb(proxy, "VmHWM")
     finally:
         up.respond_with(None)
 
@@ -140,9 +141,12 @@ def test_clients_that_stop_reading_lose_their_connections_and_slots(proxy: Proxy
     assert text_of(sse_events(post(proxy.url + "/api/agent", BODY))) == TEXT  # warm: baseline after one run
     fds_before, rss_before = open_fds(proxy), rss_mb(proxy)
     first = stalled_wave(proxy, up, clients, fds_before)
-    # What the stalled streams held was given back: a second wave takes no more memory than the
-    # first (the allocator keeps what it was given, so the process's RSS is not the baseline's).
-    second = stalled_wave(proxy, up, clients, fds_before)
-    print(f"RSS {rss_before:.0f} MB before, {first:.0f} MB after {clients} stalled clients, {second:.0f} MB after "
-          f"{clients} more")
-    assert second < first + 10, (rss_before, first, second)
+    # What the stalled streams held was given back: after a second wave as large, the proxy holds
+    # less than it did at the first wave's peak (streams kept would hold two waves' worth).  How
+    # much of the freed memory the allocator hands back to the system varies from run to run, so
+    # the memory now is held to the first peak, not to the baseline.
+    stalled_wave(proxy, up, clients, fds_before)
+    now = rss_mb(proxy)
+    print(f"RSS {rss_before:.0f} MB before, peak {first:.0f} MB with {clients} stalled clients, {now:.0f} MB "
+          f"after {clients} more")
+    assert now < first, (rss_before, first, now)
