@@ -19,6 +19,7 @@ from ..core.translator import Translator
 from ..errors import InboundError
 from .anthropic_stream import AnthropicTranslator
 from .arguments import arguments_object
+from .base import alternating_turns
 from .http import HTTPProvider
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -77,17 +78,7 @@ def anthropic_tool_choice(choice: ToolChoice) -> dict[str, Any]:
 def anthropic_messages(conversation: Conversation) -> list[dict[str, Any]]:
     """The turns as content-block lists, same-role neighbours merged (the API wants alternation:
     the results of parallel calls and the user's next words end up in one user turn)."""
-    turns: list[dict[str, Any]] = []
-    for message in conversation.messages:
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
-        if not blocks:
-            continue  # an empty turn is refused ("text content blocks must be non-empty")
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return turns
+    return alternating_turns(conversation, _blocks)
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..core import fastjson
-from ..core.conversation import Conversation
+from ..core.conversation import Conversation, Message
 from ..core.run import RunBuilder
 from ..core.sse import SSEDecoder, SSEEvent
 from ..core.translator import EventDecoder
@@ -159,3 +160,22 @@ def count(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**53 - 1:
         return value
     return None
+
+
+def alternating_turns(conversation: Conversation,
+                      blocks: Callable[[Message], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The turns as content-block lists, same-role neighbours merged, for the APIs that want user
+    and assistant to alternate (Anthropic Messages, Bedrock Converse): the results of parallel calls
+    and the user's next words go back in one user turn.  A message with no block is left out (an
+    empty turn is refused)."""
+    turns: list[dict[str, Any]] = []
+    for message in conversation.messages:
+        role = "assistant" if message.role == "assistant" else "user"
+        found = blocks(message)
+        if not found:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(found)
+        else:
+            turns.append({"role": role, "content": found})
+    return turns

@@ -30,6 +30,7 @@ from ..core.run import RunBuilder
 from ..core.translator import EventDecoder, Translator
 from ..errors import InboundError
 from .arguments import arguments_object
+from .base import alternating_turns
 from .bedrock_stream import BedrockTranslator
 from .http import HTTPProvider, UpstreamSettings, bearer_auth
 
@@ -110,17 +111,7 @@ def bedrock_tool_choice(choice: ToolChoice) -> dict[str, Any]:
 def bedrock_messages(conversation: Conversation) -> list[dict[str, Any]]:
     """The turns as content-block lists, same-role neighbours merged (Converse wants alternation:
     the results of parallel calls and the user's next words go back in one user turn)."""
-    turns: list[dict[str, Any]] = []
-    for message in conversation.messages:
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
-        if not blocks:
-            continue  # an empty turn is refused
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return turns
+    return alternating_turns(conversation, _blocks)
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
