@@ -58,8 +58,10 @@ BENCH_STREAM_CAP = 100_000
 def _has_stream_cap(source: Path) -> bool:
     """Whether this copy of agui-proxy knows ``streams.max_concurrent`` (a --baseline before the
     cap existed rejects the unknown block, and has no cap to lift)."""
-    config = source / "agui_proxy" / "config.py"
-    return config.exists() and "max_concurrent" in config.read_text(encoding="utf-8")
+    package = source / "agui_proxy"
+    # The configuration was one module, then a folder (agui_proxy/config/).
+    files = [package / "config.py", *sorted((package / "config").glob("*.py"))]
+    return any(f.exists() and "max_concurrent" in f.read_text(encoding="utf-8") for f in files)
 
 
 class Unavailable(Exception):

@@ -196,3 +196,10 @@ def test_core_ab_times_the_baseline_revision_s_own_package() -> None:
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "this tree against HEAD, 2 pairs" in done.stdout and done.stdout.count("ratio (this tree") == 2
+
+
+def test_the_bench_lifts_the_stream_cap_of_this_tree() -> None:
+    """The scale phase holds 9,500 streams: past the default cap (1,000), which the bench's config
+    lifts when the copy of the package knows it, wherever its configuration lives."""
+    from bench.contenders import REPO, _has_stream_cap
+    assert _has_stream_cap(REPO)
