@@ -43,7 +43,7 @@ from ..support.upstream import (
     sse_steps,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-PRIMARY-0123456789abcdef"
 BACKUP_KEY = "sk-test-BACKUP-fedcba9876543210"

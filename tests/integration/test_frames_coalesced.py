@@ -15,7 +15,7 @@ from ..support.openai_chat_streams import TEXT, TEXT_PIECES, text_transcript
 from ..support.proxy import ProxyProcess, RawStream
 from ..support.upstream import SSE_HEADERS, Chunk, End, Raw, ScriptedUpstream, Status, Step, WaitFor, sse_event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Hello"}]}}
 

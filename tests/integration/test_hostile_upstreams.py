@@ -29,7 +29,7 @@ from ..support.upstream import (
     sse_response,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Hi"}]}}
 GZIP_SSE = {**SSE_HEADERS, "content-encoding": "gzip"}

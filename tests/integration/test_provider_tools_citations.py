@@ -28,7 +28,7 @@ from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events
 from ..support.recordings import STREAMS
 from ..support.upstream import SSE_HEADERS, ScriptedUpstream, Status, split
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-ant-api03-SECRET-Qz7xW4vK9pL2mN8rT5yB"
 RECORDING = STREAMS / "anthropic" / "server-tool-web-search-citations.sse"

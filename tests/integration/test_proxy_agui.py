@@ -18,7 +18,7 @@ from ..support.openai_chat_streams import MODEL, TEXT, TIME_ARGS, WEATHER_ARGS, 
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events
 from ..support.upstream import ScriptedUpstream, body_response, sse_response
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-agui-SECRET-0123456789"
 ROUTES = {"/agent": {}, "/always": {"done": "always"}, "/never": {"done": "never"}, "/events": {"event_lines": True}}

@@ -16,7 +16,7 @@ from ..support.agui_check import reasoning_of, text_of, tool_calls_of
 from ..support.proxy import ProxyProcess, ProxySetup, Reply, post, sse_events, sse_run_error
 from ..support.upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-ant-api03-SECRET-abcdefghijklmnopqrstuv"
 MODEL = "claude-sonnet-4-5"

@@ -32,7 +32,7 @@ from ..support.proxy import (
 from ..support.upstream import Chunk, End, ScriptedUpstream, Status, body_response, split
 
 pytest.importorskip("botocore", reason="the aws extra (botocore) is not installed")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 PATH = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream"

@@ -25,7 +25,7 @@ from ..support.proxy import (
 )
 from ..support.upstream import SSE_HEADERS, Chunk, Cut, End, ScriptedUpstream, Status, body_response, split
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "AIzaSyD-SECRET-0123456789abcdefghijklm"
 MODEL = "gemini-2.5-flash"

@@ -55,7 +55,7 @@ from ..support.upstream import (
     sse_steps,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-SECRET-abcdefghijklmnop"
 ORGANIZATION = "org-test-0042"

@@ -42,7 +42,7 @@ from .openai_responses_streams import (
     wire,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-RESPONSES-0123456789abcdef"
 AZURE_KEY = "azkey0123456789abcdef0123456789ab"

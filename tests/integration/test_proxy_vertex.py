@@ -27,7 +27,7 @@ from ..support.proxy import (
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, body_response, sse_bytes
 
 pytest.importorskip("google.auth", reason="the gcp extra (google-auth) is not installed")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 PREFIX = "/v1/projects/my-project/locations/europe-west4/publishers"
 GEMINI_PATH = f"{PREFIX}/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"

@@ -21,7 +21,7 @@ from ..support.proxy import ProxyProcess, ProxySetup, RawStream, eventually, new
 from ..support.resumable import iter_frames, read_frames
 from ..support.upstream import SSE_HEADERS, Chunk, End, ScriptedUpstream, Status, WaitFor, sse_event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-SECRET-9f8e7d6c5b4a3210"
 ALICE = {"authorization": "Bearer alice-token-0123456789"}

@@ -39,7 +39,7 @@ from ..support.proxy import (
 from ..support.upstream import ScriptedUpstream, sse_response
 from .test_tracing_otlp import Collector, attributes
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-test-SECRET-server-tools-0123"
 MCP_TOKEN = "mcp-token-SECRET-77aa11bb22cc"

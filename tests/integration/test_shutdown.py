@@ -23,7 +23,7 @@ from ..support.openai_chat_streams import MODEL, TEXT, TEXT_PIECES, text_transcr
 from ..support.proxy import HOST, ProxyProcess, Reply, eventually, open_stream, start_proxy
 from ..support.upstream import SSE_HEADERS, End, Hold, ScriptedUpstream, Status, sse_response, sse_steps
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 BODY = {"params": {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}}
 

@@ -22,7 +22,7 @@ from ..support.openai_chat_streams import MODEL, chunk
 from ..support.proxy import ProxyProcess, ProxySetup, SlowReader, sse_events, sse_run_error, start_proxy
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, sse_steps
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Write a long story."}]}}
 PIECE = "0123456789abcdef" * 64  # 1 KB of text per upstream event

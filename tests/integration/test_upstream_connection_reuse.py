@@ -18,7 +18,7 @@ from ..support.openai_chat_streams import TEXT, text_transcript
 from ..support.proxy import ProxyProcess, post
 from ..support.upstream import SSE_HEADERS, End, ScriptedUpstream, Status, WaitFor, sse_response, sse_steps
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 BODY = {"params": {"messages": [{"role": "user", "content": "Hello"}]}}
 

@@ -18,7 +18,7 @@ import trustme
 from ..support.openai_chat_streams import MODEL, TEXT, text_transcript
 from ..support.proxy import post, sse_events, sse_run_error, start_proxy
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 
 def _sse_body() -> bytes:

@@ -15,7 +15,7 @@ from ..support.agui_check import reasoning_of, text_of, tool_calls_of, types
 from ..support.proxy import ProxyProcess, ProxySetup, post, sse_events, sse_run_error
 from ..support.upstream import ScriptedUpstream, body_response
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.upstream_read]
 
 KEY = "sk-whole-answers-SECRET"
 PROVIDERS = ["openai-chat", "openai-responses", "anthropic", "gemini"]
