@@ -235,7 +235,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     lines += cpu_section(cpu, labels, results)
     lines += ttft_section(ttft, labels, results)
     lines += latency_section(results.get("latency", []), labels, results["plan"])
-    lines += scale_section(results.get("scale", []), labels, results["plan"])
+    lines += scale_section(results.get("scale", []), labels, results["plan"], results.get("scale_left_out"))
     lines += hold_section(results.get("hold", []), labels)
     lines += core_section(results.get("core"))
     lines += sse_section(results.get("sse"))

@@ -35,7 +35,8 @@ def hold_section(rows: list[dict[str, Any]], labels: dict[str, str]) -> list[str
     return [*lines, ""]
 
 
-def scale_section(rows: list[dict[str, Any]], labels: dict[str, str], plan: dict[str, Any]) -> list[str]:
+def scale_section(rows: list[dict[str, Any]], labels: dict[str, str], plan: dict[str, Any],
+                  left_out: dict[str, str] | None = None) -> list[str]:
     if not rows:
         return []
     lines = ["## Scale: thousands of paced streams in one process", "",
@@ -59,6 +60,10 @@ def scale_section(rows: list[dict[str, Any]], labels: dict[str, str], plan: dict
                       "; ".join(r["errors"])[:120]])
     lines += _table(["contender", "streams", "held at once", "exact", "open s", "RSS MB", "KB per stream",
                      "server fds", "added first token p50 / p99 ms", "probes exact", "errors"], table)
+    if left_out:
+        lines += ["", "Not run at scale (a contender that cannot hold the hold phase's streams at once would only "
+                  "queue thousands of connects): "
+                  + "; ".join(f"{labels.get(name, name)}: {why}" for name, why in sorted(left_out.items())) + "."]
     return [*lines, ""]
 
 

@@ -103,11 +103,25 @@ def hold_phase(lives: list[Live], upstream: ServerProcess, upstream_port: int, p
     return rows
 
 
+def short_of_hold(hold_rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The contenders that could not hold every stream of a hold level at once, and by how much:
+    thousands would only queue their connects for minutes (the scale phase leaves them out)."""
+    short: dict[str, str] = {}
+    for row in hold_rows:
+        if row["held"] < row["streams"] and row["contender"] not in short:
+            short[row["contender"]] = (f"held {row['held']:,} of {row['streams']:,} streams at once in the "
+                                       "hold phase")
+    return short
+
+
 def scale_phase(lives: list[Live], direct: Live, upstream: ServerProcess, upstream_port: int,
-                plan: Plan, idle_rss: dict[str, int]) -> list[dict[str, Any]]:
+                plan: Plan, idle_rss: dict[str, int], left_out: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
     for live in lives:
         assert live.process is not None
+        if live.name in left_out:
+            log(f"scale {live.name}: not run ({left_out[live.name]})")
+            continue
         idle = idle_rss[live.name]
         for level in plan.scale_levels:
             row = scale.scale_round(live, direct.target, upstream, upstream_port, level, idle,
@@ -242,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         if "hold" not in skip:
             results["hold"] = hold_phase(lives, upstream, upstream_port, plan, idle_rss)
         if "scale" not in skip:
-            results["scale"] = scale_phase(lives, direct, upstream, upstream_port, plan, idle_rss)
+            results["scale_left_out"] = short_of_hold(results.get("hold", []))
+            results["scale"] = scale_phase(lives, direct, upstream, upstream_port, plan, idle_rss,
+                                           results["scale_left_out"])
         if "cpu" not in skip:
             results["cpu"] = cpu_phase(lives, upstream, plan)
         if "ttft" not in skip:

@@ -203,3 +203,22 @@ def test_the_bench_lifts_the_stream_cap_of_this_tree() -> None:
     lifts when the copy of the package knows it, wherever its configuration lives."""
     from bench.contenders import REPO, _has_stream_cap
     assert _has_stream_cap(REPO)
+
+
+def test_the_scale_phase_leaves_out_who_could_not_hold_the_hold_phase() -> None:
+    from bench.report_tables import scale_section
+    from bench.run import short_of_hold
+    hold = [{"contender": "agui-proxy", "streams": 1000, "held": 1000},
+            {"contender": "agui-proxy", "streams": 2000, "held": 2000},
+            {"contender": "docs-server", "streams": 1000, "held": 205},
+            {"contender": "litellm", "streams": 1000, "held": 1000},
+            {"contender": "litellm", "streams": 2000, "held": 500}]
+    left_out = short_of_hold(hold)
+    assert left_out == {"docs-server": "held 205 of 1,000 streams at once in the hold phase",
+                        "litellm": "held 500 of 2,000 streams at once in the hold phase"}
+    row = {"contender": "agui-proxy", "streams": 5000, "held": 5000, "exact": 5000, "open_s": 10.0,
+           "rss_idle_mb": 60.0, "rss_held_mb": 250.0, "kb_per_stream": 37.0, "server_fds": 10010,
+           "added_p50_ms": 2.0, "added_p99_ms": 7.0, "probes_exact": 10, "probes": 10, "errors": []}
+    text = "\n".join(scale_section([row], {"docs-server": "the docs server"}, {"aggregate_tokens_per_s": 500},
+                                   left_out))
+    assert "the docs server: held 205 of 1,000 streams at once in the hold phase" in text
