@@ -1,4 +1,4 @@
-"""How big each phase is: the full run (about 45 minutes on 2 quiet cores, every contender installed)
+"""How big each phase is: the full run (about 35 minutes on 2 quiet cores, every contender installed)
 and the ``--quick`` smoke run.
 
 Paced streams send a token every ``interval_ms``; in the latency rounds the interval grows with
