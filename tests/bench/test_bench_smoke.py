@@ -42,8 +42,13 @@ def test_every_contender_ran_and_every_stream_was_exact(quick_run: tuple[dict[st
     rows = results["warmup"] + results["cpu"] + results["ttft"] + results["hold"] + results["scale"]
     for row in rows:
         assert row["exact"] == row["streams"], row
-    for phase in ("cpu", "ttft", "hold", "scale"):
+    for phase in ("cpu", "ttft", "hold"):
         assert {r["contender"] for r in results[phase]} >= set(ALWAYS), phase
+    # The scale phase leaves out exactly the contenders that could not hold the hold phase's
+    # streams at once (the docs server, on a busy machine), each with its reason.
+    short = {r["contender"] for r in results["hold"] if r["held"] < r["streams"]}
+    assert set(results["scale_left_out"]) == short
+    assert {r["contender"] for r in results["scale"]} >= set(ALWAYS) - short
     assert all(r["tokens"] > 0 for r in results["cpu"])
     # The native relays (raw uvloop Protocols, nginx) spend less than one clock tick (10 ms) of
     # CPU on a --quick round's 800 burst tokens, so 0 is a true reading for them; every other
