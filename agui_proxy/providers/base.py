@@ -162,20 +162,20 @@ def count(value: Any) -> int | None:
     return None
 
 
-def alternating_turns(conversation: Conversation,
-                      blocks: Callable[[Message], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The turns as content-block lists, same-role neighbours merged, for the APIs that want user
-    and assistant to alternate (Anthropic Messages, Bedrock Converse): the results of parallel calls
-    and the user's next words go back in one user turn.  A message with no block is left out (an
-    empty turn is refused)."""
+def alternating_turns(conversation: Conversation, blocks: Callable[[Message], list[dict[str, Any]]], *,
+                      assistant: str = "assistant", key: str = "content") -> list[dict[str, Any]]:
+    """The turns as ``{role: user|<assistant>, <key>: blocks}``, same-role neighbours merged, for
+    the APIs that want user and assistant to alternate (Anthropic Messages, Bedrock Converse, and
+    Gemini's ``model`` turns of ``parts``): the results of parallel calls and the user's next words
+    go back in one user turn.  A message with no block is left out (an empty turn is refused)."""
     turns: list[dict[str, Any]] = []
     for message in conversation.messages:
-        role = "assistant" if message.role == "assistant" else "user"
+        role = assistant if message.role == "assistant" else "user"
         found = blocks(message)
         if not found:
             continue
         if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(found)
+            turns[-1][key].extend(found)
         else:
-            turns.append({"role": role, "content": found})
+            turns.append({"role": role, key: found})
     return turns

@@ -23,6 +23,7 @@ from ..core.conversation import Conversation, ImagePart, MediaPart, Message, Tex
 from ..core.run import RunBuilder
 from ..core.translator import Translator
 from .arguments import arguments_object
+from .base import alternating_turns
 from .gemini_stream import GeminiTranslator
 from .http import HTTPProvider
 
@@ -118,17 +119,8 @@ def gemini_tool_choice(choice: ToolChoice) -> dict[str, Any]:
 def gemini_contents(conversation: Conversation) -> list[dict[str, Any]]:
     """The turns as ``{role: user|model, parts}``, same-role neighbours merged: the results of
     parallel calls must come back in one turn, as many ``functionResponse`` parts as calls."""
-    contents: list[dict[str, Any]] = []
-    for message in conversation.messages:
-        role = "model" if message.role == "assistant" else "user"
-        parts = _parts(message, conversation)
-        if not parts:
-            continue
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return contents
+    return alternating_turns(conversation, lambda message: _parts(message, conversation),
+                             assistant="model", key="parts")
 
 
 def _parts(message: Message, conversation: Conversation) -> list[dict[str, Any]]:

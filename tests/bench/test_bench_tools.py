@@ -17,8 +17,11 @@ import pytest
 from bench import core_ab
 from bench import upstream as fake
 from bench.check import check_body
+from bench.contenders import REPO, _has_stream_cap
 from bench.load import _Connection
 from bench.merge import merge
+from bench.report_tables import scale_section
+from bench.run import short_of_hold
 from bench.streams import FIRST_TOKEN, StreamSpec, expected_text, finish_chunks, role_chunk, token_chunk
 
 SPEC = StreamSpec("burst", 12)
@@ -201,13 +204,10 @@ def test_core_ab_times_the_baseline_revision_s_own_package() -> None:
 def test_the_bench_lifts_the_stream_cap_of_this_tree() -> None:
     """The scale phase holds 9,500 streams: past the default cap (1,000), which the bench's config
     lifts when the copy of the package knows it, wherever its configuration lives."""
-    from bench.contenders import REPO, _has_stream_cap
     assert _has_stream_cap(REPO)
 
 
 def test_the_scale_phase_leaves_out_who_could_not_hold_the_hold_phase() -> None:
-    from bench.report_tables import scale_section
-    from bench.run import short_of_hold
     hold = [{"contender": "agui-proxy", "streams": 1000, "held": 1000},
             {"contender": "agui-proxy", "streams": 2000, "held": 2000},
             {"contender": "docs-server", "streams": 1000, "held": 205},
